@@ -1,0 +1,145 @@
+"""The rubric reward r_rb: the share of gold chain entities that the response names (PAPER.md 3).
+
+Two modes:
+
+- ``reference``: the released algorithm, decision for decision: lowercase, keep ``[a-zA-Z0-9_]+`` tokens and
+  single CJK characters, join with spaces, then plain substring containment of each normalized entity.
+  Its known flaws are kept on purpose ("art" hits inside "party"; accented letters are dropped; an entity
+  that normalizes to nothing always hits; duplicates count twice).
+- ``word`` (default): whole-token matches only, accents folded and non-ASCII letters kept, aliases,
+  duplicates counted once, entities that normalize to nothing ignored with a warning.
+
+Both modes normalize the response once and find every entity in one Aho-Corasick pass.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import warnings
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Literal
+
+import ahocorasick_rs
+from pydantic import BaseModel, Field
+
+from longtracerl.reward.think import split_think
+
+RubricMode = Literal["word", "reference"]
+
+# ---------------------------------------------------------------- normalization
+
+_CJK = "\u4e00-\u9fff"
+_REF_TOKEN = re.compile(rf"[a-zA-Z0-9_]+|[{_CJK}]")
+# ASCII fast path: every ASCII character that is not [a-z0-9_] becomes a separator.
+_ASCII_SEP = {i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
+_WORD_TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def normalize_reference(text: str) -> str:
+    """The released normalization (bit-exact): lowercase, ASCII word tokens and CJK characters."""
+    low = text.lower()
+    if low.isascii():
+        return " ".join(low.translate(_ASCII_SEP).split())
+    return " ".join(_REF_TOKEN.findall(low))
+
+
+def normalize_word(text: str) -> str:
+    """Our normalization: casefold, fold accents (NFKD minus combining marks), keep letters of any
+    script as tokens, split CJK into single characters, join with single spaces."""
+    if text.isascii():
+        return " ".join(text.lower().translate(_ASCII_SEP).split())
+    folded = _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
+    return " ".join(_WORD_TOKEN.findall(folded))
+
+
+# ---------------------------------------------------------------- matching
+
+
+class RubricScore(BaseModel):
+    """``score`` = matched / counted entities; ``ignored`` lists entities that normalized to nothing."""
+
+    score: float
+    matched: list[str] = Field(default_factory=list)
+    n_entities: int = 0
+    ignored: list[str] = Field(default_factory=list)
+
+
+@lru_cache(maxsize=4096)
+def _automaton(patterns: tuple[str, ...]) -> ahocorasick_rs.AhoCorasick:
+    # Trainers score G responses against the same rubric list: build the automaton once per list.
+    return ahocorasick_rs.AhoCorasick(list(patterns), store_patterns=False)
+
+
+def _found(patterns: Sequence[str], haystack: str) -> set[int]:
+    """Indexes of ``patterns`` that occur in ``haystack`` (overlapping matches, one pass)."""
+    if not patterns or not haystack:
+        return set()
+    ac = _automaton(tuple(patterns))
+    return {i for i, _, _ in ac.find_matches_as_indexes(haystack, overlapping=True)}
+
+
+def _reference(text: str, entities: Sequence[str]) -> RubricScore:
+    if not entities:
+        return RubricScore(score=0.0, n_entities=0)
+    norm_text = normalize_reference(text)
+    norm = [normalize_reference(e) for e in entities]
+    distinct = sorted({n for n in norm if n})
+    found_idx = _found(distinct, norm_text)
+    found = {distinct[i] for i in found_idx}
+    # "" in s is True in Python: an entity that normalizes to nothing always hits, as released.
+    matched = [e for e, n in zip(entities, norm, strict=True) if n == "" or n in found]
+    return RubricScore(score=len(matched) / len(entities), matched=matched, n_entities=len(entities))
+
+
+def _word(text: str, entities: Sequence[str], aliases: Mapping[str, Sequence[str]] | None) -> RubricScore:
+    counted: list[str] = []
+    ignored: list[str] = []
+    seen: set[str] = set()
+    # each counted entity -> its normalized names (entity itself + aliases)
+    names: list[list[str]] = []
+    for e in entities:
+        ne = normalize_word(e)
+        if not ne:
+            ignored.append(e)
+            continue
+        if ne in seen:
+            continue  # a duplicated entity counts once
+        seen.add(ne)
+        alts = [ne] + [a for a in (normalize_word(x) for x in (aliases or {}).get(e, ())) if a]
+        counted.append(e)
+        names.append(alts)
+    if ignored:
+        warnings.warn(f"rubric entities normalize to nothing and are ignored: {ignored!r}", stacklevel=3)
+    if not counted:
+        return RubricScore(score=0.0, n_entities=0, ignored=ignored)
+    patterns = sorted({f" {n} " for alts in names for n in alts})
+    index = {p: i for i, p in enumerate(patterns)}
+    hit = _found(patterns, f" {normalize_word(text)} ")
+    matched = [e for e, alts in zip(counted, names, strict=True) if any(index[f" {n} "] in hit for n in alts)]
+    return RubricScore(score=len(matched) / len(counted), matched=matched, n_entities=len(counted), ignored=ignored)
+
+
+def rubric_score(
+    text: str,
+    entities: Sequence[str],
+    *,
+    aliases: Mapping[str, Sequence[str]] | None = None,
+    mode: RubricMode = "word",
+    use_reasoning: bool = False,
+) -> RubricScore:
+    """Score a response against the gold chain entities.
+
+    Matches the final answer after the last ``</think>`` (as the released training does); with
+    ``use_reasoning`` the reasoning is matched too. ``aliases`` maps an entity to alternative names
+    (word mode only: the released algorithm has none).
+    """
+    reasoning, final, _ = split_think(text)
+    target = f"{reasoning}\n{final}" if use_reasoning else final
+    if mode == "reference":
+        return _reference(target, list(entities))
+    if mode == "word":
+        return _word(target, list(entities), aliases)
+    raise ValueError(f"unknown rubric mode {mode!r} (expected 'word' or 'reference')")

@@ -1,0 +1,181 @@
+"""``LongTraceReward``: the whole reward of PAPER.md 3 over one group of responses, from one config.
+
+Every adapter (TRL, verl, slime, OpenRLHF) and the reward server are thin layers over this class, so a
+reward computed anywhere in the project is the same number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, Field
+
+from longtracerl.records import RewardResult
+from longtracerl.reward.combine import Strategy, combine_group, combine_one
+from longtracerl.reward.outcome import get_outcome_scorer
+from longtracerl.reward.outcome_base import OutcomeResult, OutcomeScorer
+from longtracerl.reward.rubric import RubricMode, rubric_score
+from longtracerl.reward.think import split_think
+
+T = TypeVar("T")
+
+
+class JudgeSettings(BaseModel):
+    base_url: str | None = None
+    api_key: str = "none"
+    model: str = ""
+    prompt: Literal["hle", "aa_lcr"] = "hle"
+    max_concurrency: int = 128
+    timeout: float = 60.0
+    max_retries: int = 4
+    cache: bool = True
+    cache_path: str | None = None
+
+
+class RewardConfig(BaseModel):
+    """Reward settings; defaults are the paper's (eta 0.3, positive-only, group-normalized rubric)."""
+
+    eta: float = Field(0.3, ge=0.0, le=1.0)
+    strategy: Strategy = "positive_only"
+    normalize: bool = True
+    rubric_mode: RubricMode = "word"
+    use_reasoning: bool = False
+    outcome: Literal["rule", "judge"] = "rule"
+    rule: str = "contains"
+    judge: JudgeSettings = Field(default_factory=JudgeSettings)
+    format_gate: bool = True  # truncated responses or no final answer after </think> -> reward 0
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> RewardConfig:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        return cls.model_validate(data.get("reward", data))
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from sync code, also when the calling thread already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+class LongTraceReward:
+    """Outcome (rule or LLM judge) x rubric (entity matching) -> group-combined reward."""
+
+    def __init__(self, config: RewardConfig | None = None, *, scorer: OutcomeScorer | None = None) -> None:
+        self.config = config or RewardConfig()
+        self._scorer = scorer
+
+    @property
+    def scorer(self) -> OutcomeScorer:
+        if self._scorer is None:
+            c = self.config
+            if c.outcome == "judge":
+                j = c.judge
+                self._scorer = get_outcome_scorer(
+                    "judge", base_url=j.base_url, api_key=j.api_key, model=j.model, prompt=j.prompt,
+                    use_cache=j.cache, cache_path=j.cache_path, max_concurrency=j.max_concurrency,
+                    timeout=j.timeout, max_retries=j.max_retries,
+                )
+            else:
+                self._scorer = get_outcome_scorer(c.rule)
+        return self._scorer
+
+    def gate(self, response: str, truncated: bool) -> str | None:
+        """Why a response is paid 0 regardless of content (None when it passes the format gate)."""
+        if not self.config.format_gate:
+            return None
+        if truncated:
+            return "truncated"
+        _, final, _ = split_think(response)
+        if not final.strip():
+            return "no_final_answer"
+        return None
+
+    async def _outcome(self, response: str, label: str, question: str, aliases: list[str] | None,
+                       gate: str | None) -> OutcomeResult:
+        if gate is not None:
+            return OutcomeResult(score=0.0, correct=False, details={"format_gate": gate})
+        return await self.scorer.score(response, label, question=question, aliases=aliases)
+
+    async def ascore_group(
+        self,
+        responses: Sequence[str],
+        label: str,
+        rubrics: Sequence[str],
+        *,
+        question: str = "",
+        aliases: Mapping[str, Sequence[str]] | None = None,
+        answer_aliases: list[str] | None = None,
+        truncated: Sequence[bool] | None = None,
+    ) -> list[RewardResult]:
+        """Rewards of the G responses to one prompt (outcomes scored concurrently)."""
+        c = self.config
+        trunc = list(truncated) if truncated is not None else [False] * len(responses)
+        if len(trunc) != len(responses):
+            raise ValueError(f"truncated has {len(trunc)} entries for {len(responses)} responses")
+        gates = [self.gate(r, t) for r, t in zip(responses, trunc, strict=True)]
+        outcomes = await asyncio.gather(
+            *(self._outcome(r, label, question, answer_aliases, g) for r, g in zip(responses, gates, strict=True))
+        )
+        rubs = [rubric_score(r, rubrics, aliases=aliases, mode=c.rubric_mode, use_reasoning=c.use_reasoning)
+                for r in responses]
+        raw = [x.score if g is None else 0.0 for x, g in zip(rubs, gates, strict=True)]
+        oc = [o.score for o in outcomes]
+        rewards = combine_group(oc, raw, eta=c.eta, strategy=c.strategy, normalize=c.normalize)
+        m = max(raw, default=0.0)
+        out = []
+        for o, rb, x, g, rew in zip(outcomes, raw, rubs, gates, rewards, strict=True):
+            details: dict[str, Any] = {"strategy": c.strategy, "eta": c.eta, "group_max_rubric": m}
+            if g is not None:
+                details["format_gate"] = g
+            if o.error is not None:
+                details["outcome_error"] = o.error
+            details.update({k: v for k, v in o.details.items() if k not in details and k != "judge_output"})
+            out.append(RewardResult(
+                outcome=o.score, rubric_raw=rb, rubric_normalized=(rb / m if (c.normalize and m > 0) else rb),
+                reward=rew, matched_entities=x.matched if g is None else [], details=details,
+            ))
+        return out
+
+    def score_group(self, responses: Sequence[str], label: str, rubrics: Sequence[str], **kw: Any) -> list[RewardResult]:
+        return run_sync(self.ascore_group(responses, label, rubrics, **kw))
+
+    async def ascore_one(
+        self,
+        response: str,
+        label: str,
+        rubrics: Sequence[str],
+        *,
+        question: str = "",
+        rubric_reward_ratio: float | None = None,
+        aliases: Mapping[str, Sequence[str]] | None = None,
+        answer_aliases: list[str] | None = None,
+        truncated: bool = False,
+    ) -> RewardResult:
+        """One response, released per-request semantics: ``(1 - ratio) * outcome + ratio * rubric`` with
+        the raw rubric; positive-only and group normalization come later in the trainer's group step."""
+        c = self.config
+        ratio = c.eta if rubric_reward_ratio is None else rubric_reward_ratio
+        g = self.gate(response, truncated)
+        o = await self._outcome(response, label, question, answer_aliases, g)
+        x = rubric_score(response, rubrics, aliases=aliases, mode=c.rubric_mode, use_reasoning=c.use_reasoning)
+        rb = x.score if g is None else 0.0
+        details: dict[str, Any] = {"ratio": ratio}
+        if g is not None:
+            details["format_gate"] = g
+        if o.error is not None:
+            details["outcome_error"] = o.error
+        return RewardResult(outcome=o.score, rubric_raw=rb, rubric_normalized=rb,
+                            reward=combine_one(o.score, rb, eta=ratio, strategy="all"),
+                            matched_entities=x.matched if g is None else [], details=details)
+
+    def score_one(self, response: str, label: str, rubrics: Sequence[str], **kw: Any) -> RewardResult:
+        return run_sync(self.ascore_one(response, label, rubrics, **kw))
