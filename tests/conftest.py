@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi import Request
 
+from longtracerl.netutil import free_port, wait_http
 from longtracerl.paths import shared_data_dir
 
 
@@ -21,33 +23,6 @@ def shared_data() -> Path:
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep caches of tests out of the user's ~/.cache, shared across the session for speed."""
     monkeypatch.setenv("LONGTRACERL_HOME", str(tmp_path_factory.getbasetemp() / "home"))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float = 60.0, proc=None) -> None:  # type: ignore[no-untyped-def]
-    """Poll ``url`` until it answers (any status < 500) or fail with the server's output."""
-    import time
-
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +54,72 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+class FaultScript:
+    """What the fault-injecting server does next: a queue of actions, then ``default``.
+
+    Actions: ``("ok", content)``, ``("status", code)``, ``("sleep", seconds, content)``, ``("garbage",)``,
+    ``("truncated_json",)``, ``("tool_call", name, arguments_json)``.
+    """
+
+    def __init__(self) -> None:
+        self.queue: list[tuple] = []  # type: ignore[type-arg]
+        self.default: tuple = ("ok", "correct: yes")  # type: ignore[type-arg]
+        self.requests: list[dict] = []  # type: ignore[type-arg]
+
+    def next(self) -> tuple:  # type: ignore[type-arg]
+        return self.queue.pop(0) if self.queue else self.default
+
+
+@pytest.fixture()
+def fault_llm():  # type: ignore[no-untyped-def]
+    """A FAKE OpenAI-compatible server, for fault injection only (timeouts, 5xx, garbage, slow answers),
+    which the real bundled model cannot be made to produce. Yields ``(base_url, FaultScript)``."""
+    import asyncio
+    import threading
+
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse, PlainTextResponse
+
+    script = FaultScript()
+    app = FastAPI()
+
+    def completion(content: str, tool_call: tuple | None = None) -> dict:  # type: ignore[type-arg]
+        msg: dict = {"role": "assistant", "content": content}  # type: ignore[type-arg]
+        if tool_call:
+            msg["tool_calls"] = [{"id": "call_1", "type": "function",
+                                  "function": {"name": tool_call[0], "arguments": tool_call[1]}}]
+        return {"id": "x", "object": "chat.completion", "model": "fault", "choices": [
+            {"index": 0, "message": msg, "finish_reason": "tool_calls" if tool_call else "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}}
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):  # type: ignore[no-untyped-def]
+        script.requests.append(await request.json())
+        act = script.next()
+        kind = act[0]
+        if kind == "ok":
+            return JSONResponse(completion(act[1]))
+        if kind == "status":
+            return JSONResponse({"error": {"message": f"injected {act[1]}"}}, status_code=act[1])
+        if kind == "sleep":
+            await asyncio.sleep(act[1])
+            return JSONResponse(completion(act[2]))
+        if kind == "garbage":
+            return PlainTextResponse("<html>definitely not json</html>")
+        if kind == "truncated_json":
+            return PlainTextResponse('{"id": "x", "choices": [{"message": {"content": "hal', media_type="application/json")
+        if kind == "tool_call":
+            return JSONResponse(completion("", (act[1], act[2])))
+        raise AssertionError(f"unknown action {act}")
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    wait_http(f"http://127.0.0.1:{port}/docs", timeout=20)
+    yield f"http://127.0.0.1:{port}/v1", script
+    server.should_exit = True
+    t.join(timeout=5)

@@ -159,14 +159,19 @@ class LongTraceReward:
         aliases: Mapping[str, Sequence[str]] | None = None,
         answer_aliases: list[str] | None = None,
         truncated: bool = False,
+        rubric_text: str | None = None,
     ) -> RewardResult:
         """One response, released per-request semantics: ``(1 - ratio) * outcome + ratio * rubric`` with
-        the raw rubric; positive-only and group normalization come later in the trainer's group step."""
+        the raw rubric; positive-only and group normalization come later in the trainer's group step.
+        ``rubric_text`` overrides what the rubric is matched on (the server's content/reasoning flags)."""
         c = self.config
         ratio = c.eta if rubric_reward_ratio is None else rubric_reward_ratio
         g = self.gate(response, truncated)
         o = await self._outcome(response, label, question, answer_aliases, g)
-        x = rubric_score(response, rubrics, aliases=aliases, mode=c.rubric_mode, use_reasoning=c.use_reasoning)
+        if rubric_text is not None:
+            x = rubric_score(rubric_text.replace("</think>", " "), rubrics, aliases=aliases, mode=c.rubric_mode)
+        else:
+            x = rubric_score(response, rubrics, aliases=aliases, mode=c.rubric_mode, use_reasoning=c.use_reasoning)
         rb = x.score if g is None else 0.0
         details: dict[str, Any] = {"ratio": ratio}
         if g is not None:

@@ -1,0 +1,190 @@
+"""OpenAI-compatible HTTP backend (vLLM, SGLang, llama.cpp server, hosted APIs) for ``ChatLLM``.
+
+Retries with exponential backoff and jitter on 429, 5xx, timeouts and connection errors; a clear
+``LLMError`` on other 4xx and on bodies that are not a chat completion. A semaphore bounds requests in
+flight, so many concurrent callers (agent workers, a judge under load) keep the server busy without
+flooding it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from typing import Any
+
+import httpx
+
+from longtracerl.llm.base import ChatResponse, LLMError
+from longtracerl.llm.cache import LLMCache, request_key
+from longtracerl.llm.usage import UsageMeter
+from longtracerl.records import Usage
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class OpenAIChatLLM:
+    """``await llm.chat(messages, ...)`` against ``{base_url}/chat/completions``."""
+
+    backend = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str = "none",
+        model: str = "",
+        *,
+        max_concurrency: int = 16,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        cache: LLMCache | None = None,
+        meter: UsageMeter | None = None,
+        stage: str = "llm",
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.cache = cache
+        self.meter = meter
+        self.stage = stage
+        self.extra_body = dict(extra_body or {})
+        self.max_concurrency = max_concurrency
+        self._sem: asyncio.Semaphore | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _ensure_client(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:  # clients are bound to one event loop
+            limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
+            self._client = httpx.AsyncClient(timeout=self.timeout, limits=limits,
+                                             headers={"Authorization": f"Bearer {self.api_key}"})
+            self._sem = asyncio.Semaphore(self.max_concurrency)
+            self._loop = loop
+        assert self._sem is not None
+        return self._client, self._sem
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _payload(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+                 json_schema: dict[str, Any] | None, temperature: float, top_p: float, max_tokens: int,
+                 seed: int | None, stop: list[str] | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature,
+                                "top_p": top_p, "max_tokens": max_tokens, **self.extra_body}
+        if seed is not None:
+            body["seed"] = seed
+        if stop:
+            body["stop"] = stop
+        if tools:
+            body["tools"] = tools
+        if json_schema is not None:
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": {"name": "output", "schema": json_schema, "strict": False}}
+        return body
+
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        json_schema: dict[str, Any] | None = None,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        max_tokens: int = 512,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+    ) -> ChatResponse:
+        body = self._payload(messages, tools, json_schema, temperature, top_p, max_tokens, seed, stop)
+        key = None
+        if self.cache is not None and (temperature == 0 or seed is not None):
+            key = request_key(self.backend, self.base_url, body)
+            hit = self.cache.get(key)
+            if hit is not None:
+                resp = ChatResponse.model_validate(hit)
+                resp.cached = True
+                if self.meter is not None:
+                    self.meter.add(self.stage, Usage(), cached=True)
+                return resp
+        t0 = time.perf_counter()
+        data = await self._post_with_retries(body)
+        resp = _parse_completion(data)
+        resp.usage.seconds = time.perf_counter() - t0
+        if self.meter is not None:
+            self.meter.add(self.stage, resp.usage)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, resp.model_dump(mode="json"))
+        return resp
+
+    async def _post_with_retries(self, body: dict[str, Any]) -> dict[str, Any]:
+        client, sem = self._ensure_client()
+        url = f"{self.base_url}/chat/completions"
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random()))
+            try:
+                async with sem:
+                    r = await client.post(url, json=body)
+            except httpx.TimeoutException:
+                last = "timeout"
+                continue
+            except httpx.TransportError as e:
+                last = f"connection error: {type(e).__name__}"
+                continue
+            if r.status_code in RETRY_STATUS:
+                last = f"http {r.status_code}"
+                continue
+            if r.status_code == 400 and "response_format" in body and "response_format" in r.text:
+                # the server does not know JSON-schema output: fall back to plain text (parsed by the caller)
+                body = {k: v for k, v in body.items() if k != "response_format"}
+                continue
+            if r.status_code >= 400:
+                raise LLMError(f"http {r.status_code}", _error_message(r))
+            try:
+                data = r.json()
+            except (json.JSONDecodeError, ValueError):
+                last = "garbage"
+                continue
+            if not isinstance(data, dict) or not data.get("choices"):
+                last = "garbage"
+                continue
+            return data
+        raise LLMError(last or "failed", f"{url} after {self.max_retries + 1} attempts")
+
+
+def _error_message(r: httpx.Response) -> str:
+    try:
+        err = r.json().get("error", r.text)
+        return str(err.get("message", err) if isinstance(err, dict) else err)[:500]
+    except (json.JSONDecodeError, ValueError, AttributeError):
+        return r.text[:500]
+
+
+def _parse_completion(data: dict[str, Any]) -> ChatResponse:
+    choice = data["choices"][0]
+    msg = choice.get("message") or {}
+    calls = []
+    for tc in msg.get("tool_calls") or []:
+        fn = tc.get("function") or {}
+        args = fn.get("arguments", "")
+        calls.append({"id": tc.get("id", ""), "name": fn.get("name", ""),
+                      "arguments": args if isinstance(args, str) else json.dumps(args)})
+    u = data.get("usage") or {}
+    return ChatResponse(
+        content=msg.get("content") or "",
+        reasoning=msg.get("reasoning_content") or msg.get("reasoning"),
+        tool_calls=calls,
+        finish_reason=choice.get("finish_reason") or "stop",
+        model=data.get("model", ""),
+        usage=Usage(calls=1, prompt_tokens=int(u.get("prompt_tokens") or 0),
+                    completion_tokens=int(u.get("completion_tokens") or 0)),
+    )
