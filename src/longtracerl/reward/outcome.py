@@ -17,13 +17,22 @@ from longtracerl.reward.outcome_base import OutcomeResult, OutcomeScorer
 from longtracerl.reward.think import split_think
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans({c: " " for c in string.punctuation + "‘’“”–—«»"})
+_PUNCT_DEL = str.maketrans("", "", string.punctuation + "‘’“”–—«»")
+
+
+_ASCII_PUNCT_DEL = str.maketrans("", "", string.punctuation)
 
 
 def normalize_answer(s: str) -> str:
-    """SQuAD-style normalization plus accent folding: lowercase, no punctuation, no articles."""
-    s = unicodedata.normalize("NFKD", s)
-    s = "".join(c for c in s if not unicodedata.combining(c)).lower().translate(_PUNCT)
+    """SQuAD-style normalization plus accent folding: lowercase, no punctuation, no articles.
+
+    ASCII text (the common case, and long responses) takes a fast path with the same result.
+    """
+    if s.isascii():
+        s = s.lower().translate(_ASCII_PUNCT_DEL)
+    else:
+        s = unicodedata.normalize("NFKD", s)
+        s = "".join(c for c in s if not unicodedata.combining(c)).lower().translate(_PUNCT_DEL)
     return " ".join(_ARTICLES.sub(" ", s).split())
 
 
@@ -46,24 +55,29 @@ def token_f1(prediction: str, gold: str) -> float:
 
 
 class _RuleScorer:
-    name = "rule"
+    """Shared scoring loop: the final answer is prepared once, then compared with each accepted gold."""
 
-    def decide(self, answer: str, gold: str) -> tuple[float, bool]:
+    name = "rule"
+    graded = False
+
+    def prepare(self, final: str) -> str:
+        return normalize_answer(final)
+
+    def decide(self, prepared: str, gold: str) -> tuple[float, bool]:
         raise NotImplementedError
 
     def score_sync(self, answer: str, gold: str, *, question: str = "", aliases: list[str] | None = None) -> OutcomeResult:
         final = _final(answer)
         if not final.strip():
             return OutcomeResult(score=0.0, correct=False, details={"reason": "empty_answer"})
-        best, best_gold = 0.0, gold
+        prepared = self.prepare(final)
+        best, best_ok, best_gold = 0.0, False, None
         for g in _golds(gold, aliases):
-            s, _ = self.decide(final, g)
-            if s > best:
-                best, best_gold = s, g
-        _, ok = self.decide(final, best_gold)
-        return OutcomeResult(score=best if self.graded else float(ok), correct=ok, details={"matched_gold": best_gold if ok else None})
-
-    graded = False
+            s, ok = self.decide(prepared, g)
+            if (ok, s) > (best_ok, best):
+                best, best_ok, best_gold = s, ok, g
+        score = best if self.graded else float(best_ok)
+        return OutcomeResult(score=score, correct=best_ok, details={"matched_gold": best_gold if best_ok else None})
 
     async def score(self, answer: str, gold: str, *, question: str = "", aliases: list[str] | None = None) -> OutcomeResult:
         return self.score_sync(answer, gold, question=question, aliases=aliases)
@@ -74,8 +88,8 @@ class ExactMatch(_RuleScorer):
 
     name = "em"
 
-    def decide(self, answer: str, gold: str) -> tuple[float, bool]:
-        ok = normalize_answer(answer) == normalize_answer(gold)
+    def decide(self, prepared: str, gold: str) -> tuple[float, bool]:
+        ok = prepared == normalize_answer(gold)
         return float(ok), ok
 
 
@@ -88,8 +102,8 @@ class TokenF1(_RuleScorer):
         self.threshold = threshold
         self.graded = graded
 
-    def decide(self, answer: str, gold: str) -> tuple[float, bool]:
-        f = token_f1(answer, gold)
+    def decide(self, prepared: str, gold: str) -> tuple[float, bool]:
+        f = token_f1(prepared, gold)
         return f, f >= self.threshold
 
 
@@ -102,9 +116,12 @@ class Contains(_RuleScorer):
 
     name = "contains"
 
-    def decide(self, answer: str, gold: str) -> tuple[float, bool]:
+    def prepare(self, final: str) -> str:
+        return f" {normalize_answer(final)} "
+
+    def decide(self, prepared: str, gold: str) -> tuple[float, bool]:
         g = normalize_answer(gold)
-        ok = bool(g) and f" {g} " in f" {normalize_answer(answer)} "
+        ok = bool(g) and f" {g} " in prepared
         return float(ok), ok
 
 
@@ -131,8 +148,11 @@ class ChoiceLetter(_RuleScorer):
 
     name = "choice"
 
-    def decide(self, answer: str, gold: str) -> tuple[float, bool]:
-        letter = extract_choice(answer)
+    def prepare(self, final: str) -> str:
+        return final
+
+    def decide(self, prepared: str, gold: str) -> tuple[float, bool]:
+        letter = extract_choice(prepared)
         ok = letter is not None and letter == gold.strip().strip("()").upper()
         return float(ok), ok
 

@@ -104,6 +104,33 @@ def response_text(req: EvaluateRequest) -> tuple[str, str | None]:
     return response, "\n".join(parts)
 
 
+class _GuardMiddleware:
+    """Bearer token (401), body limit (413) and a last-resort 500: a plain ASGI middleware, because
+    Starlette's ``BaseHTTPMiddleware`` costs more per request than the rubric itself."""
+
+    def __init__(self, app: Any, token: str | None, max_body_bytes: int) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode() if token is not None else None
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        if self.expected is not None and scope.get("path") != "/health":
+            if not hmac.compare_digest(headers.get(b"authorization", b""), self.expected):
+                return await JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)(scope, receive, send)
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_body:
+            return await JSONResponse({"detail": f"request body over {self.max_body} bytes"}, status_code=413)(
+                scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except Exception as e:  # one request's failure never stops the server
+            log.exception("request failed")
+            await JSONResponse({"detail": f"internal error: {type(e).__name__}: {e}"}, status_code=500)(scope, receive, send)
+
+
 def create_app(config: RewardConfig | None = None, *, token: str | None = None,
                max_body_bytes: int = DEFAULT_MAX_BODY, reward: LongTraceReward | None = None) -> FastAPI:
     """The FastAPI app (``token``: require ``Authorization: Bearer <token>`` on every route but /health)."""
@@ -111,20 +138,7 @@ def create_app(config: RewardConfig | None = None, *, token: str | None = None,
     scorer = reward or LongTraceReward(cfg)
     app = FastAPI(title="longtracerl reward server", version=__version__)
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Any:
-        if token is not None and request.url.path != "/health":
-            got = request.headers.get("authorization", "")
-            if not hmac.compare_digest(got.encode(), f"Bearer {token}".encode()):
-                return JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401)
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body_bytes:
-            return JSONResponse({"detail": f"request body over {max_body_bytes} bytes"}, status_code=413)
-        try:
-            return await call_next(request)
-        except Exception as e:  # one request's failure never stops the server
-            log.exception("request failed")
-            return JSONResponse({"detail": f"internal error: {type(e).__name__}: {e}"}, status_code=500)
+    app.add_middleware(_GuardMiddleware, token=token, max_body_bytes=max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
