@@ -18,7 +18,8 @@ def test_parse_verdicts() -> None:
 
 @pytest.mark.llm
 def test_judge_with_the_real_bundled_model_and_cache(llm_server: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    judge = make_judge(base_url=llm_server, model="smollm2", cache_path=tmp_path / "j.sqlite", prompt="aa_lcr")
+    judge = make_judge(base_url=llm_server, model="smollm2", cache_path=tmp_path / "j.sqlite", prompt="aa_lcr",
+                       max_tokens=24)
     r = asyncio.run(judge.score("<think>...</think>Paris", "Paris", question="What is the capital of France?"))
     # a 135M model may answer anything: the judge must give a verdict or an explicit error, never a silent 0
     assert (r.correct is not None and r.error is None) or (r.correct is None and r.error)

@@ -161,6 +161,7 @@ def make_judge(
     max_concurrency: int = 128,
     timeout: float = 60.0,
     max_retries: int = 4,
+    max_tokens: int = 512,
 ) -> LLMJudge:
     """A judge over ``llm``, or over an OpenAI-compatible endpoint (``base_url``, ``model``, ``api_key``)."""
     if llm is None:
@@ -173,4 +174,4 @@ def make_judge(
     cache = None
     if use_cache:
         cache = JudgeCache(cache_path or home() / "judge_cache.sqlite")
-    return LLMJudge(llm, prompt=prompt, cache=cache)
+    return LLMJudge(llm, prompt=prompt, cache=cache, max_tokens=max_tokens)

@@ -1,0 +1,103 @@
+"""Pieces every adapter shares: where the reward config comes from, one cached scorer, message text."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from longtracerl.reward import LongTraceReward, RewardConfig
+
+#: Frameworks that load our functions by path (verl, slime, OpenRLHF) cannot pass arguments; they read the
+#: reward settings from this variable: a YAML or JSON file with the fields of ``RewardConfig``.
+CONFIG_ENV = "LONGTRACERL_REWARD_CONFIG"
+
+
+def load_reward_config(source: RewardConfig | dict[str, Any] | str | Path | None = None) -> RewardConfig:
+    """A ``RewardConfig`` from an object, a dict, a YAML/JSON file, ``$LONGTRACERL_REWARD_CONFIG`` or defaults."""
+    from longtracerl.reward import RewardConfig
+
+    if isinstance(source, RewardConfig):
+        return source
+    if isinstance(source, dict):
+        return RewardConfig.model_validate(source)
+    path = source if source is not None else os.environ.get(CONFIG_ENV) or None
+    if path is None:
+        return RewardConfig()
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"reward config file not found: {p} (from {CONFIG_ENV} or the caller)")
+    text = p.read_text(encoding="utf-8")
+    if p.suffix.lower() == ".json":
+        data = json.loads(text)
+    else:
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: a reward config must be a mapping of RewardConfig fields, got {type(data).__name__}")
+    try:
+        return RewardConfig.model_validate(data)
+    except Exception as e:  # pydantic names the field; add the file
+        raise ValueError(f"{p}: invalid reward config: {e}") from e
+
+
+@lru_cache(maxsize=8)
+def _cached_reward(config_json: str) -> LongTraceReward:
+    from longtracerl.reward import LongTraceReward, RewardConfig
+
+    return LongTraceReward(RewardConfig.model_validate_json(config_json))
+
+
+def get_reward(config: RewardConfig | dict[str, Any] | str | Path | None = None) -> LongTraceReward:
+    """One ``LongTraceReward`` per distinct config in this process (its judge cache and client are reused)."""
+    cfg = load_reward_config(config)
+    return _cached_reward(cfg.model_dump_json())
+
+
+def message_text(item: Any) -> str:
+    """Text of a completion that is a string, a message dict, or a list of messages (last assistant turn).
+
+    A message's ``reasoning_content`` (as vLLM/SGLang return it) is put back inside ``<think>...</think>``
+    so the core sees the same text as a model that writes its reasoning inline.
+    """
+    if item is None:
+        return ""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        content = item.get("content") or ""
+        if isinstance(content, list):  # multimodal-style parts
+            content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        reasoning = item.get("reasoning_content")
+        return f"<think>{reasoning}</think>{content}" if reasoning else str(content)
+    if isinstance(item, Sequence):
+        msgs = [m for m in item if isinstance(m, dict)]
+        assistant = [m for m in msgs if m.get("role") == "assistant"]
+        chosen = assistant[-1] if assistant else (msgs[-1] if msgs else None)
+        return message_text(chosen)
+    raise TypeError(f"cannot read a completion of type {type(item).__name__}")
+
+
+def as_str_list(value: Any, field: str) -> list[str]:
+    """Rubrics arrive as lists, numpy arrays (verl/parquet) or JSON strings; always return ``list[str]``."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        s = value.strip()
+        if s.startswith("["):
+            try:
+                value = json.loads(s)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{field}: not a JSON list: {s[:80]!r}") from e
+        else:
+            return [s] if s else []
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"{field}: expected a list of strings, got {type(value).__name__}")
+    return [str(v) for v in value]

@@ -1,0 +1,139 @@
+"""OpenRLHF adapter: ``reward_func(queries, prompts, labels)`` for ``--remote_rm_url reward.py``.
+
+OpenRLHF loads ``reward_func`` from a Python file and calls it with ``queries`` (prompt + response, decoded
+with special tokens), ``prompts`` (the templated prompts) and ``labels`` (the ``--label_key`` column). It
+passes nothing else, so the label carries the rubrics:
+
+- a JSON string ``{"answer": "...", "rubrics": ["entity", ...], "question": "..."}`` (what
+  ``longtracerl`` exports for OpenRLHF), or
+- a plain answer string: no rubrics, so the reward is the outcome alone.
+
+Groups: the group step needs all G responses of a prompt in one call. Consecutive queries with the same
+prompt form a group; set ``$LONGTRACERL_GROUP_SIZE`` to G to check it. Recent OpenRLHF versions call the
+function one sample at a time (single-turn agent executor): a group smaller than G cannot be normalized,
+so its rubric is used raw (positive-only still applies) and a warning says so once.
+
+``reward_func`` returns the dict recent OpenRLHF expects (``rewards``, ``scores``, ``extra_logs``);
+``reward_func_tensor`` returns the bare tensor that older versions expect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from longtracerl.reward.adapters._common import as_str_list, get_reward
+
+log = logging.getLogger(__name__)
+
+GROUP_SIZE_ENV = "LONGTRACERL_GROUP_SIZE"
+#: Text of common end-of-turn / padding tokens, dropped from the end of a response decoded with special tokens.
+END_MARKERS = ("<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>", "<|end_of_text|>", "<｜end▁of▁sentence｜>", "<pad>")
+_warned = False
+
+
+def parse_label(label: Any) -> tuple[str, list[str], str]:
+    """(answer, rubrics, question) from a JSON label or a plain answer."""
+    if isinstance(label, dict):
+        data = label
+    else:
+        text = "" if label is None else str(label)
+        s = text.strip()
+        if not s.startswith("{"):
+            return text, [], ""
+        try:
+            data = json.loads(s)
+        except json.JSONDecodeError:
+            return text, [], ""
+        if not isinstance(data, dict):
+            return text, [], ""
+    if "answer" not in data and "label" not in data:
+        raise ValueError(f"JSON label has no 'answer' field: {str(label)[:120]!r}")
+    answer = data.get("answer", data.get("label"))
+    return str(answer), as_str_list(data.get("rubrics"), "label.rubrics"), str(data.get("question") or "")
+
+
+def extract_response(query: str, prompt: str) -> str:
+    """The response part of ``query``: what follows the prompt, without trailing end/pad tokens."""
+    pos = query.find(prompt) if prompt else -1
+    resp = query[pos + len(prompt) :] if pos >= 0 else query
+    changed = True
+    while changed:
+        changed = False
+        stripped = resp.rstrip()
+        for m in END_MARKERS:
+            if stripped.endswith(m):
+                resp, changed = stripped[: -len(m)], True
+    return resp.strip()
+
+
+def _runs(prompts: Sequence[str]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for i, p in enumerate(prompts):
+        if runs and prompts[runs[-1][0]] == p:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    g = int(os.environ.get(GROUP_SIZE_ENV, "0") or 0)
+    if g <= 0:
+        return runs
+    out: list[list[int]] = []
+    for run in runs:
+        if len(run) > g and len(run) % g:
+            raise ValueError(f"{len(run)} consecutive responses to one prompt is not a multiple of {GROUP_SIZE_ENV}={g}")
+        out.extend(run[i : i + g] for i in range(0, len(run), g))
+    return out
+
+
+def _score(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any]) -> tuple[list[float], list[float], list[float]]:
+    global _warned
+    if not len(queries) == len(prompts) == len(labels):
+        raise ValueError(f"{len(queries)} queries, {len(prompts)} prompts, {len(labels)} labels: lengths differ")
+    reward = get_reward()
+    g = int(os.environ.get(GROUP_SIZE_ENV, "0") or 0)
+    rewards = [0.0] * len(queries)
+    outcomes = [0.0] * len(queries)
+    rubrics = [0.0] * len(queries)
+    for rows in _runs(list(prompts)):
+        answer, entities, question = parse_label(labels[rows[0]])
+        responses = [extract_response(queries[i], prompts[i]) for i in rows]
+        partial = len(rows) == 1 or (g > 0 and len(rows) < g)
+        scorer = reward
+        if not entities:  # a plain-answer label: the outcome reward alone
+            scorer = get_reward(reward.config.model_copy(update={"strategy": "outcome_only"}))
+        elif partial and reward.config.normalize:
+            if not _warned:
+                log.warning(
+                    "LongTraceRL: OpenRLHF passed %d response(s) of a prompt in one call; the rubric is not "
+                    "group-normalized for such partial groups (pass whole groups for the exact reward)", len(rows)
+                )
+                _warned = True
+            scorer = get_reward(reward.config.model_copy(update={"normalize": False}))
+        results = scorer.score_group(responses, answer, entities, question=question)
+        for i, r in zip(rows, results, strict=True):
+            rewards[i], outcomes[i], rubrics[i] = float(r.reward), float(r.outcome), float(r.rubric_raw)
+    return rewards, outcomes, rubrics
+
+
+def reward_func(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any], **kwargs: Any) -> dict[str, Any]:
+    """OpenRLHF custom reward: ``{"rewards", "scores", "extra_logs"}`` (tensors, one value per query)."""
+    rewards, outcomes, rubrics = _score(queries, prompts, labels)
+    t = torch.tensor(rewards, dtype=torch.float32)
+    return {
+        "rewards": t,
+        "scores": t.clone(),
+        "extra_logs": {
+            "longtrace_outcome": torch.tensor(outcomes, dtype=torch.float32),
+            "longtrace_rubric": torch.tensor(rubrics, dtype=torch.float32),
+        },
+    }
+
+
+def reward_func_tensor(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any], **kwargs: Any) -> torch.Tensor:
+    """The same rewards as a bare tensor (OpenRLHF versions before the dict return)."""
+    return torch.tensor(_score(queries, prompts, labels)[0], dtype=torch.float32)

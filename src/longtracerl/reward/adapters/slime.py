@@ -1,0 +1,140 @@
+"""slime adapter: the released training's reward, as slime calls it.
+
+- ``reward_func(args, sample, **kwargs)`` for ``--custom-rm-path longtracerl.reward.adapters.slime.reward_func``:
+  slime awaits it once per sample (``async_rm``) and stores the returned dict in ``sample.reward``. It has the
+  released per-request semantics: ``{"reward": (1 - ratio) * outcome + ratio * rubric, "outcome_reward",
+  "rubric_reward"}`` with ``ratio = extra_reward_info["rubric_reward_ratio"]`` (else eta; 0 when slime passes
+  ``evaluation=True``). Use ``--reward-key reward`` so slime's logs read the scalar.
+- ``post_process_rewards(args, samples)`` for ``--custom-reward-post-process-path``: slime hands it the
+  flat list of a rollout's samples and expects ``(raw_rewards, rewards)``; it regroups them (``group_index``,
+  else consecutive blocks of ``n_samples_per_prompt``), applies the LongTraceRL group step (rubric / group
+  max, positive-only) and then slime's own GRPO normalization, which a custom post-process replaces.
+- ``group_reward_func(args, samples, **kwargs)`` for ``--group-rm --custom-rm-path ...group_reward_func``:
+  slime calls it with the G samples of one prompt; it returns their combined rewards directly (slime's
+  default group normalization then applies; no post-process needed).
+
+Settings come from ``$LONGTRACERL_REWARD_CONFIG`` (a YAML/JSON ``RewardConfig``) or ``args.longtrace_reward_config``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from longtracerl.reward.adapters._common import as_str_list, get_reward, message_text
+
+_GRPO_LIKE = ("grpo", "gspo", "cispo", "reinforce_plus_plus_baseline")
+_STD_NORMALIZED = ("grpo", "gspo", "cispo")
+
+
+def _config_source(args: Any) -> Any:
+    return getattr(args, "longtrace_reward_config", None)
+
+
+def _info(sample: Any) -> dict[str, Any]:
+    meta = sample.metadata if isinstance(getattr(sample, "metadata", None), dict) else {}
+    info = meta.get("extra_reward_info", meta)
+    return info if isinstance(info, dict) else {}
+
+
+def _is_truncated(sample: Any) -> bool:
+    status = getattr(sample, "status", None)
+    return str(getattr(status, "value", status)).lower() == "truncated"
+
+
+def _response(sample: Any) -> str:
+    """The response text; a chat ``history``-style list in metadata is read like the reward server does."""
+    resp = getattr(sample, "response", "")
+    return resp if isinstance(resp, str) else message_text(resp)
+
+
+async def reward_func(args: Any, sample: Any, **kwargs: Any) -> dict[str, float]:
+    """Per-sample reward with the released per-request semantics (see the module docstring)."""
+    info = _info(sample)
+    reward = get_reward(_config_source(args))
+    ratio = info.get("rubric_reward_ratio")
+    if kwargs.get("evaluation"):
+        ratio = 0.0
+    r = await reward.ascore_one(
+        _response(sample),
+        str(sample.label if sample.label is not None else ""),
+        as_str_list(info.get("rubrics"), "metadata.extra_reward_info.rubrics"),
+        question=str(info.get("question") or ""),
+        rubric_reward_ratio=None if ratio is None else float(ratio),
+        aliases=info.get("aliases"),
+        truncated=_is_truncated(sample),
+    )
+    return {"reward": float(r.reward), "outcome_reward": float(r.outcome), "rubric_reward": float(r.rubric_raw)}
+
+
+async def group_reward_func(args: Any, samples: Sequence[Any], **kwargs: Any) -> list[float]:
+    """``--group-rm``: the combined LongTraceRL rewards of one prompt's samples."""
+    if not samples:
+        return []
+    first = samples[0]
+    info = _info(first)
+    reward = get_reward(_config_source(args))
+    results = await reward.ascore_group(
+        [_response(s) for s in samples],
+        str(first.label if first.label is not None else ""),
+        as_str_list(info.get("rubrics"), "metadata.extra_reward_info.rubrics"),
+        question=str(info.get("question") or ""),
+        aliases=info.get("aliases"),
+        truncated=[_is_truncated(s) for s in samples],
+    )
+    return [float(r.reward) for r in results]
+
+
+def _groups(args: Any, samples: Sequence[Any]) -> list[list[int]]:
+    if samples and all(getattr(s, "group_index", None) is not None for s in samples):
+        by: dict[Any, list[int]] = {}
+        for i, s in enumerate(samples):
+            by.setdefault(s.group_index, []).append(i)
+        return list(by.values())
+    g = int(getattr(args, "n_samples_per_prompt", 0) or 0)
+    if g < 1 or len(samples) % g:
+        raise ValueError(
+            f"cannot group {len(samples)} samples: no group_index on them and n_samples_per_prompt={g} "
+            "does not divide their number"
+        )
+    return [list(range(i, i + g)) for i in range(0, len(samples), g)]
+
+
+def _parts(sample: Any) -> tuple[float, float]:
+    r = sample.reward
+    if isinstance(r, dict) and "outcome_reward" in r:
+        return float(r["outcome_reward"]), float(r.get("rubric_reward", 0.0))
+    raise ValueError(
+        f"sample {getattr(sample, 'index', '?')} has reward {r!r}; post_process_rewards needs the dict "
+        "that longtracerl's reward_func (or the reward server) returns, with outcome_reward and rubric_reward"
+    )
+
+
+def post_process_rewards(args: Any, samples: Sequence[Any]) -> tuple[list[float], list[float]]:
+    """slime ``--custom-reward-post-process-path``: LongTraceRL group step, then slime's GRPO normalization."""
+    import torch
+
+    from longtracerl.reward import combine_group
+
+    cfg = get_reward(_config_source(args)).config
+    raw = [0.0] * len(samples)
+    groups = _groups(args, samples)
+    for rows in groups:
+        parts = [_parts(samples[i]) for i in rows]
+        combined = combine_group(
+            [o for o, _ in parts], [r for _, r in parts], eta=cfg.eta, strategy=cfg.strategy, normalize=cfg.normalize
+        )
+        for i, c in zip(rows, combined, strict=True):
+            raw[i] = float(c)
+    estimator = getattr(args, "advantage_estimator", "grpo")
+    if estimator not in _GRPO_LIKE or not getattr(args, "rewards_normalization", True):
+        return raw, list(raw)
+    out = list(raw)
+    for rows in groups:
+        t = torch.tensor([raw[i] for i in rows], dtype=torch.float)
+        t = t - t.mean()
+        if estimator in _STD_NORMALIZED and getattr(args, "grpo_std_normalization", True) and len(rows) > 1:
+            t = t / (t.std() + 1e-6)
+        for i, v in zip(rows, t.tolist(), strict=True):
+            out[i] = float(v)
+    return raw, out

@@ -1,0 +1,258 @@
+"""verl adapter (verl 0.9.1): per-sample score, a registered reward manager, and the group step.
+
+How verl 0.9.1 computes rewards decides the shape of this module. Its trainers score every response
+ALONE (``RewardLoopWorker`` -> ``reward_manager.run_single(one_sample)``, often inside the agent loop while
+other responses of the same prompt are still being generated), write one scalar per response at its last
+valid token (``rm_scores``), and only the advantage estimator sees a whole prompt group (by ``uid``). So:
+
+1. ``compute_score`` (for ``reward.custom_reward_function``) and the ``longtrace`` reward manager (for
+   ``reward.reward_manager``) score each response and return a scalar that ENCODES its outcome and raw
+   rubric losslessly: ``score = 0.75 * outcome + 0.25 * rubric`` (outcome in {0, 1}, rubric in [0, 1], so
+   ``outcome = score >= 0.75``). The split outcome / rubric is also returned for verl's logs.
+2. The ``longtrace_grpo`` advantage estimator (``algorithm.adv_estimator=longtrace_grpo``) groups the
+   responses by ``uid``, decodes outcome and rubric, applies the LongTraceRL group step (rubric divided by
+   the group max, positive-only combination with eta) and then verl's own GRPO advantage
+   (``(r - mean) / (std + 1e-6)``), exactly as ``LongTraceReward.score_group`` + GRPO would.
+
+With verl's plain ``grpo`` estimator the encoded score is used as is (rubric on all responses, weight 0.25,
+unnormalized): use ``longtrace_grpo`` for the paper's reward.
+
+Load with ``reward.reward_manager.source=importlib``,
+``reward.reward_manager.module.path=pkg://longtracerl.reward.adapters.verl``,
+``reward.reward_manager.name=LongTraceRewardManager``: importing this module in the trainer process also
+registers the advantage estimator. Settings: ``reward.reward_kwargs.longtrace`` (RewardConfig fields) for
+the per-sample part and ``algorithm.longtrace`` (eta, strategy, normalize) for the group step, else
+``$LONGTRACERL_REWARD_CONFIG``, else the paper's defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from longtracerl.reward.adapters._common import as_str_list, get_reward, load_reward_config
+
+#: Weight of the rubric in the encoded per-sample scalar. Fixed (not eta) so the per-sample scorer and the
+#: group step cannot disagree about it; 0.25 < 0.5 keeps ``outcome`` decodable from the scalar.
+ENCODE_RUBRIC_WEIGHT = 0.25
+_TOL = 1e-4  # verl keeps rewards in float32
+
+
+def encode(outcome: float, rubric: float) -> float:
+    """The per-sample scalar verl carries: ``0.75 * outcome + 0.25 * rubric``; outcome must be 0 or 1."""
+    if outcome not in (0.0, 1.0):
+        raise ValueError(
+            f"the verl adapter needs a binary outcome (0 or 1) to encode it losslessly, got {outcome}; "
+            "use a binary rule (exact, contains, choice) or the judge, not token F1"
+        )
+    if not 0.0 <= rubric <= 1.0:
+        raise ValueError(f"rubric score must be in [0, 1], got {rubric}")
+    return (1 - ENCODE_RUBRIC_WEIGHT) * outcome + ENCODE_RUBRIC_WEIGHT * rubric
+
+
+def decode(score: float) -> tuple[float, float]:
+    """Inverse of :func:`encode`: ``(outcome, rubric)``."""
+    if not -_TOL <= score <= 1 + _TOL:
+        raise ValueError(
+            f"reward {score} is not a LongTraceRL-encoded score in [0, 1]: the longtrace_grpo estimator needs "
+            "rewards from longtracerl's compute_score or LongTraceRewardManager"
+        )
+    outcome = 1.0 if score >= (1 - ENCODE_RUBRIC_WEIGHT) - _TOL else 0.0
+    rubric = (score - (1 - ENCODE_RUBRIC_WEIGHT) * outcome) / ENCODE_RUBRIC_WEIGHT
+    return outcome, min(1.0, max(0.0, rubric))
+
+
+def _sample_fields(ground_truth: Any, extra_info: Mapping[str, Any] | None) -> tuple[str, list[str], str, Any]:
+    """(label, rubrics, question, aliases) from verl's ground truth and ``extra_info``.
+
+    ``extra_info`` may hold ``rubrics``/``question``/``aliases`` directly (our verl parquet export) or the
+    released ``extra_reward_info`` dict nested inside it.
+    """
+    info: dict[str, Any] = dict(extra_info or {})
+    nested = info.get("extra_reward_info")
+    if isinstance(nested, Mapping):
+        info = {**nested, **{k: v for k, v in info.items() if k != "extra_reward_info"}}
+    label = ground_truth
+    if isinstance(label, Mapping):  # {"answer": ..., "rubrics": [...]}
+        info.setdefault("rubrics", label.get("rubrics"))
+        label = label.get("answer", label.get("label", ""))
+    return str(label), as_str_list(info.get("rubrics"), "extra_info.rubrics"), str(info.get("question") or ""), info.get("aliases")
+
+
+def _result_info(result: Any, score: float) -> dict[str, Any]:
+    return {
+        "score": score,
+        "outcome": float(result.outcome),
+        "rubric_raw": float(result.rubric_raw),
+        "format_gate": str(result.details.get("format_gate", "")),
+        "outcome_error": str(result.details.get("outcome_error", "")),
+    }
+
+
+def compute_score(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """verl ``custom_reward_function``: the encoded score plus outcome / raw rubric for verl's logs.
+
+    ``kwargs`` may carry ``reward_config`` (RewardConfig fields, via ``custom_reward_function.reward_kwargs``).
+    """
+    label, rubrics, question, aliases = _sample_fields(ground_truth, extra_info)
+    reward = get_reward(kwargs.get("reward_config"))
+    r = reward.score_one(solution_str, label, rubrics, question=question, aliases=aliases)
+    return _result_info(r, encode(r.outcome, r.rubric_raw))
+
+
+# ------------------------------------------------------------------ group step (advantage estimator)
+
+
+def _group_config(config: Any) -> tuple[float, str, bool]:
+    """(eta, strategy, normalize) from ``algorithm.longtrace`` or the reward config."""
+    base = load_reward_config()
+    sub = None
+    if config is not None:
+        getter = getattr(config, "get", None)
+        sub = getter("longtrace", None) if getter is not None else getattr(config, "longtrace", None)
+    if sub:
+        items = dict(sub.items()) if hasattr(sub, "items") else dict(sub)
+        base = base.model_copy(update={k: v for k, v in items.items() if k in ("eta", "strategy", "normalize")})
+    if base.strategy == "longrlvr":
+        raise ValueError("strategy 'longrlvr' needs F-beta over cited chunks, which verl's scalar cannot carry")
+    return base.eta, base.strategy, base.normalize
+
+
+def longtrace_group_rewards(
+    scores: torch.Tensor | np.ndarray | list[float],
+    index: np.ndarray | list[Any],
+    *,
+    eta: float = 0.3,
+    strategy: str = "positive_only",
+    normalize: bool = True,
+) -> torch.Tensor:
+    """Combined LongTraceRL rewards of a batch, grouped by ``index`` (verl's prompt ``uid``)."""
+    from longtracerl.reward import combine_group
+
+    vals = [float(v) for v in (scores.tolist() if hasattr(scores, "tolist") else scores)]
+    if len(vals) != len(index):
+        raise ValueError(f"{len(vals)} scores for {len(index)} uids")
+    groups: dict[Any, list[int]] = defaultdict(list)
+    for i, uid in enumerate(index):
+        groups[uid].append(i)
+    out = torch.zeros(len(vals), dtype=torch.float32)
+    for rows in groups.values():
+        decoded = [decode(vals[i]) for i in rows]
+        combined = combine_group(
+            [o for o, _ in decoded], [r for _, r in decoded], eta=eta, strategy=strategy, normalize=normalize  # type: ignore[arg-type]
+        )
+        for i, c in zip(rows, combined, strict=True):
+            out[i] = c
+    return out
+
+
+def compute_longtrace_grpo_advantage(
+    token_level_rewards: torch.Tensor,
+    response_mask: torch.Tensor,
+    index: np.ndarray,
+    config: Any = None,
+    epsilon: float = 1e-6,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """verl advantage estimator ``longtrace_grpo``: LongTraceRL group step, then verl's GRPO advantage."""
+    from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
+
+    eta, strategy, normalize = _group_config(config)
+    scores = token_level_rewards.sum(dim=-1)
+    combined = longtrace_group_rewards(scores, index, eta=eta, strategy=strategy, normalize=normalize)
+    rewards = torch.zeros_like(token_level_rewards)
+    lengths = response_mask.sum(dim=-1).long()
+    last = (lengths - 1).clamp(min=0)
+    rewards[torch.arange(rewards.size(0)), last] = combined.to(rewards.dtype)
+    norm_by_std = True
+    if config is not None and hasattr(config, "get"):
+        norm_by_std = bool(config.get("norm_adv_by_std_in_grpo", True))
+    return compute_grpo_outcome_advantage(
+        token_level_rewards=rewards,
+        response_mask=response_mask,
+        index=index,
+        epsilon=epsilon,
+        norm_adv_by_std_in_grpo=norm_by_std,
+    )
+
+
+# ------------------------------------------------------------------ reward manager
+
+
+def _register() -> type:
+    from verl import DataProto
+    from verl.experimental.reward_loop.reward_manager import register
+    from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
+    from verl.experimental.reward_loop.reward_manager.registry import REWARD_MANAGER
+    from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY, register_adv_est
+
+    if "longtrace_grpo" not in ADV_ESTIMATOR_REGISTRY:
+        register_adv_est("longtrace_grpo")(compute_longtrace_grpo_advantage)
+    if "longtrace" in REWARD_MANAGER:
+        return REWARD_MANAGER["longtrace"]
+
+    class LongTraceRewardManager(RewardManagerBase):
+        """Scores one response per ``run_single`` (as verl 0.9.1 calls it) with the async LongTraceRL core.
+
+        Truncation (the response filled ``max_response_length`` without an EOS token) is detected from the
+        tokens, which ``compute_score`` cannot see, so the format gate pays it 0 as the released training does.
+        """
+
+        def __init__(
+            self,
+            config: Any,
+            tokenizer: Any,
+            compute_score: Any = None,
+            reward_router_address: str | None = None,
+            reward_model_tokenizer: Any = None,
+            **kwargs: Any,
+        ) -> None:
+            super().__init__(config, tokenizer, compute_score)
+            reward_kwargs = {}
+            try:
+                reward_kwargs = dict(config.reward.get("reward_kwargs", {}) or {})
+            except AttributeError:
+                pass
+            sub = reward_kwargs.get("longtrace")
+            if sub is not None and hasattr(sub, "items"):
+                sub = {k: (dict(v.items()) if hasattr(v, "items") else v) for k, v in sub.items()}
+            self.reward_config = load_reward_config(sub)
+            self.eos_token_ids = {
+                int(t) for t in (getattr(tokenizer, "eos_token_id", None), getattr(tokenizer, "pad_token_id", None))
+                if t is not None
+            }
+
+        async def run_single(self, data: DataProto) -> dict[str, Any]:
+            item = data[-1:][0]
+            response_ids = item.batch["responses"]
+            response_length = response_ids.shape[-1]
+            valid = int(item.batch["attention_mask"][-response_length:].sum())
+            ids = response_ids[:valid]
+            truncated = valid == 0 or (valid >= response_length and int(ids[-1]) not in self.eos_token_ids)
+            loop = asyncio.get_running_loop()  # not self.loop: the manager may be awaited from another loop
+            tok: Any = self.tokenizer
+            text = await loop.run_in_executor(None, lambda: tok.decode(ids, skip_special_tokens=True))
+            label, rubrics, question, aliases = _sample_fields(
+                item.non_tensor_batch["reward_model"]["ground_truth"], item.non_tensor_batch.get("extra_info", {})
+            )
+            reward = get_reward(self.reward_config)
+            r = await reward.ascore_one(text, label, rubrics, question=question, aliases=aliases, truncated=truncated)
+            score = encode(r.outcome, r.rubric_raw)
+            return {"reward_score": score, "reward_extra_info": _result_info(r, score)}
+
+    register("longtrace")(LongTraceRewardManager)
+    return LongTraceRewardManager
+
+
+LongTraceRewardManager = _register()

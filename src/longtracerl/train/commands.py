@@ -1,0 +1,80 @@
+"""CLI commands of the ``train`` stage: ``longtracerl train grpo | verl-args | recipe``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+train_app = typer.Typer(help="GRPO training with the LongTraceRL reward (TRL on one node; verl settings).",
+                        no_args_is_help=True)
+
+
+@train_app.command("grpo")
+def grpo(
+    data: Path = typer.Option(..., "--data", exists=True, dir_okay=False, help="Training JSONL (released slime format)."),
+    model: str = typer.Option("bundled", "--model", help="Model path / hub id, or 'bundled' (SmolLM2-135M GGUF)."),
+    output_dir: Path = typer.Option(Path("grpo-out"), "--output-dir", help="Where checkpoints and logs go."),
+    max_steps: int = typer.Option(200, "--max-steps", help="Optimizer steps (paper: 200)."),
+    num_generations: int = typer.Option(8, "--num-generations", help="Responses per prompt, G (paper: 8)."),
+    prompts_per_step: int = typer.Option(16, "--prompts-per-step", help="Prompts per step (paper: 16)."),
+    max_completion_length: int = typer.Option(32768, "--max-completion-length", help="Response token budget (paper: 32768)."),
+    learning_rate: float = typer.Option(2e-6, "--lr", help="Constant learning rate (paper: 2e-6)."),
+    per_device_batch: int = typer.Option(0, "--per-device-batch", help="Per-device micro batch (0: G)."),
+    reward_config: Path | None = typer.Option(None, "--reward-config", exists=True, dir_okay=False,
+                                              help="YAML/JSON RewardConfig (eta, strategy, outcome judge ...)."),
+    use_vllm: bool = typer.Option(False, "--vllm", help="Generate with vLLM (enables the importance correction)."),
+    save: bool = typer.Option(True, "--save/--no-save", help="Save the trained model to --output-dir."),
+) -> None:
+    """Run GRPO with TRL and the LongTraceRL reward (CPU works with small models)."""
+    from rich.console import Console
+
+    from longtracerl.train.grpo_config import PaperGRPOConfig
+    from longtracerl.train.trl_grpo import train_grpo
+
+    console = Console()
+    cfg = PaperGRPOConfig(
+        max_steps=max_steps, num_generations=num_generations, prompts_per_step=prompts_per_step,
+        max_completion_length=max_completion_length, learning_rate=learning_rate,
+    )
+    for note in cfg.unsupported_in("trl", use_vllm=use_vllm):
+        console.print(f"[yellow]not in TRL:[/yellow] {note}")
+    try:
+        trainer = train_grpo(
+            data, model, output_dir, cfg, reward_config=reward_config, use_vllm=use_vllm,
+            per_device_train_batch_size=per_device_batch or None, save=save,
+        )
+    except ValueError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
+    steps = [h for h in trainer.state.log_history if "reward" in h]
+    if steps:
+        last = steps[-1]
+        console.print(f"done: {trainer.state.global_step} steps, last mean reward {last['reward']:.4f}")
+
+
+@train_app.command("verl-args")
+def verl_args(
+    max_steps: int = typer.Option(200, "--max-steps"),
+    num_generations: int = typer.Option(8, "--num-generations"),
+    prompts_per_step: int = typer.Option(16, "--prompts-per-step"),
+) -> None:
+    """Print the paper's recipe as hydra overrides for ``python -m verl.trainer.main_ppo``."""
+    from longtracerl.train.grpo_config import PaperGRPOConfig
+
+    cfg = PaperGRPOConfig(max_steps=max_steps, num_generations=num_generations, prompts_per_step=prompts_per_step)
+    for line in cfg.to_verl_overrides():
+        typer.echo(line)
+
+
+@train_app.command("recipe")
+def recipe() -> None:
+    """Print the paper's GRPO hyperparameters (PAPER.md 4) as JSON."""
+    from longtracerl.train.grpo_config import PaperGRPOConfig
+
+    typer.echo(PaperGRPOConfig().model_dump_json(indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``train`` command group to ``app``."""
+    app.add_typer(train_app, name="train")
