@@ -1,9 +1,153 @@
-"""CLI commands of the `corpus` stage, registered on the top-level app by ``longtracerl.cli``."""
+"""CLI of the corpus stage: ingest, index, search, open, serve-search (all default to the sample world)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+corpus_app = typer.Typer(help="Ingest corpora (KILT, generic JSONL/parquet, HotpotQA/2Wiki context, MuSiQue).",
+                         no_args_is_help=True)
+
+
+def _world_dirs(corpus: Path | None, index: Path | None) -> tuple[Path, Path]:
+    """DocStore and index directories: given ones, else the bundled sample world's (built on first use)."""
+    if corpus is not None:
+        return corpus, index if index is not None else corpus / "index"
+    from longtracerl.corpus.sample_world import ensure_sample_world
+
+    w = ensure_sample_world()
+    return w.docstore_dir, index if index is not None else w.index_dir
+
+
+def _backend(corpus: Path | None, index: Path | None):  # type: ignore[no-untyped-def]
+    from longtracerl.corpus.search import TantivySearch
+
+    c, i = _world_dirs(corpus, index)
+    return TantivySearch.load(i, c)
+
+
+@corpus_app.command("ingest")
+def ingest(
+    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Corpus files."),
+    out: Path = typer.Option(..., "--out", "-o", help="DocStore directory to create or append to."),
+    fmt: str = typer.Option("auto", "--format", help="auto | kilt | generic | context | musique."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip malformed records (counted) instead of stopping."),
+) -> None:
+    """Stream files into a DocStore (pages with the same title are merged and counted)."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from longtracerl.corpus.docstore import DocStoreWriter
+    from longtracerl.corpus.readers import CorpusFormatError, read_corpus
+
+    if fmt not in ("auto", "kilt", "generic", "context", "musique"):
+        raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
+    console = Console(stderr=True)
+    errors: list[str] | None = [] if skip_bad else None
+    writer = DocStoreWriter(out)
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} docs"),
+                      TimeElapsedColumn(), console=console) as bar:
+            for f in files:
+                task = bar.add_task(f"ingesting {f.name}", total=None)
+                for doc, _where in read_corpus(f, fmt, errors):  # type: ignore[arg-type]
+                    writer.add(doc)
+                    bar.advance(task)
+    except CorpusFormatError as e:
+        writer.close()
+        console.print(f"[red]error:[/red] {e}\n{writer.stats.n_written:,} documents before it are ingested and "
+                      "valid; fix the record or rerun with --skip-bad.")
+        raise typer.Exit(1) from None
+    writer.close()
+    st = writer.stats
+    if errors:
+        st.n_bad_skipped = len(errors)
+        st.bad_examples = errors[:5]
+    t = Table(title=f"ingested into {out}")
+    t.add_column("what")
+    t.add_column("count", justify="right")
+    for k in ("n_read", "n_written", "n_merged_titles", "n_duplicate_ids", "n_bad_skipped"):
+        t.add_row(k.removeprefix("n_").replace("_", " "), f"{getattr(st, k):,}")
+    Console().print(t)
+    for ex in st.bad_examples:
+        console.print(f"  skipped: {ex}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to ``app``."""
+    app.add_typer(corpus_app, name="corpus")
+
+    @app.command("index")
+    def index(
+        corpus: Path = typer.Option(None, "--corpus", help="DocStore directory (default: the sample world)."),
+        out: Path = typer.Option(None, "--out", help="Index directory (default: beside the DocStore)."),
+        threads: int = typer.Option(0, help="Indexing threads (0: tantivy decides)."),
+    ) -> None:
+        """Build the BM25 search index (tantivy) of a DocStore."""
+        import time
+
+        from longtracerl.corpus.docstore import DocStore
+        from longtracerl.corpus.search import build_index
+
+        c, i = _world_dirs(corpus, out)
+        t0 = time.perf_counter()
+        n = build_index(i, DocStore.open(c), threads=threads)
+        typer.echo(f"indexed {n:,} documents into {i} in {time.perf_counter() - t0:.1f} s")
+
+    @app.command("search")
+    def search(
+        query: str = typer.Argument(..., help="Any text; no query syntax."),
+        k: int = typer.Option(10, "-k", help="Results."),
+        corpus: Path = typer.Option(None, "--corpus", help="DocStore directory (default: the sample world)."),
+        index_dir: Path = typer.Option(None, "--index", help="Index directory."),
+    ) -> None:
+        """Search the corpus and print ranked hits."""
+        from rich.console import Console
+        from rich.table import Table
+
+        hits = _backend(corpus, index_dir).search(query, k)
+        t = Table(title=f"{len(hits)} hits for {query!r}")
+        for col in ("rank", "score", "doc_id", "title", "snippet"):
+            t.add_column(col, overflow="fold")
+        for h in hits:
+            t.add_row(str(h.rank), f"{h.score:.2f}", h.doc_id, h.title, h.snippet[:160])
+        Console().print(t)
+
+    @app.command("open")
+    def open_doc(
+        doc_id: str = typer.Argument(..., help="Document id (see `longtracerl search`)."),
+        max_chars: int = typer.Option(None, help="Cut the text to this many characters."),
+        corpus: Path = typer.Option(None, "--corpus", help="DocStore directory (default: the sample world)."),
+    ) -> None:
+        """Print one document."""
+        from longtracerl.corpus.docstore import DocStore
+
+        c, _ = _world_dirs(corpus, None)
+        d = DocStore.open(c).get(doc_id)
+        if d is None:
+            typer.secho(f"no document with doc_id {doc_id!r} in {c}", fg="red", err=True)
+            raise typer.Exit(1)
+        text = d.text if max_chars is None else d.text[:max_chars]
+        typer.echo(f"# {d.title}  ({d.doc_id})\n\n{text}")
+        if max_chars is not None and len(d.text) > max_chars:
+            typer.echo(f"\n[truncated: {max_chars:,} of {len(d.text):,} characters]")
+
+    @app.command("serve-search")
+    def serve_search(
+        corpus: Path = typer.Option(None, "--corpus", help="DocStore directory (default: the sample world)."),
+        index_dir: Path = typer.Option(None, "--index", help="Index directory."),
+        host: str = typer.Option("127.0.0.1", help="Bind address; keep 127.0.0.1 unless you set --token."),
+        port: int = typer.Option(8400, help="Port."),
+        token: str = typer.Option(None, envvar="LONGTRACERL_SEARCH_TOKEN", help="Require 'Authorization: Bearer TOKEN'."),
+    ) -> None:
+        """Serve search/open over HTTP so many agent workers share one index."""
+        import uvicorn
+
+        from longtracerl.corpus.server import create_search_app
+
+        if host not in ("127.0.0.1", "localhost", "::1") and token is None:
+            typer.secho(f"warning: serving on {host} without --token", fg="yellow", err=True)
+        uvicorn.run(create_search_app(_backend(corpus, index_dir), token=token), host=host, port=port,
+                    log_level="warning", access_log=False)
