@@ -1,0 +1,127 @@
+"""Search engine figures (issue 3): indexing docs/s, top-10 latency p50/p99, API overhead, peak memory.
+
+Synthetic corpus: N documents (default 1,000,000) of 150 words drawn from a Zipf vocabulary, then the
+bundled sample world. Targets at 1M documents: >= 25K docs/s indexing, p50 <= 1 ms per top-10 query,
+``TantivySearch.search`` within 1.5x of the raw engine call (query + ids of the top 10).
+Also compares sample-world granularity (whole country page vs one section per document).
+
+    .venv/bin/python benchmarks/bench_corpus_search.py [--docs 1000000] [--queries 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from longtracerl.corpus.docstore import DocStore, build_docstore
+from longtracerl.corpus.search import TantivySearch, build_index, query_terms
+from longtracerl.records import Document
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def synthetic(n: int, words: int = 150, vocab_size: int = 200_000, seed: int = 0) -> Iterator[Document]:
+    rng = np.random.default_rng(seed)
+    vocab = np.array([f"w{i}" for i in range(vocab_size)])
+    chunk = 10_000
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        ids = np.minimum(rng.zipf(1.2, size=(m, words)) - 1, vocab_size - 1)
+        for j, row in enumerate(vocab[ids]):
+            i = start + j
+            yield Document(doc_id=f"d{i}", title=f"doc {i} {row[0]} {row[1]}", text=" ".join(row))
+
+
+def latency(s: TantivySearch, queries: list[str]) -> tuple[list[float], list[float]]:
+    api, raw = [], []
+    for q in queries:
+        terms = query_terms(q)
+        t = time.perf_counter()
+        s.raw_search(terms, 10)
+        raw.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        s.search(q, 10)
+        api.append(time.perf_counter() - t)
+    return api, raw
+
+
+def pct(xs: list[float], p: float) -> float:
+    return sorted(xs)[int(p * (len(xs) - 1))] * 1000
+
+
+def report(name: str, n: int, ingest_s: float, index_s: float, s: TantivySearch, queries: list[str]) -> None:
+    api, raw = latency(s, queries)
+    ratio = statistics.median(api) / statistics.median(raw)
+    print(f"\n[{name}] {n:,} documents")
+    print(f"  docstore ingest: {n / ingest_s:,.0f} docs/s ({ingest_s:.1f} s)")
+    print(f"  indexing:        {n / index_s:,.0f} docs/s ({index_s:.1f} s)   target >= 25,000 docs/s at 1M")
+    print(f"  top-10 query:    p50 {pct(api, .5):.3f} ms  p99 {pct(api, .99):.3f} ms (our API)   target p50 <= 1 ms")
+    print(f"  raw engine:      p50 {pct(raw, .5):.3f} ms  p99 {pct(raw, .99):.3f} ms")
+    print(f"  API / raw (p50): {ratio:.2f}x   target <= 1.5x")
+    print(f"  peak RSS so far: {peak_rss_mb():,.0f} MB")
+
+
+def run_synthetic(n: int, nq: int, tmp: Path) -> None:
+    t = time.perf_counter()
+    build_docstore(tmp / "ds", synthetic(n))
+    ingest_s = time.perf_counter() - t
+    ds = DocStore.open(tmp / "ds")
+    t = time.perf_counter()
+    build_index(tmp / "ix", ds, progress=False)
+    index_s = time.perf_counter() - t
+    rng = np.random.default_rng(1)
+    queries = [" ".join(f"w{int(x)}" for x in np.minimum(rng.zipf(1.2, size=rng.integers(2, 8)), 199_999))
+               for _ in range(nq)]
+    report("synthetic Zipf corpus", n, ingest_s, index_s, TantivySearch.open(tmp / "ix", ds), queries)
+
+
+def run_sample_world(nq: int, tmp: Path) -> None:
+    import json
+
+    from longtracerl.corpus.sample_world import ensure_sample_world
+
+    rows = None
+    for gran in ("page", "section"):
+        t = time.perf_counter()
+        w = ensure_sample_world(tmp / f"world-{gran}", granularity=gran, force=True)  # type: ignore[arg-type]
+        build_s = time.perf_counter() - t
+        ds = DocStore.open(w.docstore_dir)
+        s = TantivySearch.open(w.index_dir, ds)
+        if rows is None:
+            rows = [json.loads(x) for x in w.triples_path.read_text().splitlines()]
+        # can a relation fact find its subject's document? (gold pages must be retrievable for the agent)
+        facts = [r for r in rows if r["relation"] in ("capital", "government type", "language spoken")][:400]
+        top5 = sum(any(h.doc_id.startswith(r["subject_doc_id"].rsplit("-introduction", 1)[0]) for h in
+                       s.search(f"{r['relation']} {r['object']}", 5)) for r in facts)
+        lengths = sorted(len(d.text.split()) for d in ds)
+        print(f"\n[sample world, one document per {gran}] {len(ds)} documents, built in {build_s:.1f} s")
+        print(f"  words per document: median {lengths[len(lengths) // 2]:,}, p90 {lengths[int(.9 * len(lengths))]:,}, "
+              f"max {lengths[-1]:,}")
+        print(f"  relation-fact queries whose subject document is in the top 5: {top5 / len(facts):.0%}")
+        if gran == "page":
+            queries = [f"{r['relation']} {r['object']}" for r in rows[:nq]]
+            api, raw = latency(s, queries)
+            print(f"  top-10 query p50 {pct(api, .5):.3f} ms p99 {pct(api, .99):.3f} ms; raw p50 {pct(raw, .5):.3f} ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs", type=int, default=1_000_000)
+    ap.add_argument("--queries", type=int, default=2000)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        run_sample_world(min(a.queries, 500), Path(d))
+        run_synthetic(a.docs, a.queries, Path(d))
+
+
+if __name__ == "__main__":
+    main()
