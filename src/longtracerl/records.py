@@ -165,6 +165,8 @@ class Trajectory(Record):
     judge: dict[str, Any] = Field(default_factory=dict)
     usage: Usage = Field(default_factory=Usage)
     agent: str = ""
+    # why the attempt ended: "answered", "turn_limit", "llm_error", "empty_answer", "agent_error"
+    end_reason: str = ""
 
     @property
     def opened_doc_ids(self) -> list[str]:

@@ -1,0 +1,96 @@
+"""A small real world for agent and distractor tests: 2WikiMultihopQA pages behind the project's engine.
+
+Built once per session in a temp dir from ../shared/data (skips where absent): the paragraphs of a
+few dev questions' contexts plus the first corpus paragraphs, in a real DocStore with a real tantivy
+BM25 index (``longtracerl.corpus``). Chains come from the records' supporting facts and evidences.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from longtracerl.corpus.docstore import DocStore, build_docstore
+from longtracerl.corpus.search import TantivySearch, build_index
+from longtracerl.records import Chain, Document, Hop, Question, WriterInfo
+
+N_QUESTIONS = 12
+N_CORPUS = 1500
+
+
+@dataclass
+class WikiWorld:
+    search: Any
+    docstore: Any
+    questions: list[Question]
+    chains: dict[str, Chain]
+    title_to_id: dict[str, str] = field(default_factory=dict)
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_")[:80] or "doc"
+
+
+@pytest.fixture(scope="session")
+def wiki_world(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> WikiWorld:
+    dev = json.loads((shared_data / "2wiki_dev_500.json").read_text())
+    corpus = json.loads((shared_data / "2wiki_corpus_6119.json").read_text())
+    # questions whose answer is not yes/no and that have >= 2 supporting pages
+    picked = [
+        r
+        for r in dev
+        if r["answer"].lower() not in ("yes", "no") and len({t for t, _ in r["supporting_facts"]}) >= 2
+    ][:N_QUESTIONS]
+    pages: dict[str, list[str]] = {}
+    for r in picked:
+        for title, sents in r["context"]:
+            pages.setdefault(title, [" ".join(sents)])
+    for rec in corpus[:N_CORPUS]:
+        pages.setdefault(rec["title"], []).append(rec["text"])
+    docs: dict[str, Document] = {}
+    title_to_id: dict[str, str] = {}
+    for title, texts in pages.items():
+        did = _slug(title)
+        while did in docs:
+            did += "_"
+        docs[did] = Document(doc_id=did, title=title, text="\n".join(dict.fromkeys(texts)), source="2wiki")
+        title_to_id[title] = did
+    questions, chains = [], {}
+    for r in picked:
+        titles = list(dict.fromkeys(t for t, _ in r["supporting_facts"]))
+        rel = {s: rel for s, rel, _ in r["evidences"]}
+        hops = [
+            Hop(
+                entity_id=title_to_id[t],
+                title=t,
+                doc_id=title_to_id[t],
+                relation=rel.get(titles[i - 1]) if i else None,
+            )
+            for i, t in enumerate(titles)
+        ]
+        chains[r["_id"]] = Chain(chain_id=r["_id"], hops=hops, seed=0)
+        ents = list(dict.fromkeys([*titles, *(o for _, _, o in r["evidences"])]))
+        questions.append(
+            Question(
+                question_id=r["_id"],
+                chain_id=r["_id"],
+                question=r["question"],
+                answer=r["answer"],
+                gold_entities=ents,
+                gold_doc_ids=[title_to_id[t] for t in titles],
+                writer=WriterInfo(backend="2wiki"),
+            )
+        )
+    root = tmp_path_factory.mktemp("wiki_world")
+    build_docstore(root / "docstore", docs.values())
+    store = DocStore.open(root / "docstore")
+    build_index(root / "index", store, progress=False)
+    search = TantivySearch.load(root / "index", store)
+    return WikiWorld(
+        search=search, docstore=store, questions=questions, chains=chains, title_to_id=title_to_id
+    )
