@@ -59,6 +59,8 @@ class OpenAIChatLLM:
         self._sem: asyncio.Semaphore | None = None
         self._client: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # learned on the first refusal, so later calls skip the failing round trip
+        self._schema_dialect: str = "json_schema"  # -> "json_object" (llama.cpp) -> "none"
 
     def _ensure_client(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
@@ -89,9 +91,11 @@ class OpenAIChatLLM:
             body["stop"] = stop
         if tools:
             body["tools"] = tools
-        if json_schema is not None:
+        if json_schema is not None and self._schema_dialect == "json_schema":
             body["response_format"] = {"type": "json_schema",
                                        "json_schema": {"name": "output", "schema": json_schema, "strict": False}}
+        elif json_schema is not None and self._schema_dialect == "json_object":
+            body["response_format"] = {"type": "json_object", "schema": json_schema}
         return body
 
     async def chat(
@@ -143,12 +147,14 @@ class OpenAIChatLLM:
             except aiohttp.ClientError as e:
                 last = f"connection error: {type(e).__name__}"
                 continue
+            if status in (400, 422, 500) and "response_format" in body and "response_format" in text:
+                # the server does not know OpenAI's json_schema output (llama-cpp-python's server answers 500
+                # and wants {"type": "json_object", "schema": ...}): try that dialect, then plain text
+                body = _downgrade_response_format(body)
+                self._schema_dialect = body["response_format"]["type"] if "response_format" in body else "none"
+                continue
             if status in RETRY_STATUS:
                 last = f"http {status}"
-                continue
-            if status == 400 and "response_format" in body and "response_format" in text:
-                # the server does not know JSON-schema output: fall back to plain text (parsed by the caller)
-                body = {k: v for k, v in body.items() if k != "response_format"}
                 continue
             if status >= 400:
                 raise LLMError(f"http {status}", _error_message(text))
@@ -162,6 +168,13 @@ class OpenAIChatLLM:
                 continue
             return data
         raise LLMError(last or "failed", f"{url} after {self.max_retries + 1} attempts")
+
+
+def _downgrade_response_format(body: dict[str, Any]) -> dict[str, Any]:
+    rf = body.get("response_format") or {}
+    if rf.get("type") == "json_schema":
+        return {**body, "response_format": {"type": "json_object", "schema": rf.get("json_schema", {}).get("schema", {})}}
+    return {k: v for k, v in body.items() if k != "response_format"}
 
 
 def _error_message(text: str) -> str:

@@ -1,9 +1,48 @@
-"""CLI commands of the `synth` stage, registered on the top-level app by ``longtracerl.cli``."""
+"""CLI of the synthesis stage: ``questions`` (chains -> validated questions)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to ``app``."""
+
+    @app.command("questions")
+    def questions(
+        chains: Path = typer.Option(..., "--chains", exists=True, dir_okay=False, help="Chains JSONL (`longtracerl walk`)."),
+        out: Path = typer.Option(Path("questions.jsonl"), "--out", help="Questions JSONL (appended; reruns resume)."),
+        rejects: Path = typer.Option(None, "--rejects", help="Rejections JSONL (default: <out>.rejected.jsonl)."),
+        llm: str = typer.Option("template", "--llm", help="template | local | openai."),
+        base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint for --llm openai."),
+        model: str = typer.Option(None, "--model", help="Model name (openai) or GGUF path (local)."),
+        api_key: str = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY", help="API key for --llm openai."),
+        docstore: Path = typer.Option(None, "--docstore", help="DocStore directory (default: the sample world)."),
+        concurrency: int = typer.Option(8, help="Chains in flight."),
+        attempts: int = typer.Option(3, help="LLM attempts per chain."),
+    ) -> None:
+        """Write one obfuscated multi-hop question per chain; failures go to the rejects file with a reason."""
+        import asyncio
+
+        from longtracerl.corpus.docstore import DocStore
+        from longtracerl.io import read_records
+        from longtracerl.records import Chain
+        from longtracerl.synth.questions import LLMQuestionWriter, TemplateQuestionWriter, write_questions
+
+        if docstore is None:
+            from longtracerl.corpus.sample_world import ensure_sample_world
+
+            docstore = ensure_sample_world().docstore_dir
+        if llm == "template":
+            writer: object = TemplateQuestionWriter()
+        else:
+            from longtracerl.llm import make_llm
+
+            writer = LLMQuestionWriter(make_llm(llm, base_url=base_url, model=model, api_key=api_key))
+        rej = rejects or out.with_suffix(".rejected.jsonl")
+        stats = asyncio.run(write_questions(read_records(chains, Chain), DocStore.open(docstore), writer, out, rej,
+                                            concurrency=concurrency, max_attempts=attempts))
+        typer.echo(f"{stats.accepted} questions -> {out}; {stats.rejected} rejected -> {rej} {stats.reasons}; "
+                   f"{stats.skipped_done} already done; {stats.llm_calls} LLM calls")

@@ -1,0 +1,133 @@
+"""Write validated questions for many chains: concurrent, resumable, byte-identical on rerun."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from longtracerl.io import JsonlAppender, iter_jsonl, rewrite_in_order
+from longtracerl.llm.base import LLMError
+from longtracerl.records import Chain, Document, Question, Rejection, Usage, WriterInfo
+from longtracerl.synth.questions.template import TemplateQuestionWriter
+from longtracerl.synth.questions.validate import Draft, ValidationConfig, validate
+
+
+class QuestionStats(BaseModel):
+    accepted: int = 0
+    rejected: int = 0
+    skipped_done: int = 0
+    llm_calls: int = 0
+    reasons: dict[str, int] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage)
+
+
+def question_id(chain_id: str) -> str:
+    return f"q-{chain_id}"
+
+
+def _seed(chain_id: str, attempt: int) -> int:
+    return int(hashlib.sha1(f"{chain_id}:{attempt}".encode()).hexdigest()[:8], 16)
+
+
+async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationConfig,
+                    max_attempts: int = 3) -> tuple[Question | Rejection, int, Usage]:
+    """One chain -> an accepted Question or a Rejection with the last reason; returns LLM calls and usage."""
+    docs: dict[str, Document] = {}
+    for h in chain.hops:
+        d = docstore.get(h.doc_id) if h.doc_id else None
+        if d is None:
+            return (Rejection(item_id=chain.chain_id, stage="questions", reason="missing_document",
+                              detail=f"hop {h.title!r} doc {h.doc_id!r}", attempts=0), 0, Usage())
+        docs[d.doc_id] = d
+    usage, calls, feedback, last = Usage(), 0, "", ("no_attempt", "")
+    is_template = isinstance(writer, TemplateQuestionWriter)
+    for attempt in range(1, (1 if is_template else max_attempts) + 1):
+        draft: Draft | None
+        if is_template:
+            draft = writer.draft(chain, docs)
+        else:
+            try:
+                calls += 1
+                draft, raw, u = await writer.adraft(chain, docs, feedback, seed=_seed(chain.chain_id, attempt))
+                usage = usage.add(u)
+            except LLMError as e:
+                last = ("llm_error", str(e))
+                feedback = ""
+                continue
+            if draft is None:
+                last = ("unparsable", raw[:200])
+                feedback = "the reply was not the requested JSON object"
+                continue
+        fails = validate(draft, chain, docs, cfg)
+        if not fails:
+            q = Question(
+                question_id=question_id(chain.chain_id), chain_id=chain.chain_id, question=draft.question.strip(),
+                answer=draft.answer.strip(), answer_aliases=draft.answer_aliases,
+                gold_entities=list(dict.fromkeys(draft.gold_entities)),
+                gold_doc_ids=list(dict.fromkeys(h.doc_id for h in chain.hops if h.doc_id)),
+                writer=WriterInfo(backend=writer.backend, model=writer.model, prompt_version=writer.prompt_version),
+                validation={"passed": [n for n in ("fields", "question_length", "answer_short", "answer_in_last_document", "no_leak",
+                                                   "gold_from_chain", "hop_coverage")]},
+                attempts=attempt)
+            return q, calls, usage
+        last = fails[0]
+        feedback = "; ".join(f"{r} ({d})" for r, d in fails)
+    rej = Rejection(item_id=chain.chain_id, stage="questions", reason=last[0], detail=last[1][:500],
+                    attempts=1 if is_template else max_attempts)
+    return rej, calls, usage
+
+
+async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Any, out_path: Path | str,
+                          rejects_path: Path | str, *, concurrency: int = 8, max_attempts: int = 3,
+                          validation: ValidationConfig | None = None, progress: bool = True) -> QuestionStats:
+    """Questions for ``chains`` into ``out_path`` and Rejections into ``rejects_path``; chains already in
+    either file are skipped, and both files end in chain order whatever the completion order was."""
+    cfg = validation or ValidationConfig()
+    stats = QuestionStats()
+    out = JsonlAppender(out_path, "chain_id")
+    rej = JsonlAppender(rejects_path, "item_id")
+    todo = [c for c in chains if c.chain_id not in out.seen and c.chain_id not in rej.seen]
+    stats.skipped_done = len(chains) - len(todo)
+    sem = asyncio.Semaphore(concurrency)
+    bar: Any = None
+    if progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        bar = Progress("[bold]questions", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        bar.start()
+        task = bar.add_task("q", total=len(todo))
+
+    async def one(c: Chain) -> None:
+        async with sem:
+            res, calls, usage = await write_one(c, docstore, writer, cfg, max_attempts)
+        stats.llm_calls += calls
+        stats.usage = stats.usage.add(usage)
+        if isinstance(res, Question):
+            out.write(res)
+            stats.accepted += 1
+        else:
+            rej.write(res)
+            stats.rejected += 1
+        if bar is not None:
+            bar.advance(task)
+
+    try:
+        await asyncio.gather(*(one(c) for c in todo))
+    finally:
+        out.close()
+        rej.close()
+        if bar is not None:
+            bar.stop()
+    order = [c.chain_id for c in chains]
+    rewrite_in_order(out_path, "chain_id", order)
+    if Path(rejects_path).exists():
+        rewrite_in_order(rejects_path, "item_id", order)
+        stats.reasons = dict(Counter(o.get("reason", "") for _, o in iter_jsonl(rejects_path)
+                                     if o.get("stage") == "questions"))
+    return stats
