@@ -31,14 +31,33 @@ def peak_rss_mb() -> float:
 
 def synthetic(n: int, words: int = 150, vocab_size: int = 200_000, seed: int = 0) -> Iterator[Document]:
     rng = np.random.default_rng(seed)
-    vocab = np.array([f"w{i}" for i in range(vocab_size)])
+    vocab = [f"w{i}" for i in range(vocab_size)]
     chunk = 10_000
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
-        ids = np.minimum(rng.zipf(1.2, size=(m, words)) - 1, vocab_size - 1)
-        for j, row in enumerate(vocab[ids]):
+        ids = np.minimum(rng.zipf(1.2, size=(m, words)) - 1, vocab_size - 1).tolist()
+        for j, row in enumerate(ids):
             i = start + j
-            yield Document(doc_id=f"d{i}", title=f"doc {i} {row[0]} {row[1]}", text=" ".join(row))
+            yield Document(doc_id=f"d{i}", title=f"doc {i} {vocab[row[0]]} {vocab[row[1]]}",
+                           text=" ".join([vocab[x] for x in row]))
+
+
+class Timed:
+    """Wraps a generator and adds up the time spent producing items, so an ingest figure can exclude it."""
+
+    def __init__(self, it: Iterator[Document]) -> None:
+        self.it, self.seconds = it, 0.0
+
+    def __iter__(self) -> Iterator[Document]:
+        while True:
+            t = time.perf_counter()
+            try:
+                d = next(self.it)
+            except StopIteration:
+                self.seconds += time.perf_counter() - t
+                return
+            self.seconds += time.perf_counter() - t
+            yield d
 
 
 def latency(s: TantivySearch, queries: list[str], unpruned: list[float] | None = None) -> tuple[list[float], list[float]]:
@@ -84,8 +103,10 @@ def report(name: str, n: int, ingest_s: float, index_s: float, s: TantivySearch,
 
 def run_synthetic(n: int, nq: int, tmp: Path) -> None:
     t = time.perf_counter()
-    build_docstore(tmp / "ds", synthetic(n))
-    ingest_s = time.perf_counter() - t
+    gen = Timed(synthetic(n))
+    build_docstore(tmp / "ds", gen)
+    ingest_s = time.perf_counter() - t - gen.seconds  # the store's own work, not the synthetic generator's
+    print(f"  (generating the synthetic documents took {gen.seconds:.1f} s, not counted below)")
     ds = DocStore.open(tmp / "ds")
     t = time.perf_counter()
     build_index(tmp / "ix", ds, progress=False)
@@ -95,13 +116,30 @@ def run_synthetic(n: int, nq: int, tmp: Path) -> None:
                for _ in range(nq)]
     uniform = [" ".join(f"w{int(x)}" for x in rng.integers(0, 200_000, size=rng.integers(2, 8))) for _ in range(nq)]
     report("synthetic Zipf corpus", n, ingest_s, index_s, TantivySearch.open(tmp / "ix", ds), queries, uniform)
+    ids = [f"d{int(i)}" for i in rng.integers(0, n, size=nq)]
+    lat = []
+    for doc_id in ids:
+        t = time.perf_counter()
+        ds.get(doc_id)
+        lat.append(time.perf_counter() - t)
+    titles = [f"doc {int(i)}" for i in rng.integers(0, n, size=200)]
+    t = time.perf_counter()
+    for ti in titles:
+        ds.get_by_title(ti)  # misses the exact index, then the case-folded one: the slow path
+    miss = (time.perf_counter() - t) / len(titles)
+    print(f"  DocStore.get by id: p50 {pct(lat, .5) * 1000:.1f} us  p99 {pct(lat, .99) * 1000:.1f} us   target well "
+          f"under 1 ms; get_by_title miss (both indexes): {miss * 1e6:.1f} us")
 
 
 def run_sample_world(nq: int, tmp: Path) -> None:
     import json
 
-    from longtracerl.corpus.sample_world import ensure_sample_world
+    from llama_cpp import Llama
 
+    from longtracerl.corpus.sample_world import ensure_sample_world
+    from longtracerl.llm.bundled import bundled_gguf_path
+
+    tok = Llama(model_path=str(bundled_gguf_path()), vocab_only=True, verbose=False)  # the tokenizer only
     rows = None
     for gran in ("page", "section"):
         t = time.perf_counter()
@@ -120,6 +158,10 @@ def run_sample_world(nq: int, tmp: Path) -> None:
         print(f"  words per document: median {lengths[len(lengths) // 2]:,}, p90 {lengths[int(.9 * len(lengths))]:,}, "
               f"max {lengths[-1]:,}")
         print(f"  relation-fact queries whose subject document is in the top 5: {top5 / len(facts):.0%}")
+        toks = sorted(len(tok.tokenize(d.text.encode(), add_bos=False)) for d in ds)
+        print(f"  tokens per document (bundled SmolLM2 tokenizer): median {toks[len(toks) // 2]:,}, "
+              f"p90 {toks[int(.9 * len(toks))]:,}, max {toks[-1]:,}; 128K tokens hold ~{128_000 // toks[len(toks) // 2]} "
+              "median documents")
         if gran == "page":
             queries = [f"{r['relation']} {r['object']}" for r in rows[:nq]]
             api, raw = latency(s, queries)
@@ -127,6 +169,9 @@ def run_sample_world(nq: int, tmp: Path) -> None:
 
 
 def main() -> None:
+    import os
+
+    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} on {os.cpu_count()} CPUs")
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=2000)

@@ -32,13 +32,20 @@ def test_sample_world_is_built_once_then_cached(tmp_path: Path) -> None:
     triples = [json.loads(x) for x in w.triples_path.read_text().splitlines()]
     rels = {(t["subject"], t["relation"], t["object"]) for t in triples}
     assert ("France", "shares a border with", "Spain") in rels and ("France", "capital", "Paris") in rels
-    assert {t["relation"] for t in triples} >= {"shares a border with", "capital", "language spoken", "government type"}
+    assert {t["relation"] for t in triples} >= {"shares a border with", "capital", "language spoken", "government type",
+                                                "independence from", "largest export partner", "located in region"}
+    assert ("Algeria", "independence from", "France") in rels and ("Greenland", "dependency of", "Denmark") in rels
+    by_rel = {t["relation"]: t for t in triples}
+    assert by_rel["independence from"]["object_doc_id"] and by_rel["located in region"]["object_doc_id"] is None
     # every linked object document exists
     assert all(ds.get(t["object_doc_id"]) is not None for t in triples if t["object_doc_id"])
     ents = [json.loads(x) for x in w.entities_path.read_text().splitlines()]
     assert any(e["title"] == "France" and "French Republic" in e["aliases"] for e in ents)
     hits = TantivySearch.open(w.index_dir, ds).search("capital Paris France", 3)
     assert hits[0].doc_id == "wfb-fr"
+    # a rebuild replaces the world in one rename: the old manifest and files stay readable until then
+    w2 = ensure_sample_world(tmp_path / "w", force=True)
+    assert w2 == w and not list(tmp_path.glob("w.*"))  # no temporary or old directory left behind
 
 
 @pytest.fixture(scope="module")

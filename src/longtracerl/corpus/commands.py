@@ -14,6 +14,14 @@ def _world_dirs(corpus: Path | None, index: Path | None) -> tuple[Path, Path]:
     """DocStore and index directories: given ones, else the bundled sample world's (built on first use)."""
     if corpus is not None:
         return corpus, index if index is not None else corpus / "index"
+    if index is not None:
+        from longtracerl.corpus.search import index_docstore_dir
+
+        found = index_docstore_dir(index)
+        if found is None:
+            raise typer.BadParameter(f"cannot tell which DocStore {index} was built from; pass --corpus DIR",
+                                     param_hint="--index")
+        return found, index
     from longtracerl.corpus.sample_world import ensure_sample_world
 
     w = ensure_sample_world()
@@ -29,50 +37,58 @@ def _backend(corpus: Path | None, index: Path | None):  # type: ignore[no-untype
 
 @corpus_app.command("ingest")
 def ingest(
-    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Corpus files."),
-    out: Path = typer.Option(..., "--out", "-o", help="DocStore directory to create or append to."),
+    files: list[Path] = typer.Argument(None, exists=True, dir_okay=False,
+                                       help="Corpus files (none: build the bundled sample world)."),
+    out: Path = typer.Option(None, "--out", "-o", help="DocStore directory to create or append to."),
     fmt: str = typer.Option("auto", "--format", help="auto | kilt | generic | context | musique."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip malformed records (counted) instead of stopping."),
 ) -> None:
-    """Stream files into a DocStore (pages with the same title are merged and counted)."""
+    """Stream files into a DocStore (pages with the same title are merged and counted; rerunning is safe)."""
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from longtracerl.corpus.docstore import DocStoreWriter
-    from longtracerl.corpus.readers import CorpusFormatError, read_corpus
+    from longtracerl.corpus.docstore import DocStore, DuplicateTitleError
+    from longtracerl.corpus.ingest import ingest_files
+    from longtracerl.corpus.readers import CorpusFormatError
 
     if fmt not in ("auto", "kilt", "generic", "context", "musique"):
         raise typer.BadParameter(f"unknown format {fmt!r}", param_hint="--format")
     console = Console(stderr=True)
-    errors: list[str] | None = [] if skip_bad else None
-    writer = DocStoreWriter(out)
+    if not files:
+        from longtracerl.corpus.sample_world import ensure_sample_world
+
+        w = ensure_sample_world()
+        typer.echo(f"no files given: the bundled sample world ({w.n_docs} CIA World Factbook pages) is ingested "
+                   f"and indexed at {w.docstore_dir}")
+        return
+    if out is None:
+        raise typer.BadParameter("where should the DocStore go?", param_hint="--out")
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} docs"),
                       TimeElapsedColumn(), console=console) as bar:
-            for f in files:
-                task = bar.add_task(f"ingesting {f.name}", total=None)
-                for doc, _where in read_corpus(f, fmt, errors):  # type: ignore[arg-type]
-                    writer.add(doc)
-                    bar.advance(task)
-    except CorpusFormatError as e:
-        writer.close()
-        console.print(f"[red]error:[/red] {e}\n{writer.stats.n_written:,} documents before it are ingested and "
-                      "valid; fix the record or rerun with --skip-bad.")
+            tasks: dict[Path, TaskID] = {}
+
+            def progress(f: Path, n: int) -> None:
+                if f not in tasks:
+                    tasks[f] = bar.add_task(f"ingesting {f.name}", total=None)
+                bar.update(tasks[f], completed=n)
+
+            st = ingest_files(files, out, fmt=fmt, skip_bad=skip_bad, on_progress=progress)  # type: ignore[arg-type]
+    except (CorpusFormatError, DuplicateTitleError) as e:
+        n = len(DocStore.open(out)) if (out / "docs.sqlite").exists() else 0
+        console.print(f"[red]error:[/red] {e}\nThe store {out} holds {n:,} valid documents (everything before "
+                      "this record); fix the record or rerun with --skip-bad (rerunning skips what is there).",
+                      soft_wrap=True, highlight=False)
         raise typer.Exit(1) from None
-    writer.close()
-    st = writer.stats
-    if errors:
-        st.n_bad_skipped = len(errors)
-        st.bad_examples = errors[:5]
     t = Table(title=f"ingested into {out}")
     t.add_column("what")
     t.add_column("count", justify="right")
-    for k in ("n_read", "n_written", "n_merged_titles", "n_duplicate_ids", "n_bad_skipped"):
+    for k in ("n_read", "n_written", "n_merged_titles", "n_duplicate_ids", "n_already_present", "n_bad_skipped"):
         t.add_row(k.removeprefix("n_").replace("_", " "), f"{getattr(st, k):,}")
     Console().print(t)
     for ex in st.bad_examples:
-        console.print(f"  skipped: {ex}")
+        console.print(f"  skipped: {ex}", soft_wrap=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

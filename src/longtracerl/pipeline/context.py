@@ -1,0 +1,170 @@
+"""The run directory of ``longtracerl build``: paths, lazily opened resources, and the stage manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from longtracerl.config import BuildConfig
+
+
+class ConfigMismatch(ValueError):
+    """A rerun with another config than the one the run directory was started with."""
+
+
+class RunContext:
+    """What every stage needs: the config, the run directory's files, and shared resources (opened once)."""
+
+    def __init__(self, cfg: BuildConfig, *, progress: bool = True) -> None:
+        self.cfg = cfg
+        self.dir = cfg.run_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
+        from longtracerl.llm.usage import UsageMeter
+
+        self.meter = UsageMeter()
+
+    # ------------------------------------------------------------------ files
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+    @property
+    def chains(self) -> Path:
+        return self.dir / "chains.jsonl"
+
+    @property
+    def questions(self) -> Path:
+        return self.dir / "questions.jsonl"
+
+    @property
+    def rejected(self) -> Path:
+        return self.dir / "rejected.jsonl"
+
+    @property
+    def trajectories(self) -> Path:
+        return self.dir / "trajectories.jsonl"
+
+    @property
+    def samples(self) -> Path:
+        return self.dir / "samples.jsonl"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.dir / "manifest.json"
+
+    # ------------------------------------------------------------------ manifest
+    def manifest(self) -> dict[str, Any]:
+        if not self.manifest_path.exists():
+            return {"stages": {}}
+        return json.loads(self.manifest_path.read_text())  # type: ignore[no-any-return]
+
+    def is_done(self, stage: str) -> bool:
+        return bool(self.manifest().get("stages", {}).get(stage, {}).get("done"))
+
+    def mark_done(self, stage: str, info: dict[str, Any]) -> None:
+        m = self.manifest()
+        prev = m.setdefault("stages", {}).get(stage, {})
+        runs = prev.get("runs", []) + [info]
+        m["stages"][stage] = {"done": True, "runs": runs}
+        self._write_manifest(m)
+
+    def note_partial(self, stage: str, info: dict[str, Any]) -> None:
+        """Stats of an invocation that did part of a stage (kept for the report's cost totals)."""
+        m = self.manifest()
+        st = m.setdefault("stages", {}).setdefault(stage, {"done": False, "runs": []})
+        st.setdefault("runs", []).append(info)
+        self._write_manifest(m)
+
+    def _write_manifest(self, m: dict[str, Any]) -> None:
+        tmp = self.manifest_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(m, indent=2, sort_keys=True))
+        os.replace(tmp, self.manifest_path)
+
+    # ------------------------------------------------------------------ config
+    def check_config(self) -> None:
+        """Write ``config.yaml`` on the first run; refuse to resume a run directory with another config."""
+        import yaml
+
+        from longtracerl import __version__
+
+        want = self.cfg.model_dump(mode="json")
+        p = self.dir / "config.yaml"
+        if p.exists():
+            have = yaml.safe_load(p.read_text()) or {}
+            have = {k: v for k, v in have.items() if k in want}
+            ignore = {"executor", "ray_shards"}  # how it runs, not what it makes
+            diff = sorted(k for k in want if k not in ignore and have.get(k) != want[k])
+            if diff:
+                raise ConfigMismatch(
+                    f"{p} was written by a build with another config (differs in: {', '.join(diff)}); "
+                    "rerun with the same settings to resume, or choose another --name")
+            return
+        versions = {"longtracerl": __version__}
+        for mod in ("transformers", "tantivy", "pydantic"):
+            try:
+                versions[mod] = __import__(mod).__version__
+            except Exception:  # pragma: no cover - optional
+                pass
+        tmp = p.with_suffix(".yaml.tmp")
+        tmp.write_text(self.cfg.to_yaml(versions=versions))
+        os.replace(tmp, p)
+
+    # ------------------------------------------------------------------ resources
+    @cached_property
+    def world_dirs(self) -> tuple[Path, Path, Path | None]:
+        """(docstore, index, graph or None = the sample world's graph)."""
+        w = self.cfg.world
+        if w.kind == "sample":
+            from longtracerl.corpus.sample_world import ensure_sample_world
+
+            sw = ensure_sample_world(progress=self.progress)
+            return Path(sw.docstore_dir), Path(sw.index_dir), None
+        missing = [k for k in ("docstore", "index", "graph") if getattr(w, k) is None]
+        if missing:
+            raise ValueError(f"world.kind=custom needs world.{', world.'.join(missing)} (directories)")
+        return Path(str(w.docstore)), Path(str(w.index)), Path(str(w.graph))
+
+    @cached_property
+    def docstore(self) -> Any:
+        from longtracerl.corpus.docstore import DocStore
+
+        return DocStore.open(self.world_dirs[0])
+
+    @cached_property
+    def search(self) -> Any:
+        from longtracerl.corpus.search import TantivySearch
+
+        return TantivySearch.load(self.world_dirs[1], self.docstore)
+
+    @cached_property
+    def graph(self) -> Any:
+        from longtracerl.graph.store import Graph
+
+        g = self.world_dirs[2]
+        if g is None:
+            from longtracerl.graph.sample import ensure_sample_graph
+
+            g = ensure_sample_graph()
+        return Graph.load(g)
+
+    @cached_property
+    def tokenizer(self) -> Any:
+        from longtracerl.synth.tokens import load_tokenizer
+
+        return load_tokenizer(self.cfg.assembly.tokenizer)
+
+    def llm(self, stage: str) -> Any:
+        """The configured LLM for one role (None when the build is LLM-free); answers cached in the run."""
+        s = self.cfg.llm
+        if s.kind == "none":
+            return None
+        from longtracerl.llm import make_llm
+
+        kw: dict[str, Any] = {}
+        if s.kind == "openai":
+            kw["max_concurrency"] = s.max_concurrency
+        return make_llm(s.kind, base_url=s.base_url, model=s.model, api_key=s.api_key,
+                        cache_dir=self.dir / "cache" / "llm", meter=self.meter, stage=stage, **kw)

@@ -1,0 +1,312 @@
+"""The stages of ``longtracerl build``: small blocks that read the previous stage's file and append their own.
+
+Each stage is resumable on its own: ids already in its output (or rejected by it) are skipped, randomness
+comes from (seed, item id), and a finished stage rewrites its files in canonical order and marks itself
+done in ``manifest.json``. Per-item stages (questions, agent, assembly) expose ``run_items(ctx, items,
+out, rejected)`` so an executor can run them over shards writing part files (see ``executors``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from longtracerl.io import JsonlAppender, iter_jsonl, read_records, rewrite_in_order, write_records
+from longtracerl.pipeline.context import RunContext
+from longtracerl.records import Chain, Question, Rejection, Sample, Trajectory
+
+STAGE_ORDER = ["walk", "questions", "agent", "assembly", "export", "report"]
+
+
+def canonical_rejections(path: Path) -> None:
+    """Sort rejected.jsonl by (stage, item id): the same bytes whatever order items finished in."""
+    if not path.exists():
+        return
+    rows = [o for _, o in iter_jsonl(path)]
+    rank = {s: i for i, s in enumerate(STAGE_ORDER)}
+    rows.sort(key=lambda o: (rank.get(str(o.get("stage")), len(rank)), str(o.get("item_id"))))
+    write_records(path, rows)
+
+
+class Stage:
+    name: ClassVar[str] = ""
+    per_item: ClassVar[bool] = False
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------- walk
+
+
+class WalkStage(Stage):
+    name = "walk"
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from longtracerl.graph.simple_choosers import CHOOSERS
+        from longtracerl.graph.walk import WalkConfig
+        from longtracerl.graph.write import run_walks
+
+        w = ctx.cfg.walk
+        wc = WalkConfig(n_walks=w.n_chains, seed=ctx.cfg.seed, max_hops=w.hops,
+                        min_hops=w.hops if w.min_hops is None else w.min_hops,
+                        max_candidates=w.max_candidates, jump_prob=w.jump_prob)
+        if w.chooser == "llm":
+            from longtracerl.graph.write import arun_walks
+            from longtracerl.llm.walk_chooser import LLMWalkChooser
+
+            llm = ctx.llm("walk")
+            if llm is None:
+                raise ValueError("walk.chooser=llm needs an LLM: --llm local or --llm openai --base-url ...")
+            return asyncio.run(arun_walks(ctx.graph, wc, LLMWalkChooser(llm), ctx.chains,
+                                          rejected_path=ctx.rejected, docstore=ctx.docstore))
+        return run_walks(ctx.graph, wc, CHOOSERS[w.chooser](), ctx.chains, rejected_path=ctx.rejected,
+                         docstore=ctx.docstore)
+
+
+# ---------------------------------------------------------------------------- per-item stages
+
+
+class ItemStage(Stage):
+    """A stage over items of the previous stage's file; ``run_items`` does a subset into given files."""
+
+    per_item = True
+    out_key: ClassVar[str] = ""
+    item_model: ClassVar[type[BaseModel]] = BaseModel
+
+    def items(self, ctx: RunContext) -> list[Any]:
+        raise NotImplementedError
+
+    def item_id(self, item: Any) -> str:
+        raise NotImplementedError
+
+    def run_items(self, ctx: RunContext, items: list[Any], out: Path, rejected: Path) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def order(self, ctx: RunContext) -> list[str]:
+        return [self.out_id(i) for i in self.items(ctx)]
+
+    def out_id(self, item: Any) -> str:
+        return self.item_id(item)
+
+    def out_path(self, ctx: RunContext) -> Path:
+        raise NotImplementedError
+
+    def finalize(self, ctx: RunContext) -> None:
+        rewrite_in_order(self.out_path(ctx), self.out_key, self.order(ctx))
+        canonical_rejections(ctx.rejected)
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        stats = self.run_items(ctx, self.items(ctx), self.out_path(ctx), ctx.rejected)
+        self.finalize(ctx)
+        return stats
+
+
+class QuestionStage(ItemStage):
+    name = "questions"
+    out_key = "chain_id"
+    item_model = Chain
+
+    def items(self, ctx: RunContext) -> list[Chain]:
+        return read_records(ctx.chains, Chain)
+
+    def item_id(self, item: Chain) -> str:
+        return item.chain_id
+
+    def out_path(self, ctx: RunContext) -> Path:
+        return ctx.questions
+
+    def writer(self, ctx: RunContext) -> Any:
+        from longtracerl.synth.questions import LLMQuestionWriter, TemplateQuestionWriter
+
+        kind = ctx.cfg.questions.writer
+        if kind == "auto":
+            kind = "template" if ctx.cfg.llm.kind == "none" else "llm"
+        if kind == "template":
+            return TemplateQuestionWriter()
+        llm = ctx.llm("questions")
+        if llm is None:
+            raise ValueError("questions.writer=llm needs an LLM: --llm local or --llm openai --base-url ...")
+        return LLMQuestionWriter(llm)
+
+    def run_items(self, ctx: RunContext, items: list[Chain], out: Path, rejected: Path) -> dict[str, Any]:
+        from longtracerl.synth.questions import write_questions
+
+        q = ctx.cfg.questions
+        st = asyncio.run(write_questions(items, ctx.docstore, self.writer(ctx), out, rejected,
+                                         concurrency=q.concurrency, max_attempts=q.attempts,
+                                         progress=ctx.progress))
+        return st.model_dump(mode="json")
+
+
+class AgentStage(ItemStage):
+    name = "agent"
+    out_key = "question_id"
+    item_model = Question
+
+    def items(self, ctx: RunContext) -> list[Question]:
+        return read_records(ctx.questions, Question)
+
+    def item_id(self, item: Question) -> str:
+        return item.question_id
+
+    def out_path(self, ctx: RunContext) -> Path:
+        return ctx.trajectories
+
+    def agent(self, ctx: RunContext) -> Any:
+        from longtracerl.synth.agent import ChainGuidedAgent, LLMSearchAgent
+
+        a = ctx.cfg.agent
+        kind = a.kind
+        if kind == "auto":
+            kind = "chain_guided" if ctx.cfg.llm.kind == "none" else "llm"
+        if kind == "chain_guided":
+            chains = {c.chain_id: c for c in read_records(ctx.chains, Chain)}
+            return ChainGuidedAgent(ctx.search, chains.get, k=a.k, seed=ctx.cfg.seed)
+        llm = ctx.llm("agent")
+        if llm is None:
+            raise ValueError("agent.kind=llm needs an LLM: --llm local or --llm openai --base-url ...")
+        ctx_tokens = 6000 if ctx.cfg.llm.kind == "local" else None
+        return LLMSearchAgent(llm, ctx.search, protocol=a.protocol, max_turns=a.max_turns, max_open=a.max_open,
+                              obs_max_tokens=a.obs_max_tokens, k=a.k, seed=ctx.cfg.seed,
+                              context_max_tokens=ctx_tokens)
+
+    def scorer(self, ctx: RunContext) -> Any:
+        from longtracerl.reward import get_outcome_scorer
+
+        name = ctx.cfg.outcome.scorer
+        if name == "judge":
+            llm = ctx.llm("judge")
+            if llm is None:
+                raise ValueError("outcome.scorer=judge needs an LLM: --llm local or --llm openai --base-url ...")
+            return get_outcome_scorer("judge", llm=llm, cache_path=ctx.dir / "cache" / "judge.sqlite")
+        return get_outcome_scorer(name)
+
+    def run_items(self, ctx: RunContext, items: list[Question], out: Path, rejected: Path) -> dict[str, Any]:
+        from longtracerl.synth.agent import collect_trajectories
+
+        a = ctx.cfg.agent
+        st = asyncio.run(collect_trajectories(items, self.agent(ctx), self.scorer(ctx), out, rejected,
+                                              attempts=a.attempts, concurrency=a.concurrency,
+                                              progress=ctx.progress))
+        return st.model_dump(mode="json")
+
+
+def distractor_set(ctx: RunContext, strategy: str, q: Question, traj: Trajectory | None) -> Any:
+    from longtracerl.synth.distractors import get_distractor_strategy
+
+    d = ctx.cfg.distractors
+    return get_distractor_strategy(strategy)(q, traj, docstore=ctx.docstore, search=ctx.search, seed=ctx.cfg.seed,
+                                             remove_answer_docs=d.remove_answer_docs, n=d.one_shot_n)
+
+
+def fill_provider(ctx: RunContext) -> Any:
+    from longtracerl.synth.distractors import random_docs
+
+    n = ctx.cfg.assembly.fill_docs
+
+    def fill(q: Question) -> list[str]:
+        ds = random_docs(q, None, docstore=ctx.docstore, n=n, seed=ctx.cfg.seed,
+                         remove_answer_docs=ctx.cfg.distractors.remove_answer_docs)
+        return ds.ids()
+
+    return fill
+
+
+class AssemblyStage(ItemStage):
+    name = "assembly"
+    out_key = "question_id"
+    item_model = Trajectory
+
+    def items(self, ctx: RunContext) -> list[Trajectory]:
+        return read_records(ctx.trajectories, Trajectory)
+
+    def item_id(self, item: Trajectory) -> str:
+        return item.question_id
+
+    def out_path(self, ctx: RunContext) -> Path:
+        return ctx.samples
+
+    def run_items(self, ctx: RunContext, items: list[Trajectory], out: Path, rejected: Path) -> dict[str, Any]:
+        from longtracerl.synth.assembly import Assembler
+
+        questions = {q.question_id: q for q in read_records(ctx.questions, Question)}
+        t0 = time.perf_counter()
+        samples = JsonlAppender(out, "question_id")
+        rej = JsonlAppender(rejected, "item_id")
+        done_rej = {i for i in rej.seen}
+        todo = [t for t in items if t.question_id not in samples.seen and t.question_id not in done_rej]
+        asm = Assembler(ctx.docstore, ctx.tokenizer, ctx.cfg.assembly)
+        fill = fill_provider(ctx)
+        strategy = ctx.cfg.distractors.strategy
+        stats: dict[str, Any] = {"skipped": len(items) - len(todo), "samples": 0, "rejected": 0, "reasons": {}}
+        bar: Any = None
+        if ctx.progress and todo:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            bar = Progress(TextColumn("[bold]assembly[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            bar.start()
+            task = bar.add_task("assembly", total=len(todo))
+        # test-only throttle, so kill -9 tests can land mid-stage deterministically
+        delay = float(os.environ.get("LONGTRACERL_TEST_ASSEMBLY_DELAY", "0") or 0)
+        try:
+            for traj in todo:
+                if delay:
+                    time.sleep(delay)
+                q = questions.get(traj.question_id)
+                res: Sample | Rejection
+                if q is None:
+                    res = Rejection(item_id=traj.question_id, stage="assembly", reason="question_missing",
+                                    detail=f"{traj.question_id} not in {ctx.questions.name}")
+                else:
+                    ds = distractor_set(ctx, strategy, q, traj)
+                    res = asm.assemble(q, [(c.doc_id, c.tier) for c in ds.candidates], seed=ctx.cfg.seed,
+                                       strategy=strategy, fill_ids=fill,
+                                       details={"removed": {k: len(v) for k, v in sorted(ds.removed.items())}})
+                if isinstance(res, Sample):
+                    samples.write(res)
+                    stats["samples"] += 1
+                else:
+                    rej.write(res)
+                    stats["rejected"] += 1
+                    stats["reasons"][res.reason] = stats["reasons"].get(res.reason, 0) + 1
+                if bar is not None:
+                    bar.advance(task)
+        finally:
+            samples.close()
+            rej.close()
+            if bar is not None:
+                bar.stop()
+        stats.update(tokenized_docs=asm.tokenized_docs, seconds=time.perf_counter() - t0)
+        return stats
+
+
+# ---------------------------------------------------------------------------- export
+
+
+class ExportStage(Stage):
+    name = "export"
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from longtracerl.pipeline.export import export_all
+
+        samples = read_records(ctx.samples, Sample)
+        paths = export_all(samples, ctx.dir / "export", ctx.cfg.export.formats)
+        return {"samples": len(samples), "paths": paths}
+
+
+class ReportStage(Stage):
+    name = "report"
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from longtracerl.pipeline.report import write_report
+
+        return write_report(ctx)
+
+
+STAGES: list[Stage] = [WalkStage(), QuestionStage(), AgentStage(), AssemblyStage(), ExportStage(), ReportStage()]

@@ -1,0 +1,77 @@
+"""The LLM walk chooser: parsing, retries and fallbacks, the REAL bundled model, and walks end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from longtracerl.graph.chooser import AsyncWalkChooser, Candidate
+from longtracerl.llm import OpenAIChatLLM, make_llm
+from longtracerl.llm.walk_chooser import LLMWalkChooser, parse_choice
+from longtracerl.records import Hop
+
+CANDS = [Candidate(entity_id=f"e{i}", title=t, first_sentence=f"{t} is a place.", degree=d)
+         for i, (t, d) in enumerate([("Paris", 3), ("Lyon", 9), ("New Paris", 1)])]
+PATH = [Hop(entity_id="fr", title="France")]
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ('{"choice": 2}', 1), ('{"choice": "3"}', 2), ("2", 1), ("I pick number 1.", 0), ("Lyon, clearly", 1),
+    ("New Paris", 2), ('{"choice": 7}', None), ("none of them", None), ("9", None),
+])
+def test_parse_choice(text: str, want: int | None) -> None:
+    assert parse_choice(text, CANDS) == want
+
+
+@pytest.mark.parametrize(("fallback", "want"), [("first", 0), ("degree", 1)])
+def test_invalid_replies_retry_then_fallback(fault_llm, fallback: str, want: int) -> None:  # type: ignore[no-untyped-def]
+    url, script = fault_llm  # FAKE server: a model that never answers with a candidate
+    script.default = ("ok", "I like turtles")
+    ch = LLMWalkChooser(OpenAIChatLLM(url, model="fault"), max_retries=2, fallback=fallback)
+    assert isinstance(ch, AsyncWalkChooser)
+    assert asyncio.run(ch.achoose(PATH, CANDS, random.Random(0))) == want
+    assert ch.counters == {"calls": 3, "invalid": 3, "fallbacks": 1, "errors": 0}
+    assert "That is not a valid choice" in script.requests[1]["messages"][-1]["content"]
+
+
+def test_retry_recovers_and_llm_errors_fall_back(fault_llm) -> None:  # type: ignore[no-untyped-def]
+    url, script = fault_llm  # FAKE server: an off-format reply, then a valid one; then only 500s
+    script.queue = [("ok", "hmm"), ("ok", '{"choice": 3}')]
+    ch = LLMWalkChooser(OpenAIChatLLM(url, model="fault", max_retries=0), fallback="uniform")
+    assert asyncio.run(ch.achoose(PATH, CANDS, random.Random(0))) == 2
+    assert ch.counters == {"calls": 2, "invalid": 1, "fallbacks": 0, "errors": 0}
+    script.default = ("status", 500)
+    pick = asyncio.run(ch.achoose(PATH, CANDS, random.Random(0)))
+    assert pick == random.Random(0).randrange(3) and ch.fallbacks == 1 and ch.errors == 3
+
+
+@pytest.mark.llm
+def test_real_model_picks_valid_index() -> None:
+    ch = LLMWalkChooser(make_llm("local"))
+
+    async def go() -> list[int]:
+        return list(await asyncio.gather(*[ch.achoose(PATH, CANDS, random.Random(i)) for i in range(3)]))
+
+    picks = asyncio.run(go())
+    assert all(0 <= p < len(CANDS) for p in picks)
+    assert ch.calls >= 3 and ch.calls - ch.invalid - ch.errors >= 3 - ch.fallbacks  # every valid reply was used
+
+
+@pytest.mark.llm
+@pytest.mark.slow  # ~5-20 s: 4 real LLM picks, more under load
+def test_awalk_with_llm_chooser_on_sample_graph() -> None:
+    from longtracerl.corpus.docstore import DocStore
+    from longtracerl.corpus.sample_world import ensure_sample_world
+    from longtracerl.graph.sample import load_sample_graph
+    from longtracerl.graph.walk import WalkConfig, awalk
+
+    world = ensure_sample_world()
+    ch = LLMWalkChooser(make_llm("local"), max_retries=1)
+    cfg = WalkConfig(n_walks=2, min_hops=2, max_hops=2, jump_prob=0.0)
+    res = asyncio.run(awalk(load_sample_graph(), cfg, ch, DocStore.open(world.docstore_dir), concurrency=2))
+    assert len(res.chains) + len(res.rejected) == 2 and res.chains
+    for c in res.chains:
+        assert len(c.hops) == 3 and c.walk["chooser"] == ch.name
+    assert ch.calls >= 2 * len(res.chains) - ch.fallbacks

@@ -1,0 +1,62 @@
+"""Exports: slime JSONL with exactly the released keys, verl parquet, HF dataset; the reward scores them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from longtracerl.pipeline.export import export_all
+from longtracerl.records import ContextDoc, Sample
+
+
+def _samples() -> list[Sample]:
+    return [
+        Sample(sample_id=f"s-{i}", question_id=f"q-{i}",
+               messages=[{"role": "user", "content": f"Answer only using the provided documents.\n\nDocuments:\n"
+                                                     f"<section title=\"A\">\nAlpha {i}\n</section>\n\nQuestion: q{i}?\n"}],
+               label=f"Paris{i}", rubrics=["France", "Alpha"], question=f"q{i}?",
+               docs=[ContextDoc(doc_id="a", tier="gold", n_tokens=5)], n_tokens=30, tokenizer="t")
+        for i in range(3)
+    ]
+
+
+def test_slime_verl_hf(tmp_path: Path) -> None:
+    paths = export_all(_samples(), tmp_path / "export")
+    rows = [json.loads(x) for x in Path(paths["slime"]).read_text().splitlines()]
+    assert len(rows) == 3
+    for r in rows:
+        assert set(r) == {"source", "input_messages", "label", "metadata"}
+        assert r["source"] == "longqa"
+        assert r["input_messages"][0]["role"] == "user" and set(r["input_messages"][0]) == {"role", "content"}
+        assert set(r["metadata"]) == {"extra_reward_info"}
+        assert set(r["metadata"]["extra_reward_info"]) == {"question", "rubrics", "dataset_name"}
+        assert r["metadata"]["extra_reward_info"]["dataset_name"] == "longqa"
+    assert rows[1]["label"] == "Paris1"
+
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(paths["verl"])
+    assert t.column_names == ["data_source", "prompt", "ability", "reward_model", "extra_info"]
+    row = t.to_pylist()[2]
+    assert row["reward_model"] == {"style": "rule", "ground_truth": "Paris2"}
+    assert row["prompt"][0]["role"] == "user"
+    assert row["extra_info"]["rubrics"] == ["France", "Alpha"] and row["extra_info"]["index"] == 2
+
+    from datasets import load_from_disk
+
+    ds = load_from_disk(paths["hf"])
+    assert len(ds) == 3 and ds[0]["label"] == "Paris0" and ds[0]["messages"][0]["role"] == "user"
+
+
+def test_slime_export_is_scored_by_the_reward_and_read_by_trl(tmp_path: Path) -> None:
+    from longtracerl.reward import LongTraceReward
+    from longtracerl.train.trl_grpo import read_slime_jsonl
+
+    path = export_all(_samples(), tmp_path / "export", ["slime"])["slime"]
+    row = json.loads(Path(path).read_text().splitlines()[0])
+    info = row["metadata"]["extra_reward_info"]
+    rw = LongTraceReward()
+    good = rw.score_one("<think>x</think>It is Paris0, via France.", row["label"], info["rubrics"], question=info["question"])
+    bad = rw.score_one("<think>x</think>Lyon.", row["label"], info["rubrics"], question=info["question"])
+    assert good.outcome == 1.0 and good.rubric_raw == 0.5 and bad.reward == 0.0
+    assert len(read_slime_jsonl(path)) == 3
