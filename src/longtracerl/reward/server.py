@@ -33,6 +33,7 @@ class ExtraRewardInfo(BaseModel):
     rubric_use_content: bool = True
     rubric_use_reasoning_content: bool = False
     answer_aliases: list[str] = Field(default_factory=list)
+    rubric_aliases: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class ChatMessage(BaseModel):
@@ -151,7 +152,9 @@ def create_app(config: RewardConfig | None = None, *, token: str | None = None,
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "outcome": cfg.outcome,
-                "rule": cfg.rule if cfg.outcome == "rule" else None, "strategy": cfg.strategy, "eta": cfg.eta}
+                "rule": cfg.rule if cfg.outcome == "rule" else None, "strategy": cfg.strategy, "eta": cfg.eta,
+                "format": cfg.format if cfg.format_gate else "off", "rubric_mode": cfg.rubric_mode,
+                "preset": cfg.preset}
 
     @app.post("/evaluate", response_model=EvaluateResponse)
     async def evaluate(req: EvaluateRequest) -> EvaluateResponse:
@@ -160,7 +163,7 @@ def create_app(config: RewardConfig | None = None, *, token: str | None = None,
         ratio = info.rubric_reward_ratio if info.rubric_reward_ratio is not None else 0.0
         r = await scorer.ascore_one(text, req.label, info.rubrics, question=info.question, rubric_reward_ratio=ratio,
                                     answer_aliases=info.answer_aliases or None, truncated=req.truncated,
-                                    rubric_text=rubric_text)
+                                    rubric_text=rubric_text, aliases=info.rubric_aliases or None)
         return EvaluateResponse(reward=r.reward, outcome_reward=r.outcome, rubric_reward=r.rubric_raw,
                                 matched_entities=r.matched_entities, error=r.details.get("outcome_error"))
 
@@ -170,7 +173,8 @@ def create_app(config: RewardConfig | None = None, *, token: str | None = None,
         if req.truncated is not None and len(req.truncated) != len(req.responses):
             raise HTTPException(422, detail=f"truncated: {len(req.truncated)} entries for {len(req.responses)} responses")
         rs = await scorer.ascore_group(req.responses, req.label, info.rubrics, question=info.question,
-                                       answer_aliases=info.answer_aliases or None, truncated=req.truncated)
+                                       answer_aliases=info.answer_aliases or None, truncated=req.truncated,
+                                       aliases=info.rubric_aliases or None)
         return GroupResponse(rewards=[r.reward for r in rs], outcome_rewards=[r.outcome for r in rs],
                              rubric_rewards=[r.rubric_raw for r in rs],
                              rubric_normalized=[r.rubric_normalized for r in rs],
