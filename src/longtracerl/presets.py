@@ -23,7 +23,7 @@ PRESETS = ("default", "paper")
 #: unvisited candidates, an LLM question writer, an LLM search agent with K = 5 attempts, the LLM judge
 #: deciding which attempts solved the question, trajectory-tiered distractors, L = 128K.
 BUILD_PAPER: dict[str, Any] = {
-    "walk": {"hops": 8, "min_hops": 8, "chooser": "llm", "max_candidates": 5},
+    "walk": {"hops": 8, "chooser": "llm", "max_candidates": 5},
     "questions": {"writer": "llm"},
     "agent": {"kind": "llm", "attempts": 5},
     "outcome": {"scorer": "judge", "judge_prompt": "hle", "judge_tries": 3},

@@ -108,6 +108,9 @@ class Question(Record):
     gold_entities: list[str]
     gold_doc_ids: list[str]
     writer: WriterInfo
+    # the rubric: gold entities in surface form (synth/rubrics.py) and each one's other names
+    rubrics: list[str] = Field(default_factory=list)
+    rubric_aliases: dict[str, list[str]] = Field(default_factory=dict)
     validation: dict[str, Any] = Field(default_factory=dict)
     attempts: int = 1
 
@@ -213,6 +216,7 @@ class Sample(Record):
     strategy: str = "trajectory_tiered"
     seed: int = 0
     dataset_name: str = "longqa"
+    rubric_aliases: dict[str, list[str]] = Field(default_factory=dict)  # rubric -> other names that count
 
 
 # ---------------------------------------------------------------- reward

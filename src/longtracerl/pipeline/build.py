@@ -12,7 +12,13 @@ from longtracerl.pipeline.stages import STAGES, ItemStage
 
 def run_build(cfg: BuildConfig, *, progress: bool = True, stages: list[str] | None = None,
               log: Any = None) -> RunContext:
-    """Run (or resume) the build; returns the context (``ctx.dir`` is the run directory)."""
+    """Run (or resume) the build; returns the context (``ctx.dir`` is the run directory).
+
+    A preset that lacks what it needs (an LLM, a tokenizer) raises ``PresetError`` before anything is written.
+    """
+    from longtracerl.presets import check_build_requirements
+
+    check_build_requirements(cfg)
     ctx = RunContext(cfg, progress=progress)
     ctx.check_config()
     for stage in STAGES:
