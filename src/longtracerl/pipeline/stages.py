@@ -63,8 +63,10 @@ class WalkStage(Stage):
             llm = ctx.llm("walk")
             if llm is None:
                 raise ValueError("walk.chooser=llm needs an LLM: --llm local or --llm openai --base-url ...")
-            return asyncio.run(arun_walks(ctx.graph, wc, LLMWalkChooser(llm), ctx.chains,
+            chooser = LLMWalkChooser(llm)
+            info = asyncio.run(arun_walks(ctx.graph, wc, chooser, ctx.chains,
                                           rejected_path=ctx.rejected, docstore=ctx.docstore))
+            return {**info, "chooser": chooser.name, "chooser_counters": chooser.counters}
         return run_walks(ctx.graph, wc, CHOOSERS[w.chooser](), ctx.chains, rejected_path=ctx.rejected,
                          docstore=ctx.docstore)
 

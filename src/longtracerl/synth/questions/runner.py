@@ -15,9 +15,8 @@ from longtracerl.io import JsonlAppender, iter_jsonl, rewrite_in_order
 from longtracerl.llm.base import LLMError
 from longtracerl.records import Chain, Document, Question, Rejection, Usage, WriterInfo
 from longtracerl.synth.questions.template import TemplateQuestionWriter
-from longtracerl.synth.rubrics import rubric_entities
 from longtracerl.synth.questions.validate import Draft, ValidationConfig, validate
-
+from longtracerl.synth.rubrics import rubric_entities
 
 AliasesOf = Callable[[str], Sequence[str]]
 
