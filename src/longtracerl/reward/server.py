@@ -66,6 +66,7 @@ class EvaluateResponse(BaseModel):
     rubric_reward: float
     matched_entities: list[str] = Field(default_factory=list)
     error: str | None = None
+    format_gate: str | None = None  # why the response was paid 0 for its form (reward/format.py), else None
 
 
 class GroupRequest(BaseModel):
@@ -81,6 +82,7 @@ class GroupResponse(BaseModel):
     rubric_rewards: list[float]
     rubric_normalized: list[float]
     errors: list[str | None]
+    format_gates: list[str | None] = Field(default_factory=list)
 
 
 def response_text(req: EvaluateRequest) -> tuple[str, str | None]:
@@ -165,7 +167,8 @@ def create_app(config: RewardConfig | None = None, *, token: str | None = None,
                                     answer_aliases=info.answer_aliases or None, truncated=req.truncated,
                                     rubric_text=rubric_text, aliases=info.rubric_aliases or None)
         return EvaluateResponse(reward=r.reward, outcome_reward=r.outcome, rubric_reward=r.rubric_raw,
-                                matched_entities=r.matched_entities, error=r.details.get("outcome_error"))
+                                matched_entities=r.matched_entities, error=r.details.get("outcome_error"),
+                                format_gate=r.details.get("format_gate"))
 
     @app.post("/evaluate_group", response_model=GroupResponse)
     async def evaluate_group(req: GroupRequest) -> GroupResponse:
@@ -178,7 +181,8 @@ def create_app(config: RewardConfig | None = None, *, token: str | None = None,
         return GroupResponse(rewards=[r.reward for r in rs], outcome_rewards=[r.outcome for r in rs],
                              rubric_rewards=[r.rubric_raw for r in rs],
                              rubric_normalized=[r.rubric_normalized for r in rs],
-                             errors=[r.details.get("outcome_error") for r in rs])
+                             errors=[r.details.get("outcome_error") for r in rs],
+                             format_gates=[r.details.get("format_gate") for r in rs])
 
     return app
 
