@@ -36,7 +36,7 @@ def surface_form(title: str) -> str:
 
 
 def rubric_entities(
-    entities: Sequence[str], aliases_of: Callable[[str], Sequence[str]] | None = None
+    entities: Sequence[str], aliases_of: Callable[[str], Sequence[str] | None] | None = None
 ) -> tuple[list[str], dict[str, list[str]]]:
     """``(rubrics, rubric_aliases)`` for gold entities: surface forms (order kept, duplicates dropped) and,
     per rubric, its other names (full title when it differs, then ``aliases_of(title)``, e.g. the graph's)."""
@@ -47,7 +47,7 @@ def rubric_entities(
     aliases: dict[str, list[str]] = {}
     for t in titles:
         s = t if surf[t] in clash else surf[t]
-        names = ([t] if s != t else []) + [a for a in (aliases_of(t) if aliases_of else []) if a and a.strip()]
+        names = ([t] if s != t else []) + [a for a in ((aliases_of(t) or []) if aliases_of else []) if a and a.strip()]
         if s not in rubrics:
             rubrics.append(s)
         merged = list(dict.fromkeys([*aliases.get(s, []), *(n.strip() for n in names)]))
