@@ -20,12 +20,13 @@ NOT_STATED = "not stated in the paper"
 PRESETS = ("default", "paper")
 
 #: ``BuildConfig`` values of the paper preset (PAPER.md 2): 8-hop walks, an LLM choosing among at most 5
-#: unvisited candidates, an LLM question writer, an LLM search agent with K = 5 attempts, the LLM judge
+#: unvisited candidates, an LLM question writer, an LLM search agent calling the tools search / open /
+#: answer-with-cite (OpenAI tool calling) with K = 5 attempts, the LLM judge
 #: deciding which attempts solved the question, trajectory-tiered distractors, L = 128K.
 BUILD_PAPER: dict[str, Any] = {
     "walk": {"hops": 8, "chooser": "llm", "max_candidates": 5},
     "questions": {"writer": "llm"},
-    "agent": {"kind": "llm", "attempts": 5},
+    "agent": {"kind": "llm", "protocol": "tools", "attempts": 5},
     "outcome": {"scorer": "judge", "judge_prompt": "hle", "judge_tries": 3},
     "distractors": {"strategy": "trajectory_tiered"},
     "assembly": {"max_tokens": 131072},
@@ -170,6 +171,8 @@ def build_rows(cfg: Any, tokenizer_name: str | None = None) -> list[dict[str, An
         _row("LLM for every role (walk, writer, agent, judge)", llm, None),
         _row("question writer", writer, "llm"),
         _row("search agent", agent, "llm"),
+        _row("agent actions", "tool calls" if cfg.agent.protocol == "tools" else "tagged text",
+             "tool calls (search, open, answer + cite)", same=cfg.agent.protocol == "tools"),
         _row("agent attempts per question (K)", cfg.agent.attempts, 5),
         _row("agent turn limit", cfg.agent.max_turns, None),
         _row("solve filter: outcome scorer", o.scorer, None),
