@@ -102,3 +102,16 @@ def test_table_for_the_paper_preset() -> None:
     assert b["LLM for every role (walk, writer, agent, judge)"]["ours"] == "big"
     r = RewardConfig(preset="paper", judge={"prompt_file": "released.txt"})
     assert not _by(settings_table(reward=r))["reward: judge prompt"]["differs"]
+
+
+def test_bad_tokenizer_or_judge_file_fail_before_any_stage(tmp_path: Path) -> None:
+    base = [sys.executable, "-m", "longtracerl.cli", "build", "--out", str(tmp_path), "--quiet", "--n-chains", "2"]
+    r = subprocess.run([*base, "--name", "t", "--tokenizer", str(tmp_path / "no-tok")], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 1 and "no-tok" in r.stderr and "no such directory" in r.stderr
+    assert not (tmp_path / "t" / "chains.jsonl").exists()
+    bad = tmp_path / "judge.txt"
+    bad.write_text("{response} only")
+    r = subprocess.run([*base, "--name", "j", "--set", "outcome.scorer=judge", "--judge-prompt-file", str(bad)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "correct_answer" in r.stderr and not (tmp_path / "j").exists()

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         from longtracerl.io import JsonlError
         from longtracerl.pipeline.build import run_build
         from longtracerl.pipeline.context import ConfigMismatch
-        from longtracerl.presets import PresetError, check_build_requirements, print_table, settings_table
+        from longtracerl.presets import check_build_requirements, print_table, settings_table
 
         console = Console(stderr=True)
         extra = {"name": name, "out": out, "llm.kind": llm, "llm.base_url": base_url, "llm.model": model,
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         try:
             check_build_requirements(cfg)
-        except PresetError as e:
+        except ValueError as e:  # PresetError, or a bad judge prompt file
             console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         if not quiet:
