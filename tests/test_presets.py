@@ -115,3 +115,19 @@ def test_bad_tokenizer_or_judge_file_fail_before_any_stage(tmp_path: Path) -> No
     r = subprocess.run([*base, "--name", "j", "--set", "outcome.scorer=judge", "--judge-prompt-file", str(bad)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "correct_answer" in r.stderr and not (tmp_path / "j").exists()
+
+
+def test_a_run_started_before_new_settings_existed_still_resumes(tmp_path: Path) -> None:
+    import yaml
+
+    from longtracerl.pipeline.context import ConfigMismatch, RunContext
+
+    cfg = BuildConfig.load(extra={"out": str(tmp_path)})
+    old = cfg.model_dump(mode="json")
+    del old["preset"]
+    del old["outcome"]["judge_tries"]  # written by an older version, which had neither setting
+    (tmp_path / "default").mkdir()
+    (tmp_path / "default" / "config.yaml").write_text(yaml.safe_dump(old))
+    RunContext(cfg, progress=False).check_config()  # the defaults of the new settings: same config
+    with pytest.raises(ConfigMismatch, match="preset"):
+        RunContext(BuildConfig.load(extra={"out": str(tmp_path), "preset": "paper"}), progress=False).check_config()
