@@ -88,3 +88,25 @@ def test_real_backends_take_the_shared_path() -> None:
     # neither backend carries its own chat(): both go through MeteredChatLLM.chat
     for cls in (OpenAIChatLLM, LlamaCppChatLLM):
         assert issubclass(cls, MeteredChatLLM) and "chat" not in vars(cls)
+
+
+def test_cache_connection_closes_with_its_owner(tmp_path: Path) -> None:
+    import gc
+    import sqlite3
+
+    import pytest
+
+    from longtracerl.reward.judge import JudgeCache
+
+    c = LLMCache(tmp_path / "c")
+    c.put("k", {"content": "x"})
+    db = c._db
+    del c
+    gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError):  # closed: no handle outlives the cache
+        db.execute("SELECT 1")
+    assert LLMCache(tmp_path / "c").get("k") == {"content": "x"}
+    j = JudgeCache(tmp_path / "j.sqlite")  # the verdict cache is the same store, in its own table
+    j.put(JudgeCache.key("a", "b"), {"correct": True})
+    assert j.get(JudgeCache.key("a", "b")) == {"correct": True} and len(j) == 1
+    j.close()

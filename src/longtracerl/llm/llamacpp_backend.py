@@ -34,8 +34,8 @@ def _load(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
             from llama_cpp import Llama
 
             llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 2, verbose=False, seed=0)
-            if not _MODELS:
-                atexit.register(close_models)
+            atexit.unregister(_at_exit)  # registered once, however many models come and go
+            atexit.register(_at_exit)
             _MODELS[key] = (llm, threading.Lock())
         return _MODELS[key]
 
@@ -46,10 +46,21 @@ def close_models() -> None:
     with _MODELS_LOCK:
         models = list(_MODELS.values())
         _MODELS.clear()
-        atexit.unregister(close_models)
     for llm, lock in models:
         with lock:
             llm.close()
+
+
+def _at_exit() -> None:
+    close_models()
+    # llama_cpp keeps two /dev/null handles (it silences model loading through them) open for the life of
+    # the process; with no model left nothing loads any more, so close them rather than leak them
+    from llama_cpp import _utils
+
+    for name in ("outnull_file", "errnull_file"):
+        f = getattr(_utils, name, None)
+        if f is not None and hasattr(f, "close"):
+            f.close()
 
 
 class LlamaCppChatLLM(MeteredChatLLM):
