@@ -129,6 +129,7 @@ def test_reward_manager_and_estimator_as_verl_trainer_calls_them(tokenizer: Any)
         return await asyncio.gather(*(manager.run_single(data[i : i + 1]) for i in range(len(data))))
 
     outputs = asyncio.run(compute_score_batch())
+    manager.loop.close()  # verl's base class made a loop we never use: close it rather than leak its sockets
     scores = [o["reward_score"] for o in outputs]
     rm_scores = cls.assemble_rm_scores(data, scores)  # RewardLoopManager.compute_rm_score
     lengths = data.batch["attention_mask"][:, P:].sum(-1)
