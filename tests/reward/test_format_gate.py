@@ -255,20 +255,20 @@ def test_server_applies_the_released_gate_under_the_paper_preset(fault_llm: Any)
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", timeout=60, proc=proc)
-        c = httpx.Client(base_url=f"http://127.0.0.1:{port}")
-        health = c.get("/health").json()
-        assert health["format"] == "released" and health["outcome"] == "judge" and health["preset"] == "paper"
-        info = {"question": "Which city?", "rubrics": RUBRICS, "rubric_reward_ratio": 0.3}
-        for name, (text, stop, want) in CASES.items():
-            body = c.post("/evaluate", json={"label": GOLD, "response": text + (stop or ""),
-                                             "truncated": stop is None, "extra_reward_info": info}).json()
-            assert body["format_gate"] == want, name
-            assert (body["reward"] > 0.9) == (want is None), name
-        g = c.post("/evaluate_group", json={"label": GOLD, "extra_reward_info": info,
-                                            "responses": [t + (s or "") for t, s, _ in CASES.values()],
-                                            "truncated": [s is None for _, s, _ in CASES.values()]}).json()
-        assert g["format_gates"] == [w for _, _, w in CASES.values()]
-        _expect(g["rewards"])
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+            health = c.get("/health").json()
+            assert health["format"] == "released" and health["outcome"] == "judge" and health["preset"] == "paper"
+            info = {"question": "Which city?", "rubrics": RUBRICS, "rubric_reward_ratio": 0.3}
+            for name, (text, stop, want) in CASES.items():
+                body = c.post("/evaluate", json={"label": GOLD, "response": text + (stop or ""),
+                                                 "truncated": stop is None, "extra_reward_info": info}).json()
+                assert body["format_gate"] == want, name
+                assert (body["reward"] > 0.9) == (want is None), name
+            g = c.post("/evaluate_group", json={"label": GOLD, "extra_reward_info": info,
+                                                "responses": [t + (s or "") for t, s, _ in CASES.values()],
+                                                "truncated": [s is None for _, s, _ in CASES.values()]}).json()
+            assert g["format_gates"] == [w for _, _, w in CASES.values()]
+            _expect(g["rewards"])
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
