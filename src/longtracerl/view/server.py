@@ -1,0 +1,140 @@
+"""``longtracerl view runs/<name>``: a small local server that pages a large run from its JSONL files.
+
+The page is the same template as ``report/index.html`` in server mode: the list is filtered here, one
+item's detail is read by seeking to its line in samples.jsonl, documents come from the DocStore (up to
+``SERVER_DOC_CHAR_CAP`` characters). Binds 127.0.0.1 by default; any other host needs a token, sent as
+``?token=`` on the page URL (the page forwards it as the ``X-Token`` header of its API calls).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from longtracerl.view.build_html import build_page_data, render_build_page
+from longtracerl.view.model import SERVER_DOC_CHAR_CAP, DocSource, detail, referenced_doc_ids
+from longtracerl.view.rundata import HEAVY_SAMPLE_FIELDS, docstore_dir, load_run
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class RunIndex:
+    """A run loaded once: item list in memory (no prompts), sample rows read back by byte offset."""
+
+    def __init__(self, run_dir: Path, *, docstore: Path | None = None, embed: int = 20) -> None:
+        self.dir = run_dir
+        self.rd = load_run(run_dir)
+        try:
+            ds = docstore if docstore is not None else docstore_dir(self.rd)
+        except Exception as e:
+            self.rd.problems.append(f"document store unavailable: {e}")
+            ds = None
+        self.docs = DocSource(ds, self.rd.problems)
+        self.page_data = build_page_data(self.rd, self.docs, max_samples=embed, max_list=0)
+        from longtracerl.view.model import items
+
+        self.items = items(self.rd)
+        self.by_id = {it["id"]: it for it in self.items}
+        self.sample_row = {str(s.get("sample_id") or s.get("question_id")): s for s in self.rd.samples}
+
+    def filtered(self, q: str, strategy: str, reason: str, lo: int | None, hi: int | None) -> list[dict[str, Any]]:
+        ql = q.strip().lower()
+        out = []
+        for it in self.items:
+            if ql and ql not in (it.get("question") or "").lower():
+                continue
+            if strategy and it.get("strategy") != strategy:
+                continue
+            if reason and it.get("reason") != reason:
+                continue
+            n = it.get("n_tokens")
+            if lo is not None and (n is None or n < lo):
+                continue
+            if hi is not None and (n is None or n > hi):
+                continue
+            out.append(it)
+        return out
+
+    def _sample(self, item_id: str) -> dict[str, Any] | None:
+        row = self.sample_row.get(item_id)
+        if row is None:
+            return None
+        with (self.dir / "samples.jsonl").open("rb") as f:  # the file as it is now: re-read the line
+            f.seek(int(row["_offset"]))
+            try:
+                obj = json.loads(f.readline())
+            except ValueError:
+                return row
+        for k in HEAVY_SAMPLE_FIELDS:
+            obj.pop(k, None)
+        return obj if isinstance(obj, dict) else row
+
+    def detail(self, item_id: str) -> dict[str, Any] | None:
+        it = self.by_id.get(item_id)
+        if it is None:
+            return None
+        det = detail(self.rd, it, self._sample(item_id))
+        meta = {}
+        for doc_id in referenced_doc_ids(det):
+            t = self.docs.title(doc_id) if self.docs.store is not None else None
+            meta[doc_id] = {"title": t, "missing": None if t is not None else
+                            (self.docs.reason or "not in the document store")}
+        for cd in (det.get("context") or {}).get("docs", []):
+            cd["title"] = meta.get(cd["doc_id"], {}).get("title")
+        det["doc_meta"] = meta
+        return det
+
+
+def create_app(run_dir: Path | str, *, token: str | None = None, docstore: Path | None = None) -> FastAPI:
+    """The viewer app of one run; with ``token`` set every request must carry it."""
+    idx = RunIndex(Path(run_dir), docstore=docstore, embed=0)
+    app = FastAPI(title=f"longtracerl view {idx.rd.name}", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def check_token(request: Request, call_next: Any) -> Any:
+        if token:
+            got = request.headers.get("x-token") or request.query_params.get("token") or ""
+            if not hmac.compare_digest(got, token):
+                return JSONResponse({"error": "missing or wrong token"}, status_code=401)
+        return await call_next(request)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return render_build_page(idx.rd, idx.page_data, server=True)
+
+    @app.get("/api/items")
+    def api_items(offset: int = Query(0, ge=0), limit: int = Query(200, ge=1, le=5000), q: str = "",
+                  strategy: str = "", reason: str = "", min_tokens: int | None = None,
+                  max_tokens: int | None = None) -> dict[str, Any]:
+        rows = idx.filtered(q, strategy, reason, min_tokens, max_tokens)
+        return {"items": rows[offset:offset + limit], "total": len(rows), "offset": offset}
+
+    @app.get("/api/item/{item_id:path}")
+    def api_item(item_id: str) -> dict[str, Any]:
+        det = idx.detail(item_id)
+        if det is None:
+            raise HTTPException(404, f"no item {item_id!r} in {idx.dir}")
+        return det
+
+    @app.get("/api/doc/{doc_id:path}")
+    def api_doc(doc_id: str) -> dict[str, Any]:
+        return idx.docs.get(doc_id, cap=SERVER_DOC_CHAR_CAP)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"ok": True, "run": idx.rd.name, "items": len(idx.items)}
+
+    return app
+
+
+def resolve_token(host: str, token: str | None) -> str | None:
+    """No token on loopback unless asked; a generated one when the server is exposed without one."""
+    if token:
+        return token
+    return None if host in LOOPBACK else secrets.token_urlsafe(16)
