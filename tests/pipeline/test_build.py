@@ -56,7 +56,7 @@ def _same(a: Path, b: Path) -> None:
 
 def test_build_outputs_and_report(reference: Path) -> None:
     run = reference
-    for rel in ["config.yaml", "manifest.json", *COMPARED, "report/report.md", "report/context_lengths.png",
+    for rel in ["config.yaml", "manifest.json", *COMPARED, "report/report.md", "report/index.html", "report/context_lengths.png",
                 "report/tier_composition.png", "report/mention_share.png"]:
         assert (run / rel).exists(), rel
     samples = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]

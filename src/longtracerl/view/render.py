@@ -24,7 +24,7 @@ def page_json(obj: Any) -> str:
 def env() -> jinja2.Environment:
     e = jinja2.Environment(loader=jinja2.PackageLoader("longtracerl.view", "templates"),
                            autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
-                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                           undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     e.filters["page_json"] = lambda o: jinja2.utils.markupsafe.Markup(page_json(o))
     e.filters["num"] = _num
     e.globals["static"] = static
@@ -50,7 +50,7 @@ def _num(x: Any) -> str:
     if isinstance(x, int):
         return f"{x:,}"
     if isinstance(x, float):
-        return f"{x:,.2f}".rstrip("0").rstrip(".") if abs(x) < 1e6 else f"{x:,.0f}"
+        return f"{x:,.4f}".rstrip("0").rstrip(".") if abs(x) < 1e6 else f"{x:,.0f}"
     return str(x)
 
 
