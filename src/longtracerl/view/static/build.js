@@ -111,7 +111,7 @@
   }
   $("list-more").addEventListener("click", () => { state.shown += PAGE; renderList(); });
   for (const id of ["f-search", "f-strategy", "f-reason", "f-min", "f-max"]) {
-    $(id).addEventListener("input", () => { state.shown = PAGE; renderList(); });
+    for (const ev of ["input", "change"]) $(id).addEventListener(ev, () => { state.shown = PAGE; renderList(); });
   }
 
   // ------------------------------------------------------------------ one item

@@ -1,0 +1,42 @@
+"""The ``view`` server's API over a hand-written run (FastAPI test client; the browser test drives it for real)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from longtracerl.view.model import SERVER_DOC_CHAR_CAP
+from longtracerl.view.server import create_app, resolve_token
+
+
+def test_items_filters_detail_and_docs(build_run: Path) -> None:
+    c = TestClient(create_app(build_run))
+    r = c.get("/api/items").json()
+    assert r["total"] == 5 and len(r["items"]) == 5
+    assert c.get("/api/items", params={"limit": 2, "offset": 1}).json()["items"][0]["id"] == "s1"
+    assert [i["id"] for i in c.get("/api/items", params={"strategy": "random"}).json()["items"]] == ["s1"]
+    assert c.get("/api/items", params={"reason": "dead_end"}).json()["total"] == 1
+    assert c.get("/api/items", params={"q": "QUESTION 2"}).json()["total"] == 1
+    assert c.get("/api/items", params={"min_tokens": 2_000_000}).json()["total"] == 1
+    det = c.get("/api/item/s1").json()
+    assert det["doc_meta"]["d-gone"] == {"title": None, "missing": "not in the document store"}
+    assert det["context"]["docs"][0]["title"] == "Sweden"
+    assert det["chain"][2]["jump"] is True
+    huge = c.get("/api/doc/d-huge").json()
+    assert huge["truncated"] and len(huge["text"]) == SERVER_DOC_CHAR_CAP
+    assert c.get("/api/doc/d-gone").json()["text"] is None
+    assert c.get("/api/item/nope").status_code == 404
+    page = c.get("/").text
+    assert '"server":true' in page and "Build report: hand" in page
+
+
+def test_token_required_when_set(build_run: Path) -> None:
+    c = TestClient(create_app(build_run, token="s3cret"))
+    assert c.get("/api/items").status_code == 401
+    assert c.get("/", params={"token": "wrong"}).status_code == 401
+    assert c.get("/api/items", headers={"X-Token": "s3cret"}).status_code == 200
+    assert c.get("/", params={"token": "s3cret"}).status_code == 200
+    assert resolve_token("127.0.0.1", None) is None
+    assert resolve_token("0.0.0.0", None)  # exposed: a token is generated
+    assert resolve_token("0.0.0.0", "t") == "t"
