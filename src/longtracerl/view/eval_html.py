@@ -115,7 +115,8 @@ def write_eval_compare_html(run_dirs: list[Path | str], out: Path | str | None =
     for (bench, split), items in sorted(keys.items()):
         per_run = []
         for i in range(len(runs)):
-            scores = [v[i]["score"] for v in items.values() if v[i] is not None and v[i]["score"] is not None]
+            cells = [v[i] for v in items.values()]
+            scores = [c["score"] for c in cells if c is not None and c["score"] is not None]
             per_run.append(round(mean(scores), 4) if scores else None)
         rows = [{"item_id": k[0], "sample_index": k[1], "cells": v,
                  "prompt_head": next(c["prompt_head"] for c in v if c is not None),

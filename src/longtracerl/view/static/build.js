@@ -102,7 +102,7 @@
         : (it.detail || it.item_id || "");
       return el("div", { class: "row" + (it.id === state.selected ? " selected" : ""), "data-id": it.id,
         onclick: () => select(it.id) },
-        el("div", {}, badge, it.question || el("em", { text: "(no question: " + (it.item_id || it.id) + ")" })),
+        el("div", { class: "qtext" }, badge, it.question || el("em", { text: "(no question: " + (it.item_id || it.id) + ")" })),
         el("div", { class: "meta", text: meta }));
     }));
     $("sample-count").textContent = res.items.length + " shown of " + res.total + " matching";
@@ -180,11 +180,11 @@
       out.push(el("div", { class: "card", id: "chain" }, el("h3", { text: "Chain " + (det.chain_id || "") }),
         el("div", { class: "chain" }, ...hops)));
     }
-    // context strip
+    // context strip, with the document reader right under it
     if (det.context) out.push(renderContext(det));
+    out.push(el("div", { id: "doc-reader", hidden: true }));
     // trajectory
     if (det.trajectory) out.push(renderTrajectory(det.trajectory));
-    out.push(el("div", { id: "doc-reader", hidden: true }));
     return out;
   }
 
