@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=True)
         if not run_dir.is_dir():
-            console.print(f"[red]error:[/] {run_dir}: no such run directory", highlight=False)
+            console.print(f"[red]error:[/] {run_dir}: no such run directory", highlight=False, soft_wrap=True)
             raise typer.Exit(2)
         tok = resolve_token(host, token)
         app_ = create_app(run_dir, token=tok, docstore=docstore)
