@@ -121,6 +121,9 @@ def test_build_page_from_file_url(browser: Any, build_run: Path, shots: Path) ->
                                                                "clue: its capital", "clue: the river east of it"]
     assert len(_css(browser, "#chain .badge.jump")) == 1
     assert len(_css(browser, "#trajectory .step")) == 4
+    box = {d.get_attribute("data-doc-id"): d for d in strip}
+    assert box["d-norway"].text.startswith("\u25cf") and box["d-oslo"].text.startswith("\u2605")  # opened, cited
+    assert int(box["d-oslo"].get_attribute("data-mentions")) == 3  # "Oslo" twice, "Glomma" once
     reader = _open_doc(browser, "d-oslo")
     marks = [m.text.lower() for m in reader.find_elements(By.CSS_SELECTOR, "mark.gold-mention")]
     assert marks and set(marks) <= GOLD and "glomma" in marks

@@ -40,3 +40,17 @@ def test_token_required_when_set(build_run: Path) -> None:
     assert resolve_token("127.0.0.1", None) is None
     assert resolve_token("0.0.0.0", None)  # exposed: a token is generated
     assert resolve_token("0.0.0.0", "t") == "t"
+
+
+def test_eval_run_is_served_live(tmp_path: Path, make_eval) -> None:  # type: ignore[no-untyped-def]
+    from longtracerl.view.server import create_eval_app
+
+    run = make_eval(tmp_path, "a", torn=True)
+    c = TestClient(create_eval_app(run, token="t"))
+    assert c.get("/").status_code == 401
+    page = c.get("/", params={"token": "t"}).text
+    assert page.count('class="eval-row"') == 6 and "torn last line" in page
+    with (run / "results.jsonl").open("a") as f:  # the eval finishes its line and writes another
+        f.write('gqa"}\n{"item_id": "x", "bench": "new", "score": 1.0}\n')
+    page = c.get("/", params={"token": "t"}).text
+    assert "torn last line" not in page and page.count('class="eval-row"') == 8 and "new</a>" in page

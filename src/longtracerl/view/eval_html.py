@@ -68,13 +68,17 @@ def _group_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "mean": round(mean(scores), 4) if scores else None, "errors": sum(1 for r in rows if r["error"])}
 
 
-def write_eval_html(run_dir: Path | str, *, out: Path | str | None = None) -> Path:
-    """Write ``<run_dir>/index.html`` (or ``out``); a half-written run renders with what it has."""
+def render_eval_page(run_dir: Path | str) -> str:
+    """The eval page of a run as it is on disk now (``longtracerl view`` serves this live)."""
     run = load_eval_run(run_dir)
     groups = [{"bench": b, "split": s, "rows": rows, "stats": _group_stats(rows)}
               for (b, s), rows in run["groups"].items()]
-    html = render("eval.html.j2", run=run, groups=groups, summary_rows=_summary_rows(run["summary"]))
-    return write_atomic(Path(out) if out else Path(run_dir) / "index.html", html)
+    return render("eval.html.j2", run=run, groups=groups, summary_rows=_summary_rows(run["summary"]))
+
+
+def write_eval_html(run_dir: Path | str, *, out: Path | str | None = None) -> Path:
+    """Write ``<run_dir>/index.html`` (or ``out``); a half-written run renders with what it has."""
+    return write_atomic(Path(out) if out else Path(run_dir) / "index.html", render_eval_page(run_dir))
 
 
 def _summary_rows(summary: Any) -> list[tuple[str, str]]:

@@ -91,10 +91,8 @@ class RunIndex:
         return det
 
 
-def create_app(run_dir: Path | str, *, token: str | None = None, docstore: Path | None = None) -> FastAPI:
-    """The viewer app of one run; with ``token`` set every request must carry it."""
-    idx = RunIndex(Path(run_dir), docstore=docstore, embed=0)
-    app = FastAPI(title=f"longtracerl view {idx.rd.name}", docs_url=None, redoc_url=None, openapi_url=None)
+def _app(title: str, token: str | None) -> FastAPI:
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.middleware("http")
     async def check_token(request: Request, call_next: Any) -> Any:
@@ -103,6 +101,32 @@ def create_app(run_dir: Path | str, *, token: str | None = None, docstore: Path 
             if not hmac.compare_digest(got, token):
                 return JSONResponse({"error": "missing or wrong token"}, status_code=401)
         return await call_next(request)
+
+    return app
+
+
+def create_eval_app(run_dir: Path | str, *, token: str | None = None) -> FastAPI:
+    """An eval run's page, re-read from disk on every request (a running eval shows its new rows)."""
+    from longtracerl.view.eval_html import render_eval_page
+
+    d = Path(run_dir)
+    app = _app(f"longtracerl view {d.name}", token)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return render_eval_page(d)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"ok": True, "run": d.name}
+
+    return app
+
+
+def create_app(run_dir: Path | str, *, token: str | None = None, docstore: Path | None = None) -> FastAPI:
+    """The viewer app of one build run; with ``token`` set every request must carry it."""
+    idx = RunIndex(Path(run_dir), docstore=docstore, embed=0)
+    app = _app(f"longtracerl view {idx.rd.name}", token)
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:

@@ -192,14 +192,25 @@
     const c = det.context;
     const total = c.docs.reduce((a, d) => a + (d.n_tokens || 0), 0) || 1;
     const strip = el("div", { class: "tier-strip", id: "tier-strip" });
+    const t = det.trajectory || { steps: [], cited_doc_ids: [] };
+    const opened = new Set(t.steps.filter((s) => s.kind === "open" && !s.error).map((s) => s.doc_id));
+    const cited = new Set(t.cited_doc_ids || []);
+    const re = goldRegex(det.question.gold_entities);
     c.docs.forEach((d, i) => {
       const known = DATA.docs[d.doc_id] || state.docMeta[d.doc_id];
       const missing = known && known.missing;
       const title = d.title || (known && known.title) || d.doc_id;
+      // gold-entity mentions are counted where the text is in the page (embedded documents)
+      const nMentions = known && typeof known.text === "string" && re ? (known.text.match(re) || []).length : null;
+      const marks = (opened.has(d.doc_id) ? "●" : "") + (cited.has(d.doc_id) ? "★" : "");
+      const tip = [(i + 1) + ". " + title, d.tier + ", " + fmt(d.n_tokens) + " tokens"];
+      if (nMentions !== null) tip.push(nMentions + " gold-entity mentions" + (known.truncated ? " (in the embedded part)" : ""));
+      if (opened.has(d.doc_id)) tip.push("opened by the agent");
+      if (cited.has(d.doc_id)) tip.push("cited by the agent");
+      if (missing) tip.push(missing);
       const box = el("div", { class: "doc tier-" + d.tier + (missing ? " missing" : ""), "data-doc-id": d.doc_id,
-        "data-tier": d.tier, title: (i + 1) + ". " + title + " \u2014 " + d.tier + ", " + fmt(d.n_tokens) + " tokens" +
-        (missing ? " (" + missing + ")" : ""),
-        onclick: () => openDoc(d.doc_id, det, box) }, title);
+        "data-tier": d.tier, "data-mentions": nMentions === null ? null : String(nMentions), title: tip.join("\n"),
+        onclick: () => openDoc(d.doc_id, det, box) }, (marks ? marks + " " : "") + title);
       box.style.flexGrow = String(Math.max(d.n_tokens || 0, total / 400));
       box.style.flexBasis = "0";
       strip.appendChild(box);
@@ -210,7 +221,8 @@
       el("span", { class: "tier-" + t, text: t + ": " + counts[t].n + " docs, " + fmt(counts[t].tok) + " tokens" })));
     return el("div", { class: "card", id: "context" },
       el("h3", { text: "Context: " + c.docs.length + " documents, " + fmt(c.n_tokens) + " tokens (" + (c.tokenizer || "") + "), in order" }),
-      strip, legend, el("div", { class: "note", text: "Click a document to read it; gold-entity mentions are highlighted." }));
+      strip, legend, el("div", { class: "note", text: "Widths are token counts. \u25cf opened by the agent, \u2605 cited. " +
+        "Click a document to read it with its gold-entity mentions highlighted; hover for details." }));
   }
 
   function renderTrajectory(t) {
