@@ -54,3 +54,15 @@ def test_eval_run_is_served_live(tmp_path: Path, make_eval) -> None:  # type: ig
         f.write('gqa"}\n{"item_id": "x", "bench": "new", "score": 1.0}\n')
     page = c.get("/", params={"token": "t"}).text
     assert "torn last line" not in page and page.count('class="eval-row"') == 8 and "new</a>" in page
+
+
+def test_a_run_still_being_built_is_reread(build_run: Path) -> None:
+    """The server re-reads the run when its files change (here immediately: refresh_seconds=0)."""
+    c = TestClient(create_app(build_run, refresh_seconds=0))
+    assert c.get("/api/items").json()["total"] == 5
+    rows = (build_run / "samples.jsonl").read_text().splitlines(keepends=True)
+    with (build_run / "samples.jsonl").open("a") as f:
+        f.write(rows[0].replace('"s0"', '"s7"').replace('"q0"', '"q7"'))
+    got = c.get("/api/items", params={"reason": "kept"}).json()
+    assert [i["id"] for i in got["items"]] == ["s0", "s1", "s2", "s7"]
+    assert c.get("/api/item/s7").json()["context"]["docs"][0]["doc_id"] == "d-sweden"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -123,24 +125,60 @@ def create_eval_app(run_dir: Path | str, *, token: str | None = None) -> FastAPI
     return app
 
 
-def create_app(run_dir: Path | str, *, token: str | None = None, docstore: Path | None = None) -> FastAPI:
-    """The viewer app of one build run; with ``token`` set every request must carry it."""
-    idx = RunIndex(Path(run_dir), docstore=docstore, embed=0)
-    app = _app(f"longtracerl view {idx.rd.name}", token)
+def run_signature(run_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    """Size and mtime of every file the index reads: changes while a build is still writing its run."""
+    from longtracerl.view.rundata import STAGE_FILES
+
+    out = []
+    for name in [*STAGE_FILES, "report/stats.json", "config.yaml"]:
+        p = run_dir / name
+        st = p.stat() if p.exists() else None
+        out.append((name, st.st_size if st else -1, st.st_mtime_ns if st else -1))
+    return tuple(out)
+
+
+class LiveIndex:
+    """The run's index, rebuilt when its files changed (checked at most every ``every`` seconds)."""
+
+    def __init__(self, run_dir: Path, docstore: Path | None, every: float = 3.0) -> None:
+        self.dir, self.docstore, self.every = run_dir, docstore, every
+        self.sig = run_signature(run_dir)
+        self.idx = RunIndex(run_dir, docstore=docstore, embed=0)
+        self.checked = time.monotonic()
+        self.lock = threading.Lock()
+
+    def get(self) -> RunIndex:
+        with self.lock:
+            if time.monotonic() - self.checked >= self.every:
+                self.checked = time.monotonic()
+                sig = run_signature(self.dir)
+                if sig != self.sig:  # the old index is dropped, not closed: a request may still be using it
+                    self.idx, self.sig = RunIndex(self.dir, docstore=self.docstore, embed=0), sig
+            return self.idx
+
+
+def create_app(run_dir: Path | str, *, token: str | None = None, docstore: Path | None = None,
+               refresh_seconds: float = 3.0) -> FastAPI:
+    """The viewer app of one build run; with ``token`` set every request must carry it. A run that is
+    still being built is re-read when its files change (at most every ``refresh_seconds``)."""
+    live = LiveIndex(Path(run_dir), docstore, refresh_seconds)
+    app = _app(f"longtracerl view {live.idx.rd.name}", token)
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
+        idx = live.get()
         return render_build_page(idx.rd, idx.page_data, server=True)
 
     @app.get("/api/items")
     def api_items(offset: int = Query(0, ge=0), limit: int = Query(200, ge=1, le=5000), q: str = "",
                   strategy: str = "", reason: str = "", min_tokens: int | None = None,
                   max_tokens: int | None = None) -> dict[str, Any]:
-        rows = idx.filtered(q, strategy, reason, min_tokens, max_tokens)
+        rows = live.get().filtered(q, strategy, reason, min_tokens, max_tokens)
         return {"items": rows[offset:offset + limit], "total": len(rows), "offset": offset}
 
     @app.get("/api/item/{item_id:path}")
     def api_item(item_id: str) -> dict[str, Any]:
+        idx = live.idx
         det = idx.detail(item_id)
         if det is None:
             raise HTTPException(404, f"no item {item_id!r} in {idx.dir}")
@@ -148,11 +186,11 @@ def create_app(run_dir: Path | str, *, token: str | None = None, docstore: Path 
 
     @app.get("/api/doc/{doc_id:path}")
     def api_doc(doc_id: str) -> dict[str, Any]:
-        return idx.docs.get(doc_id, cap=SERVER_DOC_CHAR_CAP)
+        return live.idx.docs.get(doc_id, cap=SERVER_DOC_CHAR_CAP)
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"ok": True, "run": idx.rd.name, "items": len(idx.items)}
+        return {"ok": True, "run": live.idx.rd.name, "items": len(live.idx.items)}
 
     return app
 
