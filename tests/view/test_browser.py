@@ -67,7 +67,7 @@ def _console_errors(drv: Any) -> list[str]:
 def _open(drv: Any, url: str) -> None:
     drv.get_log("browser")  # drop what earlier pages logged
     drv.get(url)
-    WebDriverWait(drv, 20).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+    WebDriverWait(drv, 60).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
 
 
 def _css(drv: Any, sel: str) -> list[Any]:
@@ -75,18 +75,18 @@ def _css(drv: Any, sel: str) -> list[Any]:
 
 
 def _wait_count(drv: Any, text: str) -> None:
-    WebDriverWait(drv, 20).until(lambda d: d.find_element(By.ID, "sample-count").text == text)
+    WebDriverWait(drv, 60).until(lambda d: d.find_element(By.ID, "sample-count").text == text)
 
 
 def _select(drv: Any, item_id: str) -> None:
     drv.find_element(By.ID, "tab-btn-samples").click()
     drv.find_element(By.CSS_SELECTOR, f'#sample-list .row[data-id="{item_id}"]').click()
-    WebDriverWait(drv, 20).until(lambda d: d.find_element(By.ID, "sample-view").get_attribute("data-item-id") == item_id)
+    WebDriverWait(drv, 60).until(lambda d: d.find_element(By.ID, "sample-view").get_attribute("data-item-id") == item_id)
 
 
 def _open_doc(drv: Any, doc_id: str) -> Any:
     drv.find_element(By.CSS_SELECTOR, f'#tier-strip .doc[data-doc-id="{doc_id}"]').click()
-    WebDriverWait(drv, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, "#doc-reader h3"))
+    WebDriverWait(drv, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, "#doc-reader h3"))
     return drv.find_element(By.ID, "doc-reader")
 
 
@@ -134,13 +134,13 @@ def test_build_page_from_file_url(browser: Any, build_run: Path, shots: Path) ->
 def test_missing_and_huge_documents(browser: Any, build_run: Path, shots: Path) -> None:
     page = write_build_html(build_run)
     _open(browser, page.as_uri() + "#sample=s1")
-    WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "sample-view").get_attribute("data-item-id") == "s1")
+    WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "sample-view").get_attribute("data-item-id") == "s1")
     assert "missing" in browser.find_element(By.CSS_SELECTOR, '#tier-strip .doc[data-doc-id="d-gone"]').get_attribute("class")
     reader = _open_doc(browser, "d-gone")
     assert "not in the document store" in reader.find_element(By.ID, "doc-missing").text
     t0 = time.perf_counter()
     reader = _open_doc(browser, "d-huge")
-    WebDriverWait(browser, 20).until(lambda d: "showing the first" in d.find_element(By.ID, "doc-notes").text)
+    WebDriverWait(browser, 60).until(lambda d: "showing the first" in d.find_element(By.ID, "doc-notes").text)
     assert time.perf_counter() - t0 < 10
     notes = reader.find_element(By.ID, "doc-notes").text
     assert "10,485,7" in notes and "showing the first 100,000 characters" in notes
@@ -166,7 +166,7 @@ def test_view_server_in_browser(browser: Any, build_run: Path, shots: Path) -> N
         marks = [m.text.lower() for m in reader.find_elements(By.CSS_SELECTOR, "mark.gold-mention")]
         assert marks and set(marks) <= GOLD
         reader = _open_doc(browser, "d-huge")
-        WebDriverWait(browser, 20).until(lambda d: "showing the first" in d.find_element(By.ID, "doc-notes").text)
+        WebDriverWait(browser, 60).until(lambda d: "showing the first" in d.find_element(By.ID, "doc-notes").text)
         assert "showing the first 2,000,000 characters" in reader.find_element(By.ID, "doc-notes").text
         browser.save_screenshot(str(shots / "view_server.png"))
         assert _console_errors(browser) == []

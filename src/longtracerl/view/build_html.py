@@ -107,7 +107,7 @@ def write_build_html(run_dir: Path | str, *, max_samples: int = MAX_SAMPLES,
                      out: Path | str | None = None) -> Path:
     """Write ``<run_dir>/report/index.html`` (or ``out``) and return its path; never fails on bad run files."""
     rd = load_run(run_dir)
-    docs = DocSource(_safe_docstore_dir(rd), rd.problems)
+    docs = open_docs(rd)
     try:
         data = build_page_data(rd, docs, max_samples=max_samples)
     finally:
@@ -116,9 +116,13 @@ def write_build_html(run_dir: Path | str, *, max_samples: int = MAX_SAMPLES,
     return write_atomic(target, render_build_page(rd, data))
 
 
-def _safe_docstore_dir(rd: RunData) -> Path | None:
+def open_docs(rd: RunData, docstore: Path | None = None) -> DocSource:
+    """The run's documents (``docstore`` overrides config.yaml); a store that cannot be found or opened
+    gives a DocSource that says why, and the page renders without texts."""
+    if docstore is not None:
+        return DocSource(docstore, rd.problems)
     try:
-        return docstore_dir(rd)
-    except Exception as e:  # the sample world could not be built here: the page still renders without texts
-        rd.problems.append(f"document store unavailable: {e}")
-        return None
+        path = docstore_dir(rd)
+    except Exception as e:  # e.g. the sample world cannot be built here
+        return DocSource(None, rd.problems, unavailable=f"document store unavailable: {e}")
+    return DocSource(path, rd.problems)

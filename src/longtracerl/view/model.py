@@ -125,12 +125,12 @@ def referenced_doc_ids(det: dict[str, Any]) -> list[str]:
 class DocSource:
     """Documents by id from the run's DocStore; tolerant of a missing store and missing ids."""
 
-    def __init__(self, path: Path | None, problems: list[str]) -> None:
+    def __init__(self, path: Path | None, problems: list[str], *, unavailable: str = "") -> None:
         self.store: Any = None
-        self.reason = ""
-        if path is None:
+        self.reason = unavailable
+        if not unavailable and path is None:
             self.reason = "the run's config.yaml does not say where its documents are"
-        else:
+        elif not unavailable and path is not None:
             try:
                 from longtracerl.corpus.docstore import DocStore
 

@@ -19,9 +19,9 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from longtracerl.view.build_html import build_page_data, render_build_page
-from longtracerl.view.model import SERVER_DOC_CHAR_CAP, DocSource, detail, referenced_doc_ids
-from longtracerl.view.rundata import HEAVY_SAMPLE_FIELDS, docstore_dir, load_run
+from longtracerl.view.build_html import build_page_data, open_docs, render_build_page
+from longtracerl.view.model import SERVER_DOC_CHAR_CAP, detail, items, referenced_doc_ids
+from longtracerl.view.rundata import HEAVY_SAMPLE_FIELDS, load_run
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -32,15 +32,8 @@ class RunIndex:
     def __init__(self, run_dir: Path, *, docstore: Path | None = None, embed: int = 20) -> None:
         self.dir = run_dir
         self.rd = load_run(run_dir)
-        try:
-            ds = docstore if docstore is not None else docstore_dir(self.rd)
-        except Exception as e:
-            self.rd.problems.append(f"document store unavailable: {e}")
-            ds = None
-        self.docs = DocSource(ds, self.rd.problems)
+        self.docs = open_docs(self.rd, docstore)
         self.page_data = build_page_data(self.rd, self.docs, max_samples=embed, max_list=0)
-        from longtracerl.view.model import items
-
         self.items = items(self.rd)
         self.by_id = {it["id"]: it for it in self.items}
         self.sample_row = {str(s.get("sample_id") or s.get("question_id")): s for s in self.rd.samples}
