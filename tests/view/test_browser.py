@@ -151,8 +151,9 @@ def test_missing_and_huge_documents(browser: Any, build_run: Path, shots: Path) 
 
 def test_view_server_in_browser(browser: Any, build_run: Path, shots: Path) -> None:
     port = free_port()
+    log = (build_run.parent / "view.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "longtracerl.cli", "view", str(build_run), "--port", str(port),
-                             "--token", "tok3n"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--token", "tok3n"], stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", timeout=60, proc=proc)  # type: ignore[arg-type]
         assert httpx.get(f"http://127.0.0.1:{port}/api/items").status_code == 401
@@ -173,6 +174,8 @@ def test_view_server_in_browser(browser: Any, build_run: Path, shots: Path) -> N
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        log.close()
+        print((build_run.parent / "view.log").read_text())  # shown by pytest when the test fails
 
 
 def test_eval_and_compare_pages(browser: Any, tmp_path: Path, make_eval: Callable[..., Path], shots: Path) -> None:
