@@ -25,6 +25,8 @@ def test_page_has_report_tables_settings_and_every_item(build_run: Path, read_pa
     data = read_page_data(html)
     kinds = [i["kind"] for i in data["items"]]
     assert kinds.count("sample") == 3 and kinds.count("rejected") == 2
+    assert [i["source"] for i in data["items"]][1:4] == ["samples.jsonl line 2", "samples.jsonl line 3",
+                                                         "rejected.jsonl line 1"]
     assert data["strategies"] == ["random", "trajectory_tiered"]
     assert data["reasons"] == ["dead_end", "gold_exceeds_budget"]
     det = data["details"]["s0"]

@@ -21,7 +21,7 @@ def _kept_item(s: dict[str, Any]) -> dict[str, Any]:
     return {"id": str(s.get("sample_id") or s.get("question_id")), "kind": "sample",
             "question_id": s.get("question_id"), "question": s.get("question", ""), "answer": s.get("label", ""),
             "strategy": s.get("strategy", ""), "n_tokens": s.get("n_tokens"), "n_docs": len(s.get("docs") or []),
-            "reason": "kept", "stage": ""}
+            "reason": "kept", "stage": "", "source": f"samples.jsonl line {s.get('_line')}"}
 
 
 def _rejected_item(rd: RunData, r: dict[str, Any], i: int) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def _rejected_item(rd: RunData, r: dict[str, Any], i: int) -> dict[str, Any]:
     return {"id": f"rejected:{r.get('stage', '?')}:{item}:{i}", "kind": "rejected", "question_id": qid,
             "item_id": item, "question": q.get("question", ""), "answer": q.get("answer", ""), "strategy": "",
             "n_tokens": None, "n_docs": 0, "reason": str(r.get("reason", "?")), "stage": str(r.get("stage", "?")),
-            "detail": str(r.get("detail", ""))[:2000]}
+            "detail": str(r.get("detail", ""))[:2000], "source": f"rejected.jsonl line {r.get('_line')}"}
 
 
 def items(rd: RunData) -> list[dict[str, Any]]:

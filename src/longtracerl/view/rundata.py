@@ -118,10 +118,12 @@ def load_run(run_dir: Path | str) -> RunData:
     for _, _, o in iter_rows(d / "trajectories.jsonl", p):
         if "question_id" in o:
             rd.trajectories[str(o["question_id"])] = o
-    for line_no, off, o in iter_rows(d / "samples.jsonl", p, skip_fields=HEAVY_SAMPLE_FIELDS):
-        o["_line"], o["_offset"] = line_no, off
+    for line_no, _, o in iter_rows(d / "samples.jsonl", p, skip_fields=HEAVY_SAMPLE_FIELDS):
+        o["_line"] = line_no
         rd.samples.append(o)
-    rd.rejected = [o for _, _, o in iter_rows(d / "rejected.jsonl", p)]
+    for line_no, _, o in iter_rows(d / "rejected.jsonl", p):
+        o["_line"] = line_no
+        rd.rejected.append(o)
     return rd
 
 

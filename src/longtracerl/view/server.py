@@ -1,7 +1,7 @@
 """``longtracerl view runs/<name>``: a small local server that pages a large run from its JSONL files.
 
-The page is the same template as ``report/index.html`` in server mode: the list is filtered here, one
-item's detail is read by seeking to its line in samples.jsonl, documents come from the DocStore (up to
+The page is the same template as ``report/index.html`` in server mode: the list is filtered here, an
+item's detail is built on request, documents come from the DocStore (up to
 ``SERVER_DOC_CHAR_CAP`` characters). Binds 127.0.0.1 by default; any other host needs a token, sent as
 ``?token=`` on the page URL (the page forwards it as the ``X-Token`` header of its API calls).
 """
@@ -9,7 +9,6 @@ item's detail is read by seeking to its line in samples.jsonl, documents come fr
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
 import threading
 import time
@@ -21,13 +20,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from longtracerl.view.build_html import build_page_data, open_docs, render_build_page
 from longtracerl.view.model import SERVER_DOC_CHAR_CAP, detail, items, referenced_doc_ids
-from longtracerl.view.rundata import HEAVY_SAMPLE_FIELDS, load_run
+from longtracerl.view.rundata import load_run
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class RunIndex:
-    """A run loaded once: item list in memory (no prompts), sample rows read back by byte offset."""
+    """A run read once: every record in memory except the samples' prompts (the large part of a run)."""
 
     def __init__(self, run_dir: Path, *, docstore: Path | None = None, embed: int = 20) -> None:
         self.dir = run_dir
@@ -56,25 +55,11 @@ class RunIndex:
             out.append(it)
         return out
 
-    def _sample(self, item_id: str) -> dict[str, Any] | None:
-        row = self.sample_row.get(item_id)
-        if row is None:
-            return None
-        with (self.dir / "samples.jsonl").open("rb") as f:  # the file as it is now: re-read the line
-            f.seek(int(row["_offset"]))
-            try:
-                obj = json.loads(f.readline())
-            except ValueError:
-                return row
-        for k in HEAVY_SAMPLE_FIELDS:
-            obj.pop(k, None)
-        return obj if isinstance(obj, dict) else row
-
     def detail(self, item_id: str) -> dict[str, Any] | None:
         it = self.by_id.get(item_id)
         if it is None:
             return None
-        det = detail(self.rd, it, self._sample(item_id))
+        det = detail(self.rd, it, self.sample_row.get(item_id))
         meta = {}
         for doc_id in referenced_doc_ids(det):
             t = self.docs.title(doc_id) if self.docs.store is not None else None

@@ -161,7 +161,8 @@
       q.answer_aliases && q.answer_aliases.length ? el("div", { class: "note", text: "aliases: " + q.answer_aliases.join("; ") }) : null,
       el("div", { id: "gold-entities" }, el("b", { text: "Gold entities: " }),
         ...(q.gold_entities || []).map((g) => el("span", { class: "badge", text: g }))),
-      it.detail ? el("div", { class: "missing-msg", text: it.detail }) : null);
+      it.detail ? el("div", { class: "missing-msg", text: it.detail }) : null,
+      el("div", { class: "note", text: [it.id, it.source, q.writer && q.writer.backend ? "writer: " + q.writer.backend : ""].filter(Boolean).join(" \u00b7 ") }));
     out.push(head);
     if (det.missing && det.missing.length) {
       out.push(el("div", { class: "problems" }, ...det.missing.map((m) => el("div", { text: m }))));
