@@ -136,7 +136,8 @@ def eval_rows(run: str, n_items: int = 3) -> list[dict[str, Any]]:
                          "response": f"<think>thinking {run}</think>The answer of run {run} is A{i if ok else 'X'}",
                          "reasoning_chars": 11, "extracted": f"A{i}" if ok else "AX",
                          "score": 1.0 if ok else 0.0, "judge_reply": "CORRECT" if ok else None,
-                         "error": None, "usage": {"prompt_tokens": 30000 + i, "completion_tokens": 20}})
+                         "error": None, "usage": {"prompt_tokens": 30000 + i, "completion_tokens": 20},
+                         "question": f"What is A{i}?", "gold": [f"A{i}", f"a{i}"], "finish_reason": "stop"})
     rows[-1].update(score=None, error="HTTP 500 from the endpoint", response="")
     return rows
 

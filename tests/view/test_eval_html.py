@@ -26,6 +26,7 @@ def test_eval_page_groups_by_bench_and_split(tmp_path: Path, make_eval: Callable
     assert '<section title="Doc">prompt of longqa-0</section>' in text  # prompt head shown as text
     assert "<section title" not in page  # ... escaped, never as markup
     assert "CORRECT" in page and "longqa.length=32k.mean" in page  # judge reply, summary.json
+    assert "gold: A1 | a1" in page and "What is A1?" in page and "finish reason: stop" in page
     assert "http://" not in page and "https://" not in page
 
 

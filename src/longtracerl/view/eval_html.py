@@ -1,12 +1,14 @@
 """``runs/eval/<name>/index.html``: every scored item of an eval run, and side-by-side comparisons of runs.
 
-Reads ``results.jsonl`` (one row per item x sample; fields of CONTRACTS.md 3), ``summary.json`` and
+Reads ``results.jsonl`` (one row per item x sample; fields of CONTRACTS.md 3, plus ``question``, ``gold``
+and ``finish_reason`` when the eval writes them), ``summary.json`` and
 ``config.yaml`` when present. Rows are grouped by benchmark and split; long texts are cut to
 ``TEXT_CAP`` characters with a note, and at most ``MAX_ROWS`` rows are rendered (the page says so).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from statistics import mean
@@ -36,8 +38,19 @@ def _row(o: dict[str, Any]) -> dict[str, Any]:
             "score": score if isinstance(score, int | float) and not isinstance(score, bool) else None,
             "extracted": _cap(o.get("extracted"), 2000), "response": _cap(o.get("response")),
             "prompt_head": _cap(o.get("prompt_head"), 4000), "judge_reply": _cap(o.get("judge_reply"), 4000),
+            "question": _cap(o.get("question"), 2000), "gold": _cap(_gold_text(o.get("gold")), 2000),
+            "finish_reason": o.get("finish_reason"),
             "error": o.get("error"), "prompt_tokens": o.get("prompt_tokens"),
             "reasoning_chars": o.get("reasoning_chars"), "usage": o.get("usage") or {}}
+
+
+def _gold_text(gold: Any) -> str | None:
+    """The reference answer as text: a string, a list of accepted answers, or any JSON value."""
+    if gold is None or isinstance(gold, str):
+        return gold
+    if isinstance(gold, list) and all(isinstance(g, str) for g in gold):
+        return " | ".join(gold)
+    return json.dumps(gold, ensure_ascii=False)
 
 
 def load_eval_run(run_dir: Path | str) -> dict[str, Any]:
@@ -124,6 +137,7 @@ def write_eval_compare_html(run_dirs: list[Path | str], out: Path | str | None =
             per_run.append(round(mean(scores), 4) if scores else None)
         rows = [{"item_id": k[0], "sample_index": k[1], "cells": v,
                  "prompt_head": next(c["prompt_head"] for c in v if c is not None),
+                 "gold": next(c["gold"] for c in v if c is not None),
                  "differs": len({None if c is None else c["score"] for c in v}) > 1}
                 for k, v in sorted(items.items(), key=lambda kv: (kv[0][0], str(kv[0][1])))]
         groups.append({"bench": bench, "split": split, "means": per_run, "rows": rows})
