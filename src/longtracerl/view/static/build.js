@@ -211,7 +211,9 @@
       if (missing) tip.push(missing);
       const box = el("div", { class: "doc tier-" + d.tier + (missing ? " missing" : ""), "data-doc-id": d.doc_id,
         "data-tier": d.tier, "data-mentions": nMentions === null ? null : String(nMentions), title: tip.join("\n"),
-        onclick: () => openDoc(d.doc_id, det, box) }, (marks ? marks + " " : "") + title);
+        onclick: () => openDoc(d.doc_id, det, box) },
+        el("div", { class: "label", text: (marks ? marks + " " : "") + title }),
+        el("div", { class: "tok", text: fmt(d.n_tokens) }));
       box.style.flexGrow = String(Math.max(d.n_tokens || 0, total / 400));
       box.style.flexBasis = "0";
       strip.appendChild(box);
