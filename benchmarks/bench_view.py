@@ -86,6 +86,7 @@ def main() -> None:
                   f"Chromium load+render {'n/a (no chromium)' if load is None else f'{load:.2f} s'}")
         t = time.perf_counter()
         client = TestClient(create_app(big))
+        client.__enter__()  # runs the app's lifespan; closed below
         start = time.perf_counter() - t
         lat: dict[str, list[float]] = {"items (filtered, 200)": [], "item detail": [], "doc": []}
         ids = [i["id"] for i in client.get("/api/items", params={"limit": 5000}).json()["items"]]
@@ -100,6 +101,7 @@ def main() -> None:
             t = time.perf_counter()
             client.get(f"/api/doc/{doc}")
             lat["doc"].append(time.perf_counter() - t)
+        client.__exit__(None, None, None)
         print(f"view server on the large run: start-up {start:.2f} s; median latency " + ", ".join(
             f"{k} {1000 * statistics.median(v):.1f} ms" for k, v in lat.items()))
 

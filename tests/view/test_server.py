@@ -11,7 +11,13 @@ from longtracerl.view.server import create_app, resolve_token
 
 
 def test_items_filters_detail_and_docs(build_run: Path) -> None:
-    c = TestClient(create_app(build_run))
+    app = create_app(build_run)
+    with TestClient(app) as c:
+        _items_filters_detail_and_docs(c)
+    assert app.state.live.idx.docs.store._conns == []  # shutdown closed the document store
+
+
+def _items_filters_detail_and_docs(c: TestClient) -> None:
     r = c.get("/api/items").json()
     assert r["total"] == 5 and len(r["items"]) == 5
     assert c.get("/api/items", params={"limit": 2, "offset": 1}).json()["items"][0]["id"] == "s1"
@@ -32,14 +38,18 @@ def test_items_filters_detail_and_docs(build_run: Path) -> None:
 
 
 def test_token_required_when_set(build_run: Path) -> None:
-    c = TestClient(create_app(build_run, token="s3cret"))
+    with TestClient(create_app(build_run, token="s3cret")) as c:
+        _token_checks(c)
+    assert resolve_token("127.0.0.1", None) is None
+    assert resolve_token("0.0.0.0", None)  # exposed: a token is generated
+    assert resolve_token("0.0.0.0", "t") == "t"
+
+
+def _token_checks(c: TestClient) -> None:
     assert c.get("/api/items").status_code == 401
     assert c.get("/", params={"token": "wrong"}).status_code == 401
     assert c.get("/api/items", headers={"X-Token": "s3cret"}).status_code == 200
     assert c.get("/", params={"token": "s3cret"}).status_code == 200
-    assert resolve_token("127.0.0.1", None) is None
-    assert resolve_token("0.0.0.0", None)  # exposed: a token is generated
-    assert resolve_token("0.0.0.0", "t") == "t"
 
 
 def test_eval_run_is_served_live(tmp_path: Path, make_eval) -> None:  # type: ignore[no-untyped-def]
@@ -58,7 +68,11 @@ def test_eval_run_is_served_live(tmp_path: Path, make_eval) -> None:  # type: ig
 
 def test_a_run_still_being_built_is_reread(build_run: Path) -> None:
     """The server re-reads the run when its files change (here immediately: refresh_seconds=0)."""
-    c = TestClient(create_app(build_run, refresh_seconds=0))
+    with TestClient(create_app(build_run, refresh_seconds=0)) as c:
+        _reread(c, build_run)
+
+
+def _reread(c: TestClient, build_run: Path) -> None:
     assert c.get("/api/items").json()["total"] == 5
     rows = (build_run / "samples.jsonl").read_text().splitlines(keepends=True)
     with (build_run / "samples.jsonl").open("a") as f:

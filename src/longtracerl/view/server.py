@@ -12,6 +12,8 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +73,16 @@ class RunIndex:
         return det
 
 
-def _app(title: str, token: str | None) -> FastAPI:
-    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
+def _app(title: str, token: str | None, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if on_shutdown is not None:
+                on_shutdown()
+
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
 
     @app.middleware("http")
     async def check_token(request: Request, call_next: Any) -> Any:
@@ -124,15 +134,25 @@ class LiveIndex:
         self.idx = RunIndex(run_dir, docstore=docstore, embed=0)
         self.checked = time.monotonic()
         self.lock = threading.Lock()
+        self.retired: RunIndex | None = None
 
     def get(self) -> RunIndex:
         with self.lock:
             if time.monotonic() - self.checked >= self.every:
                 self.checked = time.monotonic()
                 sig = run_signature(self.dir)
-                if sig != self.sig:  # the old index is dropped, not closed: a request may still be using it
+                if sig != self.sig:
+                    # the replaced index stays open until the next reload: a request may still be using it
+                    if self.retired is not None:
+                        self.retired.docs.close()
+                    self.retired = self.idx
                     self.idx, self.sig = RunIndex(self.dir, docstore=self.docstore, embed=0), sig
             return self.idx
+
+    def close(self) -> None:
+        for idx in (self.retired, self.idx):
+            if idx is not None:
+                idx.docs.close()
 
 
 def create_app(run_dir: Path | str, *, token: str | None = None, docstore: Path | None = None,
@@ -140,7 +160,8 @@ def create_app(run_dir: Path | str, *, token: str | None = None, docstore: Path 
     """The viewer app of one build run; with ``token`` set every request must carry it. A run that is
     still being built is re-read when its files change (at most every ``refresh_seconds``)."""
     live = LiveIndex(Path(run_dir), docstore, refresh_seconds)
-    app = _app(f"longtracerl view {live.idx.rd.name}", token)
+    app = _app(f"longtracerl view {live.idx.rd.name}", token, on_shutdown=live.close)
+    app.state.live = live
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
