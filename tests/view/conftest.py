@@ -28,7 +28,7 @@ def _docs() -> list[Document]:
     docs = [
         Document(doc_id="d-norway", title="Norway", text="Norway is a country. Its capital is Oslo. " + filler),
         Document(doc_id="d-oslo", title="Oslo", text="Oslo lies on a fjord; the Glomma is east of Oslo. " + filler),
-        Document(doc_id="d-glomma", title="Glomma", text="The Glomma is the longest river of Norway. " + filler),
+        Document(doc_id="d-glomma", title="Glomma", text="The Glomma (Glåma) is the longest river of Norway. " + filler),
         Document(doc_id="d-sweden", title="Sweden", text="Sweden borders Norway to the west. " + filler),
         Document(doc_id="d-finland", title="Finland", text="Finland has many lakes. " + filler),
         Document(doc_id="d-denmark", title="Denmark", text="Denmark is south of the Skagerrak. " + filler),

@@ -127,6 +127,13 @@ def test_build_page_from_file_url(browser: Any, build_run: Path, shots: Path) ->
     reader = _open_doc(browser, "d-oslo")
     marks = [m.text.lower() for m in reader.find_elements(By.CSS_SELECTOR, "mark.gold-mention")]
     assert marks and set(marks) <= GOLD and "glomma" in marks
+    # the answer (Glomma, also a gold entity) is marked as the answer too; Oslo is not
+    assert [m.text for m in reader.find_elements(By.CSS_SELECTOR, "mark.answer-mention")] == ["Glomma"]
+    assert "1 answer mentions" in reader.find_element(By.ID, "doc-notes").text
+    reader = _open_doc(browser, "d-glomma")
+    WebDriverWait(browser, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, "#doc-reader h3").text == "Glomma")
+    assert [m.text for m in reader.find_elements(By.CSS_SELECTOR, "mark.answer-mention")] == ["Glomma", "Glåma"]
+    assert "Glåma" not in [m.text for m in reader.find_elements(By.CSS_SELECTOR, "mark.gold-mention")]
     browser.save_screenshot(str(shots / "build_sample.png"))
     assert _console_errors(browser) == []
 

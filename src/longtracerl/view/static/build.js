@@ -225,7 +225,7 @@
     return el("div", { class: "card", id: "context" },
       el("h3", { text: "Context: " + c.docs.length + " documents, " + fmt(c.n_tokens) + " tokens (" + (c.tokenizer || "") + "), in order" }),
       strip, legend, el("div", { class: "note", text: "Widths are token counts. \u25cf opened by the agent, \u2605 cited. " +
-        "Click a document to read it with its gold-entity mentions highlighted; hover for details." }));
+        "Click a document to read it with its gold-entity mentions highlighted and the answer underlined; hover for details." }));
   }
 
   function renderTrajectory(t) {
@@ -259,17 +259,26 @@
     if (!names.length) return null;
     return new RegExp("(?<![\\p{L}\\p{N}])(?:" + names.join("|") + ")(?![\\p{L}\\p{N}])", "giu");
   }
-  function highlighted(text, re) {
+  // gold entities and the answer (with its aliases) in one pass; a name that is both gets both marks
+  function highlighted(text, q) {
+    const lower = (x) => x.toLocaleLowerCase();
+    const gold = new Set((q.gold_entities || []).filter(Boolean).map(lower));
+    const answer = new Set([q.answer, ...(q.answer_aliases || [])].filter((x) => x && x.trim()).map(lower));
+    const re = goldRegex([...(q.gold_entities || []), ...answer]);
     const frag = document.createDocumentFragment();
-    if (!re) { frag.appendChild(document.createTextNode(text)); return { frag, n: 0 }; }
-    let last = 0, n = 0;
+    if (!re) { frag.appendChild(document.createTextNode(text)); return { frag, n: 0, nAnswer: 0 }; }
+    let last = 0, n = 0, nAnswer = 0;
     for (const m of text.matchAll(re)) {
+      const k = lower(m[0]);
+      const cls = [];
+      if (gold.has(k) || !answer.has(k)) { cls.push("gold-mention"); n++; }
+      if (answer.has(k)) { cls.push("answer-mention"); nAnswer++; }
       if (m.index > last) frag.appendChild(document.createTextNode(text.slice(last, m.index)));
-      frag.appendChild(el("mark", { class: "gold-mention", text: m[0] }));
-      last = m.index + m[0].length; n++;
+      frag.appendChild(el("mark", { class: cls.join(" "), text: m[0] }));
+      last = m.index + m[0].length;
     }
     if (last < text.length) frag.appendChild(document.createTextNode(text.slice(last)));
-    return { frag, n };
+    return { frag, n, nAnswer };
   }
   async function openDoc(docId, det, box) {
     document.querySelectorAll(".tier-strip .doc").forEach((b) => b.classList.toggle("active", b === box));
@@ -285,10 +294,11 @@
       reader.replaceChildren(head, meta, el("p", { class: "missing-msg", id: "doc-missing", text: "Document text unavailable: " + why }));
       return;
     }
-    const { frag, n } = highlighted(d.text, goldRegex(det.question.gold_entities));
+    const { frag, n, nAnswer } = highlighted(d.text, det.question);
     const body = el("div", { class: "doc-text" });
     body.appendChild(frag);
-    const notes = [fmt(d.n_chars) + " characters", n + " gold-entity mentions highlighted"];
+    const notes = [fmt(d.n_chars) + " characters", n + " gold-entity mentions highlighted",
+      nAnswer + " answer mentions (underlined)"];
     if (d.truncated) notes.push("showing the first " + fmt(d.text.length) + " characters");
     reader.replaceChildren(head, meta, el("div", { class: "note", id: "doc-notes", text: notes.join(" \u00b7 ") }), body);
     reader.scrollIntoView({ block: "nearest" });
