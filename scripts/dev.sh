@@ -32,7 +32,6 @@ browser() {
 }
 
 setup() {
-  browser
   if [ ! -x .venv/bin/python ]; then
     "$(pick_python)" -m venv .venv
     .venv/bin/python -m pip install -q --upgrade pip
@@ -51,6 +50,7 @@ case "$cmd" in
   setup) setup ;;
   build) setup; exec .venv/bin/longtracerl build "$@" ;;
   test)
+    browser
     setup
     .venv/bin/ruff check src tests benchmarks
     .venv/bin/mypy
