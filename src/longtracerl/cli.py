@@ -25,6 +25,7 @@ def _register_all() -> None:
     # Each stage exposes ``register(app)`` in its ``commands`` module; imports inside the commands
     # themselves stay lazy so ``longtracerl --help`` is fast.
     from longtracerl.corpus import commands as corpus_cmds
+    from longtracerl.eval import commands as eval_cmds
     from longtracerl.graph import commands as graph_cmds
     from longtracerl.llm import commands as llm_cmds
     from longtracerl.pipeline import commands as pipeline_cmds
@@ -32,7 +33,7 @@ def _register_all() -> None:
     from longtracerl.synth import commands as synth_cmds
     from longtracerl.train import commands as train_cmds
 
-    for mod in (reward_cmds, corpus_cmds, graph_cmds, llm_cmds, synth_cmds, pipeline_cmds, train_cmds):
+    for mod in (reward_cmds, corpus_cmds, graph_cmds, llm_cmds, synth_cmds, pipeline_cmds, train_cmds, eval_cmds):
         mod.register(app)
 
 
