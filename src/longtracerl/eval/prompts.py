@@ -40,6 +40,14 @@ PROMPTS: dict[str, str] = {
     "longreason": "{prompt}",
 }
 
+# The named placeholders each benchmark's items provide to a prompt template.
+FIELDS: dict[str, set[str]] = {
+    "aa-lcr": {"documents", "question"},
+    "frames": {"articles", "question"},
+    "longbench-v2": {"context", "question", "choice_A", "choice_B", "choice_C", "choice_D"},
+    "longreason": {"prompt", "question", "background", "final_inquiry"},
+}
+
 JUDGE_PROMPTS: dict[str, str] = {
     "aa-lcr": (
         "You check answers against an official answer.\n\n"

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from longtracerl.eval.items import EvalItem
 from longtracerl.eval.loaders import load_items
-from longtracerl.eval.prompts import JUDGE_PROMPTS, PROMPTS, check_template, load_template, render
+from longtracerl.eval.prompts import FIELDS, JUDGE_PROMPTS, PROMPTS, check_template, load_template, render
 from longtracerl.eval.scoring import (
     aa_lcr_correct,
     choice_letter,
@@ -105,7 +105,9 @@ def _prompt_template(cfg: EvalConfig) -> str | None:
             raise ValueError(f"{cfg.bench} sends its published messages as they are; --prompt-file does not apply")
         return None
     if cfg.prompt_template:
-        return load_template(cfg.prompt_template)
+        t = load_template(cfg.prompt_template)
+        check_template(t, FIELDS[cfg.bench], cfg.prompt_template)
+        return t
     key = "longbench-v2-cot" if (cfg.bench == "longbench-v2" and cfg.cot) else cfg.bench
     return PROMPTS[key]
 

@@ -82,7 +82,7 @@ def summarize(run_dir: Path | str) -> dict[str, Any]:
         by_split[key] = {lab: _stats(g) for lab, g in sorted(groups.items())}
     k = max(samples.values()) if samples else 0
     return {
-        "bench": bench, "label": cfg.get("label") or cfg.get("model") or cfg.get("llm") or "",
+        "bench": bench, "label": cfg.get("label") or cfg.get("model") or ("bundled" if cfg.get("llm") == "local" else "model"),
         "model": cfg.get("model") or ("bundled" if cfg.get("llm") == "local" else ""),
         "scale": "fraction (0-1); percentages in summary.md", "n_samples": k,
         "rows": len(rows), "scored_rows": sum(len(v) for v in scores.values()),
