@@ -222,3 +222,45 @@ def test_endpoint_down_is_a_clear_error_row(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     row = _rows(out)[0]
     assert row["score"] is None and "connection error" in row["error"]
+
+
+def test_judged_benchmarks_use_the_judge_reply(stub: str, tmp_path: Path) -> None:
+    from .conftest import write_aa_lcr_hf, write_frames
+
+    arts = tmp_path / "arts.jsonl"
+    arts.write_text(json.dumps({"title": "Charles Babbage", "text": "Engines."}) + "\n")
+    frames_out, aa_out = tmp_path / "frames", tmp_path / "aa"
+    r = run_cli("frames", "--data", str(write_frames(tmp_path / "test.tsv")), "--articles", str(arts), "--base-url",
+                f"{stub}/v1", "--judge-base-url", f"{stub}/v1", "--out", str(frames_out))
+    assert r.returncode == 0, r.stdout
+    for row in _rows(frames_out):
+        assert row["judge_reply"].startswith("Checked.\nDecision: ")
+        assert row["score"] == float(row["judge_reply"].endswith("TRUE"))
+    s = json.loads((frames_out / "summary.json").read_text())
+    # multi-label reasoning types are counted under each label
+    assert set(s["by_split"]["reasoning_types"]) == {"Multiple constraints", "Temporal reasoning", "Numerical reasoning"}
+    r = run_cli("aa-lcr", "--data", str(write_aa_lcr_hf(tmp_path / "aa_data")), "--base-url", f"{stub}/v1",
+                "--judge-base-url", f"{stub}/v1", "--out", str(aa_out))
+    assert r.returncode == 0, r.stdout
+    rows = _rows(aa_out)
+    assert len(rows) == 2 * 4  # AA-LCR defaults to 4 samples per item, as in the paper
+    assert all(x["score"] == float(x["judge_reply"] == "CORRECT") for x in rows)
+    # without a judge endpoint a judged benchmark refuses to start with an API model
+    r = run_cli("aa-lcr", "--data", str(tmp_path / "aa_data"), "--base-url", f"{stub}/v1", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "--judge-base-url" in r.stdout
+
+
+def test_indist_scored_with_outcome_and_rubric(stub: str, tmp_path: Path) -> None:
+    rows = [{"source": "longqa", "input_messages": [{"role": "user", "content": f"Docs... Question {i}?"}],
+             "label": f"answer {i}", "metadata": {"extra_reward_info": {"question": f"Question {i}?",
+                                                                        "rubrics": ["Kosovo"], "dataset_name": "longqa"}}}
+            for i in range(3)]
+    f = tmp_path / "slime_test.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "run"
+    r = run_cli("indist", "--data", str(f), "--base-url", f"{stub}/v1", "--out", str(out))
+    assert r.returncode == 0, r.stdout
+    for row in _rows(out):
+        gold = row["gold"]
+        assert row["score"] == float(row["response"].strip() == gold)  # 'contains' on "answer N"
+        assert row["extra"]["rubric"] == 0.0
