@@ -50,20 +50,27 @@ def bench_runner(n: int, conc: int, delay: float) -> None:
                 finally:
                     await llm.aclose()  # type: ignore[attr-defined]
 
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             stats = asyncio.run(go())
-            wall = time.perf_counter() - t0
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             rows = len((Path(td) / "run" / "results.jsonl").read_text().splitlines())
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     ideal = math.ceil(n / conc) * delay
     print(f"[runner] {rows} rows ({stats['errors']} errors), concurrency {conc}, stub delay {delay * 1000:.0f} ms: "
-          f"wall {wall:.2f} s, ideal {ideal:.2f} s, ratio {wall / ideal:.2f}x (target <= 1.2x)")
+          f"wall {wall:.2f} s, ideal {ideal:.2f} s, ratio {wall / ideal:.2f}x (target <= 1.2x); runner CPU {cpu:.2f} s "
+          f"({1000 * cpu / max(1, rows):.2f} ms per request), load average {os.getloadavg()[0]:.1f}")
 
 
 def bench_scoring(n: int = 100, size: int = 100_000) -> None:
-    from longtracerl.eval.scoring import choice_letter, final_answer, longbench_v2_choice, mrcr_final, mrcr_grade
+    from longtracerl.eval.scoring import (
+        choice_letter,
+        final_answer,
+        longbench_v2_choice,
+        mrcr_final,
+        mrcr_grade,
+    )
 
     rng = random.Random(0)
     words = ["frog", "sings", "night", "pond", "moon", "the", "a", "green", "leaps", "water"]

@@ -285,7 +285,8 @@ def prepare_run_dir(cfg: EvalConfig) -> tuple[set[str], int]:
     moved = 0
     if results.exists():
         repair_tail(results)
-        keep, errors = [], []
+        keep: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
         for _, obj in iter_jsonl(results):
             (errors if obj.get("error") else keep).append(obj)
         if errors:

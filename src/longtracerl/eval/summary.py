@@ -80,11 +80,11 @@ def summarize(run_dir: Path | str) -> dict[str, Any]:
                 for lab in _labels(key, s[key]):
                     groups[lab][iid] = scores.get(iid, [])
         by_split[key] = {lab: _stats(g) for lab, g in sorted(groups.items())}
-    k = max(samples.values()) if samples else 0
+    n_samples = max(samples.values()) if samples else 0
     return {
         "bench": bench, "label": cfg.get("label") or cfg.get("model") or ("bundled" if cfg.get("llm") == "local" else "model"),
         "model": cfg.get("model") or ("bundled" if cfg.get("llm") == "local" else ""),
-        "scale": "fraction (0-1); percentages in summary.md", "n_samples": k,
+        "scale": "fraction (0-1); percentages in summary.md", "n_samples": n_samples,
         "rows": len(rows), "scored_rows": sum(len(v) for v in scores.values()),
         "error_rows": sum(errors.values()), "errors_by_kind": dict(errors),
         "avg_at_k": overall["mean"], "overall": overall, "by_split": by_split, "usage": usage,
