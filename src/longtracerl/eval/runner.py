@@ -183,7 +183,9 @@ class Runner:
     # ------------------------------------------------------------------ one row
     async def row(self, item: EvalItem, k: int) -> dict[str, Any]:
         cfg = self.cfg
-        msgs, n_tok, err = self.messages(item)
+        # tokenizing (counting, middle truncation) runs in a worker thread: the Rust tokenizer releases the
+        # GIL, and the event loop keeps the other requests flowing meanwhile
+        msgs, n_tok, err = await asyncio.to_thread(self.messages, item)
         canon = json.dumps(msgs, ensure_ascii=False, sort_keys=True)
         flat = "\n\n".join(str(m.get("content", "")) for m in msgs)
         row: dict[str, Any] = {
@@ -305,7 +307,7 @@ def make_models(cfg: EvalConfig) -> tuple[ChatLLM, ChatLLM | None]:
     cache = cfg.run_dir / "cache"
     if cfg.llm == "local":
         n_ctx = cfg.max_context or 8192
-        llm = make_llm("local", cache_dir=cache, n_ctx=n_ctx, stage="eval")
+        llm = make_llm("local", model=cfg.model or None, cache_dir=cache, n_ctx=n_ctx, stage="eval")  # --model: a GGUF
     else:
         extra = {"top_k": cfg.top_k} if cfg.top_k is not None else {}
         llm = make_llm("openai", base_url=cfg.base_url, model=cfg.model, api_key=cfg.api_key, cache_dir=cache,
