@@ -72,18 +72,27 @@ def bench_scoring(n: int = 100, size: int = 100_000) -> None:
         mrcr_grade,
     )
 
+    # natural text: the AA-LCR documents when the package is installed (difflib's cost depends on the text;
+    # a tiny synthetic vocabulary is far slower than prose), else generated words
+    try:
+        from longtracerl.eval.loaders import load_items
+
+        corpus = "".join(it.fields["documents"] for _, it in zip(range(3), load_items("aa-lcr"), strict=False))
+        source = "AA-LCR documents"
+    except Exception:
+        rng0 = random.Random(0)
+        corpus = " ".join(f"w{rng0.randrange(20000)}" for _ in range(400_000))
+        source = "generated words"
     rng = random.Random(0)
-    words = ["frog", "sings", "night", "pond", "moon", "the", "a", "green", "leaps", "water"]
 
     def text(k: int) -> str:
-        out: list[str] = []
-        while sum(len(w) + 1 for w in out) < k:
-            out.append(rng.choice(words))
-        return " ".join(out)[:k]
+        start = rng.randrange(0, max(1, len(corpus) - k))
+        return corpus[start:start + k]
 
     prefix = "Xq9Zr2"
     answers = [prefix + text(5_000) for _ in range(n)]
     responses = [f"<think>{text(2_000)}</think>" + prefix + text(size) for _ in range(n)]
+    print(f"[scoring] texts from {source}; answers 5K chars")
     for name, fn in [
         ("mrcr_grade (difflib, 100K vs 5K chars)", lambda r, a: mrcr_grade(mrcr_final(r), a, prefix)),
         ("longbench_v2_choice", lambda r, a: longbench_v2_choice(final_answer(r)[0])),

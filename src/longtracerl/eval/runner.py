@@ -215,7 +215,8 @@ class Runner:
         if b == "mrcr":
             text = mrcr_final(raw, reasoning)
             row["extracted"] = text[:PROMPT_HEAD_CHARS]
-            row["score"] = mrcr_grade(text, item.gold, item.meta["random_string_to_prepend"])
+            # difflib takes seconds on a 100K-character response: keep the event loop free meanwhile
+            row["score"] = await asyncio.to_thread(mrcr_grade, text, item.gold, item.meta["random_string_to_prepend"])
             return
         if not final:
             row["score"] = 0.0
