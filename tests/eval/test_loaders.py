@@ -146,3 +146,20 @@ def test_longreason_splits(bench_files: dict[str, Path]) -> None:
 def test_unknown_benchmark() -> None:
     with pytest.raises(BenchDataError, match="unknown benchmark; known: aa-lcr"):
         load_items("mmlu")
+
+
+def test_hub_id_goes_through_huggingface_hub(tmp_path: Path) -> None:
+    """An owner/name that is not a local path is fetched with huggingface_hub; offline that is a clear error
+    (the download itself needs network, which tests do not have)."""
+    import subprocess
+    import sys
+
+    code = ("from longtracerl.eval.loaders import load_items\n"
+            "list(load_items('longbench-v2', 'THUDM/LongBench-v2'))\n")
+    import os
+
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                       env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
+                            "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert r.returncode != 0
+    assert "BenchDataError: THUDM/LongBench-v2: could not fetch from the Hugging Face hub" in r.stderr
