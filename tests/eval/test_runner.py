@@ -51,6 +51,7 @@ def stub() -> Iterator[str]:
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
     loop.call_soon_threadsafe(loop.stop)
     t.join(timeout=10)
+    loop.close()
 
 
 class _Result:
