@@ -41,8 +41,26 @@ def bench_runner(n: int, conc: int, delay: float) -> None:
                 "answer": "A", "context": f"context {i} " * 50} for i in range(n)]))
             cfg = EvalConfig(bench="longbench-v2", data=str(data), out=str(Path(td) / "run"), base_url=f"http://127.0.0.1:{port}/v1",
                              model="stub", concurrency=conc, max_tokens=64, progress=False)
-            llm, judge = make_models(cfg)
             tok = load_tokenizer()
+            # reference: the bare LLM layer (same endpoint, same concurrency, no runner around it)
+            bare = make_models(cfg)[0]
+
+            async def bare_run() -> None:
+                sem = asyncio.Semaphore(conc)
+
+                async def one(i: int) -> None:
+                    async with sem:
+                        await bare.chat([{"role": "user", "content": f"bare {i} (A) x (D) y"}], temperature=0.6,
+                                        max_tokens=8)
+                try:
+                    await asyncio.gather(*(one(i) for i in range(n)))
+                finally:
+                    await bare.aclose()  # type: ignore[attr-defined]
+
+            t0 = time.perf_counter()
+            asyncio.run(bare_run())
+            bare_wall = time.perf_counter() - t0
+            llm, judge = make_models(cfg)
 
             async def go() -> dict:  # type: ignore[type-arg]
                 try:
@@ -58,8 +76,10 @@ def bench_runner(n: int, conc: int, delay: float) -> None:
         proc.terminate()
         proc.wait(timeout=10)
     ideal = math.ceil(n / conc) * delay
+    print(f"[runner] bare LLM layer (no runner): {n} requests in {bare_wall:.2f} s ({bare_wall / ideal:.2f}x ideal)")
     print(f"[runner] {rows} rows ({stats['errors']} errors), concurrency {conc}, stub delay {delay * 1000:.0f} ms: "
-          f"wall {wall:.2f} s, ideal {ideal:.2f} s, ratio {wall / ideal:.2f}x (target <= 1.2x); runner CPU {cpu:.2f} s "
+          f"wall {wall:.2f} s, ideal {ideal:.2f} s, ratio {wall / ideal:.2f}x (target <= 1.2x), "
+          f"{wall / bare_wall:.2f}x the bare LLM layer; runner CPU {cpu:.2f} s "
           f"({1000 * cpu / max(1, rows):.2f} ms per request), load average {os.getloadavg()[0]:.1f}")
 
 
