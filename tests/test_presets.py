@@ -78,12 +78,13 @@ def test_table_for_the_default_config() -> None:
     b = _by(rows)
     # our offline defaults differ from the paper where it matters, and the table says so
     for k in ("walk: moves per walk", "walk: next-hop chooser", "question writer", "search agent",
-              "reward: outcome", "reward: format gate", "reward: rubric matching", "eval: temperature"):
+              "reward: outcome", "reward: format gate", "reward: rubric matching"):
         assert b[k]["differs"] is True, k
     assert b["walk: moves per walk"] == {"setting": "walk: moves per walk", "ours": "4", "paper": "8", "differs": True}
     assert b["reward: eta (rubric weight)"]["differs"] is False
     assert b["walk: random-jump probability"]["paper"] == NOT_STATED and not b["walk: random-jump probability"]["differs"]
-    assert not any(r["differs"] for r in rows if r["setting"].startswith("GRPO"))
+    assert not any(r["differs"] for r in rows if r["setting"].startswith(("GRPO", "eval")))
+    assert _by(settings_table(eval=eval_settings(temperature=0.0)))["eval: temperature"]["differs"] is True
     md = table_markdown(rows)
     assert md.splitlines()[0].startswith(f"{sum(r['differs'] for r in rows)} of {len(rows)} settings differ")
     assert "| ≠ | walk: moves per walk | 4 | 8 |" in md
