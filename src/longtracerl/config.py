@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from longtracerl.synth.assembly import AssemblyConfig
 
@@ -65,7 +65,13 @@ class AgentSettings(_Strict):
 
 
 class OutcomeSettings(_Strict):
+    """How the build decides that an agent attempt solved its question (the solve filter, PAPER.md 2b)."""
+
     scorer: Literal["contains", "em", "f1", "judge"] = "contains"
+    judge_prompt: Literal["hle", "aa_lcr"] = Field("hle", description="built-in judge prompt (our wording)")
+    judge_prompt_file: str | None = Field(None, description="judge template file with {question} {response} "
+                                                            "{correct_answer}; overrides judge_prompt")
+    judge_tries: int = Field(3, ge=1, description="judge calls per answer before the explicit error state")
 
 
 class DistractorSettings(_Strict):
@@ -88,6 +94,8 @@ class ExportSettings(_Strict):
 class BuildConfig(_Strict):
     """Everything ``longtracerl build`` does; the defaults run offline on the bundled sample world."""
 
+    preset: Literal["default", "paper"] = Field(
+        "default", description="values laid under the config (longtracerl.presets); YAML keys, flags and --set win")
     name: str = "default"
     out: str = "runs"
     seed: int = 0
@@ -102,6 +110,13 @@ class BuildConfig(_Strict):
     distractors: DistractorSettings = Field(default_factory=DistractorSettings)
     assembly: AssemblyConfig = Field(default_factory=AssemblyConfig)
     export: ExportSettings = Field(default_factory=ExportSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        from longtracerl.presets import apply_preset
+
+        return apply_preset("build", data)
 
     @property
     def run_dir(self) -> Path:

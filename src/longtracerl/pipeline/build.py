@@ -8,13 +8,23 @@ from typing import Any
 from longtracerl.config import BuildConfig
 from longtracerl.pipeline.context import RunContext
 from longtracerl.pipeline.stages import STAGES, ItemStage
+from longtracerl.synth.tokens import load_tokenizer
 
 
 def run_build(cfg: BuildConfig, *, progress: bool = True, stages: list[str] | None = None,
               log: Any = None) -> RunContext:
-    """Run (or resume) the build; returns the context (``ctx.dir`` is the run directory)."""
+    """Run (or resume) the build; returns the context (``ctx.dir`` is the run directory).
+
+    A preset that lacks what it needs (an LLM, a tokenizer) raises ``PresetError`` before anything is written.
+    """
+    from longtracerl.presets import check_build_requirements
+
+    check_build_requirements(cfg)
     ctx = RunContext(cfg, progress=progress)
     ctx.check_config()
+    if not ctx.is_done("assembly") and (stages is None or "assembly" in stages):
+        # a tokenizer that cannot be loaded must fail now, not after the LLM stages have been paid for
+        ctx.__dict__["tokenizer"] = load_tokenizer(cfg.assembly.tokenizer)
     for stage in STAGES:
         if stages is not None and stage.name not in stages:
             continue

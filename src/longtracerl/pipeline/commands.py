@@ -24,6 +24,12 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(None, "--max-tokens", help="Context length L in tokens [131072]."),
         executor: str = typer.Option(None, "--executor", help="local | ray [local]."),
         seed: int = typer.Option(None, "--seed", help="Seed of every random choice [0]."),
+        preset: str = typer.Option(None, "--preset", help="default | paper: the paper's settings (PAPER.md 2); "
+                                   "YAML keys, flags and --set still win. See docs/settings.md."),
+        tokenizer: str = typer.Option(None, "--tokenizer", help="HF tokenizer dir or Hub id counting L "
+                                      "(the trained model's) [bundled]."),
+        judge_prompt_file: str = typer.Option(None, "--judge-prompt-file", help="Judge template for the solve "
+                                              "filter ({question} {response} {correct_answer})."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     ) -> None:
         """Build a long-context RL training set (resumable: rerun the same command after any interruption)."""
@@ -33,16 +39,25 @@ def register(app: typer.Typer) -> None:
         from longtracerl.io import JsonlError
         from longtracerl.pipeline.build import run_build
         from longtracerl.pipeline.context import ConfigMismatch
+        from longtracerl.presets import check_build_requirements, print_table, settings_table
 
         console = Console(stderr=True)
         extra = {"name": name, "out": out, "llm.kind": llm, "llm.base_url": base_url, "llm.model": model,
                  "llm.api_key": api_key, "walk.n_chains": n_chains, "assembly.max_tokens": max_tokens,
-                 "executor": executor, "seed": seed}
+                 "executor": executor, "seed": seed, "preset": preset, "assembly.tokenizer": tokenizer,
+                 "outcome.judge_prompt_file": judge_prompt_file}
         try:
             cfg = BuildConfig.load(config, overrides, extra)
         except (ValueError, OSError) as e:
             console.print(f"[red]error:[/] bad build config: {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        try:
+            check_build_requirements(cfg)
+        except ValueError as e:  # PresetError, or a bad judge prompt file
+            console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        if not quiet:
+            print_table(settings_table(build=cfg), f"build settings vs the paper (preset: {cfg.preset})", console)
         console.print(f"building [bold]{cfg.run_dir}[/] (resumable: rerun the same command to continue)")
         try:
             ctx = run_build(cfg, progress=not quiet, log=console.print)

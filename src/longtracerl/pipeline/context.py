@@ -95,6 +95,10 @@ class RunContext:
         if p.exists():
             have = yaml.safe_load(p.read_text()) or {}
             have = {k: v for k, v in have.items() if k in want}
+            try:  # settings added since that run was started compare as their defaults
+                have = type(self.cfg).model_validate(have).model_dump(mode="json")
+            except ValueError:
+                pass
             ignore = {"executor", "ray_shards"}  # how it runs, not what it makes
             diff = sorted(k for k in want if k not in ignore and have.get(k) != want[k])
             if diff:

@@ -7,6 +7,7 @@ server and ``longtracerl.train`` read them unchanged. The verl parquet follows v
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -20,14 +21,24 @@ SOURCE = "longqa"
 
 
 def slime_row(s: Sample) -> dict[str, Any]:
-    """One released-format row: source, input_messages, label, metadata.extra_reward_info."""
+    """One released-format row: source, input_messages, label, metadata.extra_reward_info.
+
+    ``rubrics`` stays a list of strings (the released format); the other names of each rubric entity go in
+    an extra ``rubric_aliases`` mapping (only when there are any), which the released reader ignores and our
+    reward (server and adapters) uses."""
+    info: dict[str, Any] = {"question": s.question, "rubrics": list(s.rubrics), "dataset_name": s.dataset_name}
+    if s.rubric_aliases:
+        info["rubric_aliases"] = {k: list(v) for k, v in s.rubric_aliases.items()}
     return {
         "source": SOURCE,
         "input_messages": [{"role": m["role"], "content": m["content"]} for m in s.messages],
         "label": s.label,
-        "metadata": {"extra_reward_info": {"question": s.question, "rubrics": list(s.rubrics),
-                                           "dataset_name": s.dataset_name}},
+        "metadata": {"extra_reward_info": info},
     }
+
+
+def _aliases_json(s: Sample) -> str:
+    return json.dumps(s.rubric_aliases, ensure_ascii=False, sort_keys=True) if s.rubric_aliases else ""
 
 
 def verl_row(s: Sample, index: int, split: str = "train") -> dict[str, Any]:
@@ -37,7 +48,7 @@ def verl_row(s: Sample, index: int, split: str = "train") -> dict[str, Any]:
         "ability": "long_context_qa",
         "reward_model": {"style": "rule", "ground_truth": s.label},
         "extra_info": {"question": s.question, "rubrics": list(s.rubrics), "index": index, "split": split,
-                       "sample_id": s.sample_id},
+                       "sample_id": s.sample_id, "rubric_aliases": _aliases_json(s)},
     }
 
 
@@ -58,7 +69,8 @@ def write_verl(samples: Sequence[Sample], path: Path | str, split: str = "train"
         ("ability", pa.string()),
         ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
         ("extra_info", pa.struct([("question", pa.string()), ("rubrics", pa.list_(pa.string())),
-                                  ("index", pa.int64()), ("split", pa.string()), ("sample_id", pa.string())])),
+                                  ("index", pa.int64()), ("split", pa.string()), ("sample_id", pa.string()),
+                                  ("rubric_aliases", pa.string())])),
     ])
     table = pa.Table.from_pylist(rows, schema=schema)
     tmp = p.with_suffix(p.suffix + ".tmp")
@@ -77,8 +89,9 @@ def write_hf(samples: Sequence[Sample], path: Path | str) -> int:
 
     datasets.disable_progress_bars()
     p = Path(path)
-    rows = [s.model_dump(include=set(HF_COLUMNS)) for s in samples]
-    ds = Dataset.from_list(rows) if rows else Dataset.from_dict({k: [] for k in HF_COLUMNS})
+    # rubric_aliases as JSON text: Arrow cannot hold mappings whose keys differ per row
+    rows = [{**s.model_dump(include=set(HF_COLUMNS)), "rubric_aliases": _aliases_json(s)} for s in samples]
+    ds = Dataset.from_list(rows) if rows else Dataset.from_dict({k: [] for k in (*HF_COLUMNS, "rubric_aliases")})
     tmp = p.with_name(p.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)

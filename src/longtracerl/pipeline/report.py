@@ -237,8 +237,11 @@ def _plots(out: Path, stats: dict[str, Any]) -> list[str]:
 
 
 def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[str, float]) -> str:
+    from longtracerl.presets import table_markdown
+
     c, t = stats["counts"], stats["context_tokens"]
-    lines = [f"# Build report: {ctx.cfg.name}", "",
+    lines = [f"# Build report: {ctx.cfg.name}", "", f"## Settings vs the paper (preset: {ctx.cfg.preset})", "",
+             table_markdown(stats["settings_vs_paper"]),
              f"{c['samples']} samples from {stats['funnel']['walks_attempted']} walks "
              f"({c['chains']} chains, {c['questions']} questions, {c['trajectories']} solved).", "",
              "## Funnel and drops", "", "| stage | dropped | reasons |", "|---|---|---|"]
@@ -276,7 +279,10 @@ def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[
 def write_report(ctx: RunContext) -> dict[str, Any]:
     out = ctx.dir / "report"
     out.mkdir(parents=True, exist_ok=True)
+    from longtracerl.presets import settings_table
+
     stats = collect_stats(ctx)
+    stats["settings_vs_paper"] = settings_table(build=ctx.cfg, tokenizer_name=stats["context_tokens"]["tokenizer"])
     stats["llm_usage"] = _usage(ctx, stats["counts"]["samples"])
     plots = _plots(out, stats)
     stats.pop("_plot")

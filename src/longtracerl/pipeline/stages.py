@@ -63,8 +63,10 @@ class WalkStage(Stage):
             llm = ctx.llm("walk")
             if llm is None:
                 raise ValueError("walk.chooser=llm needs an LLM: --llm local or --llm openai --base-url ...")
-            return asyncio.run(arun_walks(ctx.graph, wc, LLMWalkChooser(llm), ctx.chains,
+            chooser = LLMWalkChooser(llm)
+            info = asyncio.run(arun_walks(ctx.graph, wc, chooser, ctx.chains,
                                           rejected_path=ctx.rejected, docstore=ctx.docstore))
+            return {**info, "chooser": chooser.name, "chooser_counters": chooser.counters}
         return run_walks(ctx.graph, wc, CHOOSERS[w.chooser](), ctx.chains, rejected_path=ctx.rejected,
                          docstore=ctx.docstore)
 
@@ -138,9 +140,15 @@ class QuestionStage(ItemStage):
         from longtracerl.synth.questions import write_questions
 
         q = ctx.cfg.questions
+        graph = ctx.graph
+
+        def aliases_of(title: str) -> list[str]:  # the graph's other names of a chain entity
+            node = graph.node_by_title(title)
+            return [] if node is None else list(graph.aliases[node])
+
         st = asyncio.run(write_questions(items, ctx.docstore, self.writer(ctx), out, rejected,
                                          concurrency=q.concurrency, max_attempts=q.attempts,
-                                         progress=ctx.progress))
+                                         progress=ctx.progress, aliases_of=aliases_of))
         return st.model_dump(mode="json")
 
 
@@ -179,12 +187,14 @@ class AgentStage(ItemStage):
     def scorer(self, ctx: RunContext) -> Any:
         from longtracerl.reward import get_outcome_scorer
 
-        name = ctx.cfg.outcome.scorer
-        if name == "judge":
+        o = ctx.cfg.outcome
+        name = o.scorer
+        if name == "judge":  # the reward's judge and decision rule (reward/judge.py) decide what "solved" means
             llm = ctx.llm("judge")
             if llm is None:
                 raise ValueError("outcome.scorer=judge needs an LLM: --llm local or --llm openai --base-url ...")
-            return get_outcome_scorer("judge", llm=llm, cache_path=ctx.dir / "cache" / "judge.sqlite")
+            return get_outcome_scorer("judge", llm=llm, cache_path=ctx.dir / "cache" / "judge.sqlite",
+                                      prompt=o.judge_prompt, prompt_file=o.judge_prompt_file, tries=o.judge_tries)
         return get_outcome_scorer(name)
 
     def run_items(self, ctx: RunContext, items: list[Question], out: Path, rejected: Path) -> dict[str, Any]:
