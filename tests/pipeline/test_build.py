@@ -178,4 +178,4 @@ def test_example_configs_load() -> None:
     a = BuildConfig.load(root / "build_sample_world.yaml")
     b = BuildConfig.load(root / "build_kilt.yaml", extra={"llm.base_url": "http://127.0.0.1:1/v1"})
     assert a.world.kind == "sample" and a.assembly.max_tokens == 131072
-    assert b.executor == "ray" and b.walk.hops == 8 and b.llm.base_url == "http://127.0.0.1:1/v1"
+    assert b.executor.kind == "ray" and b.walk.hops == 8 and b.llm.base_url == "http://127.0.0.1:1/v1"

@@ -47,15 +47,20 @@ class Stage:
 class WalkStage(Stage):
     name = "walk"
 
+    def walk_config(self, ctx: RunContext) -> Any:
+        from longtracerl.graph.walk import WalkConfig
+
+        w = ctx.cfg.walk
+        return WalkConfig(n_walks=w.n_chains, seed=ctx.cfg.seed, max_hops=w.hops,
+                          min_hops=w.hops if w.min_hops is None else w.min_hops,
+                          max_candidates=w.max_candidates, jump_prob=w.jump_prob)
+
     def run(self, ctx: RunContext) -> dict[str, Any]:
         from longtracerl.graph.simple_choosers import CHOOSERS
-        from longtracerl.graph.walk import WalkConfig
         from longtracerl.graph.write import run_walks
 
         w = ctx.cfg.walk
-        wc = WalkConfig(n_walks=w.n_chains, seed=ctx.cfg.seed, max_hops=w.hops,
-                        min_hops=w.hops if w.min_hops is None else w.min_hops,
-                        max_candidates=w.max_candidates, jump_prob=w.jump_prob)
+        wc = self.walk_config(ctx)
         if w.chooser == "llm":
             from longtracerl.graph.write import arun_walks
             from longtracerl.llm.walk_chooser import LLMWalkChooser
@@ -184,7 +189,7 @@ class AgentStage(ItemStage):
             llm = ctx.llm("judge")
             if llm is None:
                 raise ValueError("outcome.scorer=judge needs an LLM: --llm local or --llm openai --base-url ...")
-            return get_outcome_scorer("judge", llm=llm, cache_path=ctx.dir / "cache" / "judge.sqlite")
+            return get_outcome_scorer("judge", llm=llm, cache_path=ctx.cache_dir / "judge.sqlite")
         return get_outcome_scorer(name)
 
     def run_items(self, ctx: RunContext, items: list[Question], out: Path, rejected: Path) -> dict[str, Any]:
