@@ -284,14 +284,9 @@ def submit_stream(
 
 
 def task_options(ctx: RunContext) -> dict[str, Any]:
-    from longtracerl.pipeline.ray_cluster import runtime_env
-
+    """Resources, retries on worker death, and SPREAD so batches go to every node (the code ships at ray.init)."""
     rs = ctx.cfg.executor.ray
-    opts: dict[str, Any] = {"num_cpus": rs.num_cpus, "max_retries": rs.max_retries, "scheduling_strategy": "SPREAD"}
-    env = runtime_env(rs)
-    if env:
-        opts["runtime_env"] = env
-    return opts
+    return {"num_cpus": rs.num_cpus, "max_retries": rs.max_retries, "scheduling_strategy": "SPREAD"}
 
 
 def run_ray(ctx: RunContext, stage: ItemStage) -> dict[str, Any]:

@@ -84,8 +84,13 @@ def connect(rs: RaySettings) -> dict[str, Any]:
     import ray
 
     address = resolve_address(rs)
+    shipped = "job runtime_env (Ray was started by the caller)"
     if not ray.is_initialized():
-        kw: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        # local directories in py_modules can only be uploaded at the job level, i.e. here
+        env = runtime_env(rs)
+        kw: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=False,
+                                  runtime_env=env or None)
+        shipped = "py_modules (this package)" if rs.ship_code else "installed on the nodes"
         if address is not None:
             check_reachable(address, rs.connect_timeout)
             try:
@@ -96,4 +101,4 @@ def connect(rs: RaySettings) -> dict[str, Any]:
             ray.init(num_cpus=rs.local_cpus or os.cpu_count() or 1, **kw)
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     cpus = sum(float(n.get("Resources", {}).get("CPU", 0)) for n in nodes)
-    return {"address": address or "local", "nodes": len(nodes), "cpus": cpus}
+    return {"address": address or "local", "nodes": len(nodes), "cpus": cpus, "code": shipped}
