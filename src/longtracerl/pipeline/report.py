@@ -285,9 +285,42 @@ def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[
     lines += ["", "## Cost", "", f"LLM calls {u['llm_calls']} (prompt {u['prompt_tokens']:,} + completion "
               f"{u['completion_tokens']:,} tokens); per kept sample: {u['calls_per_sample']} calls, "
               f"{u['tokens_per_sample']} tokens.", "", "Stage wall-clock (s, last run of each): "
-              + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), "", "## Plots", ""]
+              + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), ""]
+    lines += _execution_md(ctx)
+    lines += ["## Plots", ""]
     lines += [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+def _execution_md(ctx: RunContext) -> list[str]:
+    """Where the work ran (executor, cluster, how workers read the world) and per-endpoint LLM counts."""
+    from longtracerl.llm.pool import merge_endpoint_stats
+
+    ex = ctx.cfg.executor
+    lines = ["## Execution", ""]
+    runs = [r for st in ctx.manifest().get("stages", {}).values() for r in st.get("runs", [])]
+    cluster = next((r["cluster"] for r in reversed(runs) if isinstance(r.get("cluster"), dict)), None)
+    if ex.kind == "ray" and cluster:
+        lines.append(f"Executor: Ray at {cluster.get('address')} ({cluster.get('nodes')} nodes, "
+                     f"{cluster.get('cpus')} CPUs; code: {cluster.get('code')}); batches of up to "
+                     f"{ex.ray.batch_size} items, results returned through the object store.")
+    else:
+        lines.append(f"Executor: {ex.kind}.")
+    try:
+        access = ctx.world_access()
+        lines += ["", "World data on the workers: " + "; ".join(f"{k}: {v}" for k, v in access.items()) + "."]
+    except ValueError:
+        pass
+    endpoints: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        merge_endpoint_stats(endpoints, r.get("endpoints") or {})
+    if endpoints:
+        lines += ["", "| LLM endpoint | requests | ok | failed | times left out | peak in flight |",
+                  "|---|---|---|---|---|---|"]
+        for name, e in sorted(endpoints.items()):
+            lines.append(f"| {name} | {e.get('requests', 0)} | {e.get('ok', 0)} | {e.get('failed', 0)} | "
+                         f"{e.get('trips', 0)} | {e.get('max_in_flight', 0)} |")
+    return [*lines, ""]
 
 
 def write_report(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | None = None) -> dict[str, Any]:
