@@ -49,6 +49,16 @@ def register(app: typer.Typer) -> None:
         except (ValueError, OSError) as e:
             console.print(f"[red]error:[/] bad build config: {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        if cfg.executor.kind == "ray":  # an unreachable cluster is one line, before anything is written
+            from longtracerl.pipeline.ray_cluster import check_reachable, resolve_address
+
+            address = resolve_address(cfg.executor.ray)
+            try:
+                if address is not None:
+                    check_reachable(address, cfg.executor.ray.connect_timeout)
+            except RayConnectError as e:
+                console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+                raise typer.Exit(1) from None
         console.print(f"building [bold]{cfg.run_dir}[/] (resumable: rerun the same command to continue)")
         try:
             ctx = run_build(cfg, progress=not quiet, log=console.print)

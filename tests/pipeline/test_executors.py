@@ -1,0 +1,53 @@
+"""Pieces of the Ray executor that need no cluster: streaming rewrite, batching with dependencies, stats."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from longtracerl.io import JsonlAppender, rewrite_in_order
+from longtracerl.pipeline.executors import OffsetIndex, add_stats, rewrite_in_order_streaming
+
+
+def test_streaming_rewrite_gives_the_bytes_of_the_in_memory_rewrite(tmp_path: Path) -> None:
+    rows = [{"id": f"x{i:03d}", "text": "é" * (i % 7), "v": i / 3} for i in range(200)]
+    random.Random(0).shuffle(rows)
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    for p in (a, b):
+        with JsonlAppender(p, "id") as w:
+            w.write_many(rows)
+            w.write({"id": "stray", "v": 0})  # an id not in the order keeps its place at the end
+        with p.open("ab") as f:
+            f.write(b'{"id":"torn","v":')  # a killed writer's torn last line
+    order = [f"x{i:03d}" for i in range(200)]
+    from longtracerl.io import repair_tail
+
+    repair_tail(a)
+    rewrite_in_order(a, "id", order)
+    rewrite_in_order_streaming(b, "id", iter(order))
+    assert a.read_bytes() == b.read_bytes()
+    assert json.loads(b.read_bytes().splitlines()[0])["id"] == "x000"
+
+
+def test_offset_index_reads_records_back(tmp_path: Path) -> None:
+    p = tmp_path / "q.jsonl"
+    with JsonlAppender(p, "question_id") as w:
+        for i in range(50):
+            w.write({"question_id": f"q{i}", "body": "x" * i})
+    idx = OffsetIndex(p, "question_id")
+    try:
+        assert json.loads(idx.get("q37") or b"")["body"] == "x" * 37
+        assert idx.get("nope") is None
+    finally:
+        idx.close()
+
+
+def test_task_stats_add_up_and_endpoint_peaks_take_the_max() -> None:
+    total: dict[str, object] = {}
+    add_stats(total, {"samples": 2, "reasons": {"too_long": 1}, "usage": {"calls": 3},
+                      "endpoints": {"http://a": {"requests": 5, "max_in_flight": 3, "errors": {"http 500": 1}}}})
+    add_stats(total, {"samples": 1, "reasons": {"too_long": 2, "x": 1}, "usage": {"calls": 1}, "flag": True,
+                      "endpoints": {"http://a": {"requests": 1, "max_in_flight": 2, "errors": {"http 500": 2}}}})
+    assert total == {"samples": 3, "reasons": {"too_long": 3, "x": 1}, "usage": {"calls": 4},
+                     "endpoints": {"http://a": {"requests": 6, "max_in_flight": 3, "errors": {"http 500": 3}}}}
