@@ -158,3 +158,15 @@ def test_config_and_cli_accept_several_base_urls() -> None:
         build.run_build = orig  # type: ignore[assignment]
     assert "stop here" in r.output
     assert seen["cfg"].llm.base_url == ["http://a/v1", "http://b/v1"]
+
+
+def test_the_judge_takes_a_pool_too(stubs: Any) -> None:
+    from longtracerl.reward.judge import make_judge
+
+    a, b = stubs(Stub(), Stub(fail="all"))
+    judge = make_judge(base_url=[a.url, b.url], model="m", use_cache=False, max_concurrency=2)
+    assert isinstance(judge.llm, LLMPool)
+    for i in range(6):
+        asyncio.run(judge.llm.chat([{"role": "user", "content": f"x{i}"}]))
+    st = judge.llm.stats()
+    assert st[a.url]["ok"] == 6 and st[b.url]["ok"] == 0 and st[b.url]["failed"] >= 1

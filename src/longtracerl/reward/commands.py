@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8300, help="Port."),
         outcome: str = typer.Option("rule", help="Outcome scorer: rule | judge."),
         rule: str = typer.Option("contains", help="Rule scorer with --outcome rule: contains | em | f1 | choice."),
-        judge_base_url: str = typer.Option(None, help="OpenAI-compatible judge endpoint, e.g. http://127.0.0.1:8000/v1."),
+        judge_base_url: list[str] = typer.Option(None, help="OpenAI-compatible judge endpoint, e.g. "
+                                                 "http://127.0.0.1:8000/v1; repeat it for a pool of endpoints."),
         judge_model: str = typer.Option("", help="Judge model name."),
         judge_api_key: str = typer.Option("none", envvar="LONGTRACERL_JUDGE_API_KEY", help="Judge API key."),
         judge_prompt: str = typer.Option("hle", help="Judge prompt: hle | aa_lcr."),
@@ -42,9 +43,11 @@ def register(app: typer.Typer) -> None:
         if config is not None:
             cfg = RewardConfig.from_yaml(config)
         else:
+            urls = list(judge_base_url or [])
             cfg = RewardConfig.model_validate(dict(
                 eta=eta, strategy=strategy, rubric_mode=rubric_mode, outcome=outcome, rule=rule,
-                judge=JudgeSettings(base_url=judge_base_url, api_key=judge_api_key, model=judge_model,
+                judge=JudgeSettings(base_url=(urls[0] if len(urls) == 1 else urls) or None, api_key=judge_api_key,
+                                    model=judge_model,
                                     prompt=judge_prompt, max_concurrency=judge_concurrency, timeout=judge_timeout)))
         if cfg.outcome == "judge" and not cfg.judge.base_url:
             raise typer.BadParameter("--outcome judge needs --judge-base-url", param_hint="--judge-base-url")

@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 
 class JudgeSettings(BaseModel):
-    base_url: str | None = None
+    base_url: str | list[str] | None = None  # several: a pool of judge endpoints (llm/pool.py)
     api_key: str = "none"
     model: str = ""
     prompt: Literal["hle", "aa_lcr"] = "hle"
