@@ -4,9 +4,11 @@ Routing is least-outstanding-requests: each call goes to the healthy endpoint wi
 flight (ties: the one that has served fewest), so a slow server keeps fewer requests and receives fewer
 calls in proportion to its speed. Each endpoint has its own cap on requests in flight; a caller waits when
 every endpoint is full (backpressure). A failed call is retried on another endpoint. An endpoint that fails
-``trip_after`` times in a row is left out for ``cooldown`` seconds (doubling while it keeps failing, up to
-``max_cooldown``), then tried again; one success puts it back for good. When every attempt failed the call
-raises ``LLMError`` naming each endpoint's last error.
+``trip_after`` times in a row, or 80% of its last 20 requests, is left out for ``cooldown`` seconds, then tried
+again; if it trips again before any success the cooldown doubles (up to ``max_cooldown``), and one success
+resets it. An endpoint that fails only some of its requests thus keeps serving (its failures are retried
+elsewhere), a dead one is mostly left out. When every attempt failed the call raises ``LLMError`` naming each
+endpoint's last error.
 
 The pool owns the disk cache and the usage meter (its members have neither), keyed on the model rather than
 on a URL, so a resumed run finds its answers whichever endpoint gave them.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +26,9 @@ from longtracerl.llm.base import ChatLLM, ChatResponse, LLMError
 from longtracerl.llm.cache import LLMCache, request_key
 from longtracerl.llm.usage import UsageMeter
 from longtracerl.records import Usage
+
+WINDOW = 20  # outcomes remembered per endpoint
+WINDOW_TRIP = 0.8  # share of failures among them that leaves the endpoint out
 
 
 @dataclass
@@ -44,6 +50,7 @@ class Endpoint:
     next_cooldown: float = 0.0
     last_error: str = ""
     errors: dict[str, int] = field(default_factory=dict)
+    recent: deque[bool] = field(default_factory=lambda: deque(maxlen=WINDOW))  # True = failed
 
     def available(self, now: float) -> bool:
         return self.out_until <= now and self.in_flight < self.cap
@@ -61,7 +68,7 @@ class LLMPool:
         max_in_flight: int = 8,
         cooldown: float = 5.0,
         max_cooldown: float = 60.0,
-        trip_after: int = 3,
+        trip_after: int = 6,
         attempts: int | None = None,
         cache: LLMCache | None = None,
         meter: UsageMeter | None = None,
@@ -120,6 +127,7 @@ class LLMPool:
         async with cond:
             ep.in_flight -= 1
             ep.seconds += seconds
+            ep.recent.append(error is not None)
             if error is None:
                 ep.ok += 1
                 ep.streak = 0
@@ -129,11 +137,13 @@ class LLMPool:
                 ep.streak += 1
                 ep.last_error = error
                 ep.errors[error] = ep.errors.get(error, 0) + 1
-                if ep.streak >= self.trip_after:
+                share = sum(ep.recent) / len(ep.recent)
+                if ep.streak >= self.trip_after or (len(ep.recent) == WINDOW and share >= WINDOW_TRIP):
                     ep.next_cooldown = min(self.max_cooldown, ep.next_cooldown * 2 if ep.next_cooldown else self.cooldown)
                     ep.out_until = time.monotonic() + ep.next_cooldown
                     ep.trips += 1
-                    ep.streak = self.trip_after - 1  # one more failure after the cooldown trips it again
+                    ep.streak = 0  # back after the cooldown; trips again (for twice as long) on a new streak
+                    ep.recent.clear()
             cond.notify_all()
 
     # ------------------------------------------------------------------ the call
