@@ -223,11 +223,10 @@ def part_pool(n: int, cap: int, delay: float) -> None:
 def rss_child(n: int, tmp: Path) -> None:
     """In a fresh process: run ``n`` stub items through the Ray executor; print the driver's peak RSS."""
     sys.path.insert(0, str(HERE))
-    from scale_stub import StubStage  # type: ignore[import-not-found]
-
     from longtracerl.config import BuildConfig
     from longtracerl.pipeline.context import RunContext
     from longtracerl.pipeline.executors import run_ray
+    from scale_stub import StubStage  # type: ignore[import-not-found]
 
     cfg = BuildConfig.load(None, ["executor.kind=ray", "executor.ray.batch_size=1000", "executor.ray.local_cpus=2",
                                   f"executor.ray.runtime_env={{py_modules: ['{HERE / 'scale_stub'}']}}"],
