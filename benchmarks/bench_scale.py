@@ -236,6 +236,9 @@ def rss_child(n: int, tmp: Path) -> None:
     with (ctx.dir / "stub_items.jsonl").open("w") as f:
         for i in range(n):
             f.write(json.dumps({"item_id": f"item-{i:07d}", "payload": pad}) + "\n")
+    from longtracerl.pipeline.ray_cluster import connect
+
+    connect(cfg.executor.ray)  # Ray's own client memory is not the executor's: measure from here
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     info = run_ray(ctx, StubStage())

@@ -51,3 +51,34 @@ def test_task_stats_add_up_and_endpoint_peaks_take_the_max() -> None:
                       "endpoints": {"http://a": {"requests": 1, "max_in_flight": 2, "errors": {"http 500": 2}}}})
     assert total == {"samples": 3, "reasons": {"too_long": 3, "x": 1}, "usage": {"calls": 4},
                      "endpoints": {"http://a": {"requests": 6, "max_in_flight": 3, "errors": {"http 500": 3}}}}
+
+
+def test_world_through_serve_search_is_used_and_reported(tmp_path: Path) -> None:
+    from longtracerl.config import BuildConfig
+    from longtracerl.corpus.remote import RemoteSearch
+    from longtracerl.pipeline.context import RunContext
+
+    cfg = BuildConfig.load(None, ["world.kind=custom", "world.docstore=ds", "world.index=ix", "world.graph=g",
+                                  "world.search_url=http://search:8400"], {"out": str(tmp_path)})
+    ctx = RunContext(cfg, progress=False)
+    assert isinstance(ctx.search, RemoteSearch) and ctx.search.base_url == "http://search:8400"
+    access = ctx.world_access()
+    assert access["search"] == "serve-search at http://search:8400" and access["docstore"] == "path ds"
+    # reaching services differently is not another build: a resume with other endpoints is accepted
+    ctx.check_config()
+    moved = cfg.model_copy(update={"world": cfg.world.model_copy(update={"search_url": "http://other:8400"}),
+                                   "llm": cfg.llm.model_copy(update={"base_url": ["http://a/v1", "http://b/v1"]})})
+    RunContext(moved, progress=False).check_config()
+
+
+def test_executor_shorthand_and_ray_settings() -> None:
+    import pytest
+
+    from longtracerl.config import BuildConfig
+
+    a = BuildConfig.model_validate({"executor": "ray"})
+    assert a.executor.kind == "ray" and a.executor.ray.address is None
+    b = BuildConfig.load(None, ["executor.ray.address=auto", "executor.ray.batch_size=4"], {"executor.kind": "ray"})
+    assert b.executor.ray.address == "auto" and b.executor.ray.batch_size == 4
+    with pytest.raises(ValueError, match="adress"):
+        BuildConfig.load(None, ["executor.ray.adress=x"])
