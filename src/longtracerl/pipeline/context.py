@@ -176,6 +176,13 @@ class RunContext:
 
         return load_tokenizer(self.cfg.assembly.tokenizer)
 
+    def assembler(self, factory: Any) -> Any:
+        """One assembler per context, so a Ray worker's batches share its per-document token counts."""
+        asm = self.__dict__.get("_assembler")
+        if asm is None or len(asm.token_cache) > 2_000_000:  # bounded: a worker may see millions of pages
+            asm = self.__dict__["_assembler"] = factory(self.docstore, self.tokenizer, self.cfg.assembly)
+        return asm
+
     def llm(self, stage: str) -> Any:
         """The configured LLM for one role (None when the build is LLM-free); answers cached in the run."""
         s = self.cfg.llm

@@ -246,7 +246,8 @@ class AssemblyStage(ItemStage):
         rej = JsonlAppender(rejected, "item_id")
         done_rej = {i for i in rej.seen}
         todo = [t for t in items if t.question_id not in samples.seen and t.question_id not in done_rej]
-        asm = Assembler(ctx.docstore, ctx.tokenizer, ctx.cfg.assembly)
+        asm = ctx.assembler(Assembler)
+        tokenized_before = asm.tokenized_docs
         fill = fill_provider(ctx)
         strategy = ctx.cfg.distractors.strategy
         stats: dict[str, Any] = {"skipped": len(items) - len(todo), "samples": 0, "rejected": 0, "reasons": {}}
@@ -287,7 +288,7 @@ class AssemblyStage(ItemStage):
             rej.close()
             if bar is not None:
                 bar.stop()
-        stats.update(tokenized_docs=asm.tokenized_docs, seconds=time.perf_counter() - t0)
+        stats.update(tokenized_docs=asm.tokenized_docs - tokenized_before, seconds=time.perf_counter() - t0)
         return stats
 
 
