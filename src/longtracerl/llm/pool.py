@@ -98,7 +98,11 @@ class LLMPool:
 
     def _pick(self, now: float, avoid: set[str]) -> Endpoint | None:
         free = [e for e in self.endpoints if e.available(now)]
-        fresh = [e for e in free if e.name not in avoid] or free
+        fresh = [e for e in free if e.name not in avoid]
+        if not fresh:
+            if any(e.name not in avoid and e.out_until <= now for e in self.endpoints):
+                return None  # a healthy endpoint not tried yet is busy: wait for it, not for one that just failed
+            fresh = free
         if not fresh:
             return None
         return min(fresh, key=lambda e: (e.in_flight, e.requests))
