@@ -9,6 +9,7 @@ installed on the nodes), plus the user's own runtime_env entries.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import socket
@@ -55,8 +56,13 @@ def check_reachable(address: str, timeout: float) -> None:
             "`ray start --head` or fix --ray-address / RAY_ADDRESS / executor.ray.address") from None
 
 
+@functools.cache
 def package_fingerprint() -> str:
-    """sha256 over this package's Python sources: equal on driver and workers when they run the same code."""
+    """sha256 over this package's Python sources: equal on driver and workers when they run the same code.
+
+    Computed once per process (the driver: when it ships the package), so edits on disk during a run do not
+    count as another version.
+    """
     import longtracerl
 
     root = Path(longtracerl.__file__).parent
@@ -88,6 +94,7 @@ def connect(rs: RaySettings) -> dict[str, Any]:
     if not ray.is_initialized():
         # local directories in py_modules can only be uploaded at the job level, i.e. here
         env = runtime_env(rs)
+        package_fingerprint()  # of the code shipped now
         kw: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=False,
                                   runtime_env=env or None)
         shipped = "py_modules (this package)" if rs.ship_code else "installed on the nodes"
