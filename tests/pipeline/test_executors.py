@@ -82,3 +82,17 @@ def test_executor_shorthand_and_ray_settings() -> None:
     assert b.executor.ray.address == "auto" and b.executor.ray.batch_size == 4
     with pytest.raises(ValueError, match="adress"):
         BuildConfig.load(None, ["executor.ray.adress=x"])
+
+
+def test_plan_shares_the_per_endpoint_cap_among_tasks_in_flight(tmp_path: Path) -> None:
+    from longtracerl.config import BuildConfig
+    from longtracerl.pipeline.context import RunContext
+    from longtracerl.pipeline.executors import plan
+
+    cfg = BuildConfig.load(None, ["llm.max_concurrency=64", "executor.ray.batch_size=10"],
+                           {"out": str(tmp_path), "llm.kind": "openai", "llm.base_url": ["http://a/v1", "http://b/v1"]})
+    ctx = RunContext(cfg, progress=False)
+    batch, in_flight, cap = plan(ctx, 1000, cluster_cpus=8)
+    assert (batch, in_flight) == (10, 16) and cap == 4  # 16 tasks x 4 = 64 requests per endpoint at most
+    batch, in_flight, cap = plan(ctx, 6, cluster_cpus=8)  # few items: ray_shards (2) tasks, each half the cap
+    assert (batch, cap) == (3, 32)
