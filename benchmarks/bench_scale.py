@@ -91,7 +91,7 @@ def part_cluster(tmp: Path, chains: int) -> None:
         print(f"[cluster] 3-node Ray cluster (ray.cluster_utils.Cluster, 1 CPU each), {chains} walks: "
               f"local build {t_local:.1f} s; Ray build killed (SIGKILL) mid-assembly after "
               f"{killed_at} of {_lines(run / 'samples.jsonl')} samples, rerun {t_rerun:.1f} s")
-        print(f"[cluster] nodes that ran tasks per stage (rerun): {nodes}; scratch dirs (one per node): "
+        print(f"[cluster] nodes that ran tasks, last run of each stage: {nodes}; scratch dirs (one per node): "
               f"{len([d for d in scratch.iterdir() if d.is_dir()])}")
         print(f"[cluster] byte-identical to the local executor: {all(same.values())} "
               + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in same.items()))

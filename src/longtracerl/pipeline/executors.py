@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -353,10 +352,6 @@ def _bar(ctx: RunContext, name: str, total: int) -> tuple[Any, Any] | None:
     bar = Progress(TextColumn(f"[bold]{name}[/] (ray)"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     bar.start()
     return bar, bar.add_task(name, total=total)
-
-
-def elapsed(t0: float) -> float:
-    return round(time.perf_counter() - t0, 3)
 
 
 # ---------------------------------------------------------------------------- walks
