@@ -87,7 +87,10 @@ def runtime_env(rs: RaySettings) -> dict[str, Any]:
 
 def connect(rs: RaySettings) -> dict[str, Any]:
     """Join (or start) Ray once per process; returns what the report shows (address, nodes, CPUs)."""
-    import ray
+    try:
+        import ray
+    except ImportError:
+        raise RayConnectError("--executor ray needs Ray: pip install 'longtracerl[ray]'") from None
 
     address = resolve_address(rs)
     shipped = "job runtime_env (Ray was started by the caller)"
