@@ -201,6 +201,8 @@ def part_pool(n: int, cap: int, delay: float) -> None:
         for r in runners:
             asyncio.run_coroutine_threadsafe(r.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
+        th.join(5)
+        loop.close()
     healthy = cap / delay + 0.5 * cap / delay + cap / (5 * delay)  # successful answers per second
     without_flaky = cap / delay + cap / (5 * delay)
     ok = sum(int(v["ok"]) for v in st.values())  # type: ignore[call-overload]

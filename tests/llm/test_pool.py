@@ -71,16 +71,21 @@ def stubs() -> Iterator[Any]:
         asyncio.run_coroutine_threadsafe(r.cleanup(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     th.join(5)
+    loop.close()
 
 
-async def _many(pool: Any, n: int, concurrency: int) -> list[str]:
+async def _many(pool: Any, n: int, concurrency: int, *, close: bool = True) -> list[str]:
     sem = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> str:
         async with sem:
             return (await pool.chat([{"role": "user", "content": f"q{i}"}], temperature=0.7)).content
 
-    return await asyncio.gather(*(one(i) for i in range(n)))
+    try:
+        return await asyncio.gather(*(one(i) for i in range(n)))
+    finally:
+        if close:
+            await pool.aclose()
 
 
 def test_least_outstanding_routing_and_failover(stubs: Any) -> None:
@@ -101,14 +106,19 @@ def test_failing_endpoint_is_left_out_then_retried(stubs: Any) -> None:
     good, bad = stubs(Stub(0.01), Stub(0.0, fail="all"))
     pool = make_llm("openai", base_url=[good.url, bad.url], model="m", max_concurrency=2, cooldown=0.3)
     assert isinstance(pool, LLMPool)
-    asyncio.run(_many(pool, 40, 4))
-    st = pool.stats()
+
+    async def scenario() -> tuple[dict[str, Any], int]:
+        await _many(pool, 40, 4, close=False)
+        st = pool.stats()
+        before = bad.requests
+        await asyncio.sleep(0.4)  # after the cooldown it is tried again
+        bad.fail = None
+        await _many(pool, 20, 4)
+        return st, before
+
+    st, before = asyncio.run(scenario())
     assert st[bad.url]["trips"] >= 1 and st[bad.url]["ok"] == 0
     assert st[bad.url]["requests"] < 20  # left out after a few failures, not hit by half the traffic
-    before = bad.requests
-    time.sleep(0.4)  # after the cooldown it is tried again
-    bad.fail = None
-    asyncio.run(_many(pool, 20, 4))
     assert bad.requests > before and pool.stats()[bad.url]["ok"] > 0
 
 
@@ -116,8 +126,15 @@ def test_all_endpoints_down_is_a_clear_error() -> None:
     urls = [f"http://127.0.0.1:{free_port()}/v1" for _ in range(2)]
     pool = make_llm("openai", base_url=urls, model="m", cooldown=0.05)
     t0 = time.time()
+
+    async def call() -> None:
+        try:
+            await pool.chat([{"role": "user", "content": "x"}])
+        finally:
+            await pool.aclose()
+
     with pytest.raises(LLMError, match="all endpoints failed") as e:
-        asyncio.run(pool.chat([{"role": "user", "content": "x"}]))
+        asyncio.run(call())
     assert urls[0] in str(e.value) and "connection error" in str(e.value)
     assert time.time() - t0 < 10
 
@@ -126,9 +143,16 @@ def test_pool_answers_are_cached_whichever_endpoint_answered(stubs: Any, tmp_pat
     a, b = stubs(Stub(), Stub())
     pool = make_llm("openai", base_url=[a.url, b.url], model="m", cache_dir=tmp_path)
     msgs = [{"role": "user", "content": "same"}]
-    first = asyncio.run(pool.chat(msgs))
+
+    async def ask(p: Any) -> Any:
+        try:
+            return await p.chat(msgs)
+        finally:
+            await p.aclose()
+
+    first = asyncio.run(ask(pool))
     again = make_llm("openai", base_url=[b.url, a.url], model="m", cache_dir=tmp_path)  # another order
-    second = asyncio.run(again.chat(msgs))
+    second = asyncio.run(ask(again))
     assert second.cached and second.content == first.content and a.requests + b.requests == 1
 
 
@@ -166,7 +190,6 @@ def test_the_judge_takes_a_pool_too(stubs: Any) -> None:
     a, b = stubs(Stub(), Stub(fail="all"))
     judge = make_judge(base_url=[a.url, b.url], model="m", use_cache=False, max_concurrency=2)
     assert isinstance(judge.llm, LLMPool)
-    for i in range(6):
-        asyncio.run(judge.llm.chat([{"role": "user", "content": f"x{i}"}]))
+    asyncio.run(_many(judge.llm, 6, 1))
     st = judge.llm.stats()
     assert st[a.url]["ok"] == 6 and st[b.url]["ok"] == 0 and st[b.url]["failed"] >= 1
