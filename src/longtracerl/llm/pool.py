@@ -10,8 +10,8 @@ resets it. An endpoint that fails only some of its requests thus keeps serving (
 elsewhere), a dead one is mostly left out. When every attempt failed the call raises ``LLMError`` naming each
 endpoint's last error.
 
-The pool owns the disk cache and the usage meter (its members have neither), keyed on the model rather than
-on a URL, so a resumed run finds its answers whichever endpoint gave them.
+The pool is a ``MeteredChatLLM``: it owns the disk cache and the usage meter (its members have neither),
+keyed on the model rather than on a URL, so a resumed run finds its answers whichever endpoint gave them.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from longtracerl.llm.base import ChatLLM, ChatResponse, LLMError
-from longtracerl.llm.cache import LLMCache, request_key
+from longtracerl.llm.cache import LLMCache
+from longtracerl.llm.metered import MeteredChatLLM
 from longtracerl.llm.usage import UsageMeter
-from longtracerl.records import Usage
 
 WINDOW = 20  # outcomes remembered per endpoint
 WINDOW_TRIP = 0.8  # share of failures among them that leaves the endpoint out
@@ -56,8 +56,11 @@ class Endpoint:
         return self.out_until <= now and self.in_flight < self.cap
 
 
-class LLMPool:
-    """``await pool.chat(...)`` over several ``ChatLLM`` endpoints (see the module docstring)."""
+class LLMPool(MeteredChatLLM):
+    """``await pool.chat(...)`` over several ``ChatLLM`` endpoints (see the module docstring).
+
+    Caching and metering are ``MeteredChatLLM``'s (the one path of every backend); ``_send`` does the routing.
+    """
 
     backend = "pool"
 
@@ -82,9 +85,7 @@ class LLMPool:
         self.max_cooldown = max_cooldown
         self.trip_after = trip_after
         self.attempts = attempts if attempts is not None else max(4, 2 * len(members))
-        self.cache = cache
-        self.meter = meter
-        self.stage = stage
+        super().__init__(cache=cache, meter=meter, stage=stage)
         self._cond: asyncio.Condition | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -151,37 +152,20 @@ class LLMPool:
             cond.notify_all()
 
     # ------------------------------------------------------------------ the call
-    async def chat(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        tools: list[dict[str, Any]] | None = None,
-        json_schema: dict[str, Any] | None = None,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        max_tokens: int = 512,
-        seed: int | None = None,
-        stop: list[str] | None = None,
-    ) -> ChatResponse:
-        kw: dict[str, Any] = dict(tools=tools, json_schema=json_schema, temperature=temperature, top_p=top_p,
-                                  max_tokens=max_tokens, seed=seed, stop=stop)
-        key = None
-        if self.cache is not None and (temperature == 0 or seed is not None):
-            key = request_key(self.backend, self.model, {"model": self.model, "messages": messages, **kw})
-            hit = self.cache.get(key)
-            if hit is not None:
-                resp = ChatResponse.model_validate(hit)
-                resp.cached = True
-                if self.meter is not None:
-                    self.meter.add(self.stage, Usage(), cached=True)
-                return resp
+    def _cache_scope(self) -> str:
+        return self.model  # not a URL: an answer is found again whichever endpoint gave it
+
+    async def _send(self, body: dict[str, Any]) -> ChatResponse:
+        """Route one request (built by ``MeteredChatLLM._body``) to a member; retry elsewhere on failure."""
+        kw: dict[str, Any] = {k: body.get(k) for k in ("tools", "json_schema", "seed", "stop")}
+        kw.update(temperature=body["temperature"], top_p=body["top_p"], max_tokens=body["max_tokens"])
         tried: set[str] = set()
         for _ in range(self.attempts):
             ep = await self._acquire(tried)
             tried.add(ep.name)
             t0 = time.perf_counter()
             try:
-                resp = await ep.llm.chat(messages, **kw)
+                resp = await ep.llm.chat(body["messages"], **kw)
             except LLMError as e:
                 await self._release(ep, e.reason, time.perf_counter() - t0)
                 continue
@@ -189,10 +173,6 @@ class LLMPool:
                 await self._release(ep, type(e).__name__, time.perf_counter() - t0)
                 continue
             await self._release(ep, None, time.perf_counter() - t0)
-            if self.meter is not None:
-                self.meter.add(self.stage, resp.usage)
-            if key is not None and self.cache is not None:
-                self.cache.put(key, resp.model_dump(mode="json"))
             return resp
         detail = "; ".join(f"{e.name}: {e.last_error or 'ok'}" for e in self.endpoints)
         raise LLMError("all endpoints failed", f"{self.attempts} attempts ({detail})")

@@ -77,11 +77,13 @@ def strategy_assembler(ctx: RunContext) -> Any:
 
 def strategy_row(ctx: RunContext, asm: Any, q: Question, t: Trajectory, mentions: _Mentions) -> dict[str, Any]:
     """One question under every strategy: distractors kept and mention shares (all and per tier)."""
-    from longtracerl.pipeline.stages import distractor_set
+    from longtracerl.synth.distractors import distractor_set
 
+    d = ctx.cfg.distractors
     row: dict[str, Any] = {}
     for s in STRATEGIES:
-        ds = distractor_set(ctx, s, q, t)
+        ds = distractor_set(s, q, t, docstore=ctx.docstore, search=ctx.search, seed=ctx.cfg.seed,
+                            remove_answer_docs=d.remove_answer_docs, n=d.one_shot_n)
         res = asm.assemble(q, [(c.doc_id, c.tier) for c in ds.candidates], seed=ctx.cfg.seed, strategy=s)
         if not isinstance(res, Sample):
             continue
