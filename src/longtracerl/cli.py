@@ -32,8 +32,9 @@ def _register_all() -> None:
     from longtracerl.reward import commands as reward_cmds
     from longtracerl.synth import commands as synth_cmds
     from longtracerl.train import commands as train_cmds
+    from longtracerl.view import commands as view_cmds
 
-    for mod in (reward_cmds, corpus_cmds, graph_cmds, llm_cmds, synth_cmds, pipeline_cmds, train_cmds):
+    for mod in (reward_cmds, corpus_cmds, graph_cmds, llm_cmds, synth_cmds, pipeline_cmds, train_cmds, view_cmds):
         mod.register(app)
     schema_cmds.register(app)
 
