@@ -41,7 +41,7 @@ setup() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
   # torch first and pinned: anything that pulls torch must find it already there (no multi-GB CUDA fetch).
   .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install "torch==2.13.0"
-  .venv/bin/python -m pip install -e ".[train,dev]"
+  .venv/bin/python -m pip install -e ".[train,eval,dev]"
   echo "$want" > "$stamp"
 }
 
