@@ -7,7 +7,7 @@ from typing import Any
 
 from longtracerl.config import BuildConfig
 from longtracerl.pipeline.context import RunContext
-from longtracerl.pipeline.stages import STAGES, ItemStage
+from longtracerl.pipeline.stages import STAGES, ItemStage, Stage
 from longtracerl.synth.tokens import load_tokenizer
 
 
@@ -33,15 +33,27 @@ def run_build(cfg: BuildConfig, *, progress: bool = True, stages: list[str] | No
                 log(f"[dim]{stage.name}: done earlier, skipped[/]")
             continue
         t0 = time.perf_counter()
-        if cfg.executor == "ray" and isinstance(stage, ItemStage):
-            from longtracerl.pipeline.executors import run_ray
-
-            info = run_ray(ctx, stage)
+        if cfg.executor.kind == "ray" and (isinstance(stage, ItemStage) or stage.name in ("walk", "report")):
+            info = _run_distributed(ctx, stage)
         else:
             info = stage.run(ctx)
         info = dict(info)
+        endpoints = ctx.pop_endpoint_stats()
+        if endpoints:
+            info["endpoints"] = endpoints
         info["seconds"] = round(time.perf_counter() - t0, 3)
         ctx.mark_done(stage.name, info)
         if log is not None:
             log(f"[green]{stage.name}[/] done in {info['seconds']:.1f}s")
     return ctx
+
+
+def _run_distributed(ctx: RunContext, stage: Stage) -> dict[str, Any]:
+    """Every stage that does real work runs as Ray tasks (export is a single sequential write)."""
+    from longtracerl.pipeline import executors
+
+    if isinstance(stage, ItemStage):
+        return executors.run_ray(ctx, stage)
+    if stage.name == "walk":
+        return executors.run_walk_ray(ctx)
+    return executors.run_report_ray(ctx)

@@ -47,15 +47,20 @@ class Stage:
 class WalkStage(Stage):
     name = "walk"
 
+    def walk_config(self, ctx: RunContext) -> Any:
+        from longtracerl.graph.walk import WalkConfig
+
+        w = ctx.cfg.walk
+        return WalkConfig(n_walks=w.n_chains, seed=ctx.cfg.seed, max_hops=w.hops,
+                          min_hops=w.hops if w.min_hops is None else w.min_hops,
+                          max_candidates=w.max_candidates, jump_prob=w.jump_prob)
+
     def run(self, ctx: RunContext) -> dict[str, Any]:
         from longtracerl.graph.simple_choosers import CHOOSERS
-        from longtracerl.graph.walk import WalkConfig
         from longtracerl.graph.write import run_walks
 
         w = ctx.cfg.walk
-        wc = WalkConfig(n_walks=w.n_chains, seed=ctx.cfg.seed, max_hops=w.hops,
-                        min_hops=w.hops if w.min_hops is None else w.min_hops,
-                        max_candidates=w.max_candidates, jump_prob=w.jump_prob)
+        wc = self.walk_config(ctx)
         if w.chooser == "llm":
             from longtracerl.graph.write import arun_walks
             from longtracerl.llm.walk_chooser import LLMWalkChooser
@@ -193,7 +198,7 @@ class AgentStage(ItemStage):
             llm = ctx.llm("judge")
             if llm is None:
                 raise ValueError("outcome.scorer=judge needs an LLM: --llm local or --llm openai --base-url ...")
-            return get_outcome_scorer("judge", llm=llm, cache_path=ctx.dir / "cache" / "judge.sqlite",
+            return get_outcome_scorer("judge", llm=llm, cache_path=ctx.cache_dir / "judge.sqlite",
                                       prompt=o.judge_prompt, prompt_file=o.judge_prompt_file, tries=o.judge_tries)
         return get_outcome_scorer(name)
 
@@ -231,7 +236,8 @@ class AssemblyStage(ItemStage):
         rej = JsonlAppender(rejected, "item_id")
         done_rej = {i for i in rej.seen}
         todo = [t for t in items if t.question_id not in samples.seen and t.question_id not in done_rej]
-        asm = Assembler(ctx.docstore, ctx.tokenizer, ctx.cfg.assembly)
+        asm = ctx.assembler(Assembler)
+        tokenized_before = asm.tokenized_docs
         d = ctx.cfg.distractors
         fill = fill_provider(ctx.docstore, n=ctx.cfg.assembly.fill_docs, seed=ctx.cfg.seed,
                              remove_answer_docs=d.remove_answer_docs)
@@ -275,7 +281,7 @@ class AssemblyStage(ItemStage):
             rej.close()
             if bar is not None:
                 bar.stop()
-        stats.update(tokenized_docs=asm.tokenized_docs, seconds=time.perf_counter() - t0)
+        stats.update(tokenized_docs=asm.tokenized_docs - tokenized_before, seconds=time.perf_counter() - t0)
         return stats
 
 

@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
                                    "reference rubric, eta 0.3, positive-only); the flags below override it."),
         outcome: str = typer.Option(None, help="Outcome scorer: rule | judge [rule]."),
         rule: str = typer.Option(None, help="Rule scorer with --outcome rule: contains | em | f1 | choice [contains]."),
-        judge_base_url: str = typer.Option(None, help="OpenAI-compatible judge endpoint, e.g. http://127.0.0.1:8000/v1."),
+        judge_base_url: list[str] = typer.Option(None, help="OpenAI-compatible judge endpoint, e.g. "
+                                                 "http://127.0.0.1:8000/v1; repeat it for a pool of endpoints."),
         judge_model: str = typer.Option(None, help="Judge model name."),
         judge_api_key: str = typer.Option(None, envvar="LONGTRACERL_JUDGE_API_KEY", help="Judge API key."),
         judge_prompt: str = typer.Option(None, help="Built-in judge prompt: hle | aa_lcr [hle]."),
@@ -74,9 +75,11 @@ def register(app: typer.Typer) -> None:
 
         from longtracerl.presets import print_table, settings_table
 
+        urls = list(judge_base_url or [])
         flags = {"preset": preset, "outcome": outcome, "rule": rule, "eta": eta, "strategy": strategy,
                  "rubric_mode": rubric_mode, "format": format_rule,
-                 "judge.base_url": judge_base_url, "judge.model": judge_model, "judge.api_key": judge_api_key,
+                 "judge.base_url": (urls[0] if len(urls) == 1 else urls) or None, "judge.model": judge_model,
+                 "judge.api_key": judge_api_key,
                  "judge.prompt": judge_prompt, "judge.prompt_file": str(judge_prompt_file) if judge_prompt_file else None,
                  "judge.max_concurrency": judge_concurrency, "judge.timeout": judge_timeout}
         try:

@@ -196,7 +196,7 @@ def _permanent(e: LLMError) -> bool:
 def make_judge(
     llm: ChatLLM | None = None,
     *,
-    base_url: str | None = None,
+    base_url: str | list[str] | None = None,
     api_key: str = "none",
     model: str = "",
     prompt: JudgePrompt = "hle",
@@ -211,15 +211,25 @@ def make_judge(
     verdict: Verdict | None = None,
 ) -> LLMJudge:
     """A judge over ``llm``, or over an OpenAI-compatible endpoint (``base_url``, ``model``, ``api_key``);
-    ``prompt_file`` replaces the built-in prompt (see ``load_judge_template``)."""
+    ``prompt_file`` replaces the built-in prompt (see ``load_judge_template``).
+
+    A list of several base URLs makes a pool (``llm/pool.py``): least-outstanding routing, failing endpoints
+    left out for a while, ``max_concurrency`` requests in flight per endpoint.
+    """
     template = load_judge_template(prompt_file) if prompt_file else None
     if llm is None:
-        if not base_url:
+        urls = [u for u in ([base_url] if isinstance(base_url, str) else (base_url or [])) if u]
+        if not urls:
             raise ValueError("the judge needs an llm or a base_url (OpenAI-compatible endpoint)")
-        from longtracerl.llm.openai_backend import OpenAIChatLLM
+        if len(set(urls)) > 1:
+            from longtracerl.llm.pool import make_pool
 
-        llm = OpenAIChatLLM(base_url=base_url, api_key=api_key, model=model, max_concurrency=max_concurrency,
-                            timeout=timeout, max_retries=max_retries)
+            llm = make_pool(urls, api_key, model, max_in_flight=max_concurrency, timeout=timeout, stage="judge")
+        else:
+            from longtracerl.llm.openai_backend import OpenAIChatLLM
+
+            llm = OpenAIChatLLM(base_url=urls[0], api_key=api_key, model=model, max_concurrency=max_concurrency,
+                                timeout=timeout, max_retries=max_retries)
     cache = None
     if use_cache:
         cache = JudgeCache(cache_path or home() / "judge_cache.sqlite")

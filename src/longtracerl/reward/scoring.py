@@ -30,7 +30,7 @@ class JudgeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_url: str | None = None
+    base_url: str | list[str] | None = None  # several: a pool of judge endpoints (llm/pool.py)
     api_key: str = "none"
     model: str = ""
     prompt: Literal["hle", "aa_lcr"] = Field("hle", description="built-in prompt (our wording)")
