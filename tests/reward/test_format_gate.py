@@ -166,7 +166,10 @@ def test_verl_manager_applies_the_released_gate(tok: Any) -> None:
     async def run() -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(manager.run_single(data[i : i + 1]) for i in range(n))))
 
-    out = run_sync(run())
+    try:
+        out = run_sync(run())
+    finally:
+        manager.loop.close()  # verl's base class made this loop; leaving it open leaks its sockets
     gates = [o["reward_extra_info"]["format_gate"] or None for o in out]
     assert gates == [want for _, _, want in CASES.values()]
     _expect([1.0 if o["reward_extra_info"]["outcome"] else 0.0 for o in out])
