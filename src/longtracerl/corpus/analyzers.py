@@ -18,7 +18,7 @@ reverse) and the search would silently find almost nothing.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import tantivy
 
@@ -50,7 +50,7 @@ def _builder() -> tantivy.TextAnalyzerBuilder:
             .filter(tantivy.Filter.remove_long(MAX_TOKEN_BYTES)).filter(tantivy.Filter.lowercase()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def build_analyzer(name: str, *, stem: bool = True, stopwords: bool = True) -> tantivy.TextAnalyzer:
     """The tantivy analyzer called ``name`` (``stem``/``stopwords`` switch its filters off, for the
     benchmark's ablations and for snippets)."""

@@ -121,7 +121,8 @@ class RunContext:
             from longtracerl.corpus.sample_world import ensure_sample_world
 
             sw = ensure_sample_world(progress=self.progress)
-            return Path(sw.docstore_dir), Path(sw.index_dir), None
+            index = Path(str(w.index)) if w.index is not None else Path(sw.index_dir)
+            return Path(sw.docstore_dir), index, None
         missing = [k for k in ("docstore", "index", "graph") if getattr(w, k) is None]
         if missing:
             raise ValueError(f"world.kind=custom needs world.{', world.'.join(missing)} (directories)")
@@ -135,9 +136,11 @@ class RunContext:
 
     @cached_property
     def search(self) -> Any:
-        from longtracerl.corpus.search import TantivySearch
+        """The backend the index was built as (BM25, dense or hybrid; see ``corpus.indexes.open_search``)."""
+        from longtracerl.corpus.indexes import open_search
 
-        return TantivySearch.load(self.world_dirs[1], self.docstore)
+        w = self.cfg.world
+        return open_search(self.world_dirs[1], self.docstore, embed_url=w.embed_url, dense_weight=w.dense_weight)
 
     @cached_property
     def graph(self) -> Any:
