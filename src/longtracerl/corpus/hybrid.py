@@ -28,7 +28,9 @@ def rrf(bm25: list[tuple[float, int]], dense: list[tuple[float, int]], k: int, *
         fused[rid] = fused.get(rid, 0.0) + 1.0 / (rrf_k + r)
     for r, (_, rid) in enumerate(dense, 1):
         fused[rid] = fused.get(rid, 0.0) + dense_weight / (rrf_k + r)
-    order = {rid: i for i, (_, rid) in enumerate([*bm25, *dense])}
+    order: dict[int, int] = {}
+    for i, (_, rid) in enumerate([*bm25, *dense]):
+        order.setdefault(rid, i)
     top = sorted(fused.items(), key=lambda x: (-x[1], order[x[0]]))[:k]
     return [(s, rid) for rid, s in top]
 
