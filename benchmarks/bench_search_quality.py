@@ -338,8 +338,8 @@ def main() -> None:
                 hybrid(files[0], a.hybrid_questions, url, a.embed_max_chars, tmp / "h")
             finally:
                 if proc is not None:
-                    proc.terminate()
-                    proc.wait(timeout=10)
+                    proc.kill()
+                    proc.wait(timeout=30)
         if a.dense_docs:
             dense_throughput(a.dense_docs, tmp / "d")
 

@@ -4,6 +4,10 @@ Vectors come back L2-normalised float32, so inner product is cosine similarity. 
 one vector per token (llama-cpp-python's server for a model without a pooling type, such as the bundled
 SmolLM2) is mean-pooled here. Every failure names the endpoint: unreachable, an HTTP error, an answer that
 is not a list of vectors, or vectors of another dimension than the index was built with.
+
+Such per-token endpoints are then asked one text per request: llama-cpp-python 0.3 returns wrong
+per-token vectors for every text but the first of a batched request (measured: cosine ~0 between a text
+embedded second in a batch and alone), so batching them would silently corrupt the index.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class EmbeddingClient:
         self.retries = retries
         self.dim = dim
         self.model = model if model else self._first_model()
+        self.one_per_request = False  # set when the endpoint turns out to answer per-token vectors
 
     def _first_model(self) -> str:
         """The served model when none is named (llama.cpp and TEI serve one; vLLM needs its exact name)."""
@@ -74,6 +79,8 @@ class EmbeddingClient:
         """L2-normalised vectors of ``texts`` (empty strings are sent as one space)."""
         if not texts:
             return np.zeros((0, self.dim or 0), dtype=np.float32)
+        if self.one_per_request and len(texts) > 1:
+            return np.vstack([self.embed([t]) for t in texts])
         payload = self._post({"model": self.model, "input": [t if t.strip() else " " for t in texts]})
         try:
             rows = sorted(payload["data"], key=lambda d: d.get("index", 0))
@@ -83,7 +90,12 @@ class EmbeddingClient:
                                  f"(expected {{'data': [{{'embedding': [...]}}]}})") from None
         if len(vecs) != len(texts):
             raise EmbeddingError(f"embedding endpoint {self.url} returned {len(vecs)} vectors for {len(texts)} texts")
-        vecs = [v.mean(axis=0) if v.ndim == 2 else v for v in vecs]  # one vector per token: mean-pool
+        if any(v.ndim == 2 for v in vecs):  # one vector per token: mean-pool, one text per request
+            if not self.one_per_request and len(texts) > 1:
+                self.one_per_request = True
+                return self.embed(texts)
+            self.one_per_request = True
+            vecs = [v.mean(axis=0) if v.ndim == 2 else v for v in vecs]
         dims = {v.shape[0] if v.ndim == 1 else -1 for v in vecs}
         if len(dims) != 1 or -1 in dims:
             raise EmbeddingError(f"embedding endpoint {self.url} returned vectors of mixed or invalid dimensions "
