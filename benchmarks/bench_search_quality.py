@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import tantivy
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 
 from longtracerl.corpus.docstore import DocStore, build_docstore
 from longtracerl.corpus.quality import Quality, evaluate, iter_qa
@@ -223,8 +225,6 @@ def stub_embed_server(dim: int = 384) -> tuple[str, Callable[[], None]]:
     """A local stub of an embeddings endpoint (hashed bag of words): measures our side (HTTP, JSON, FAISS,
     resumable writes), not a model."""
     import uvicorn
-    from fastapi import FastAPI, Request
-    from fastapi.responses import Response
 
     from longtracerl.netutil import free_port, wait_http
 

@@ -115,31 +115,38 @@ def test_cli_and_server_serve_the_hybrid_index(hybrid_index: Path, embed_server:
         proc.wait(timeout=10)
 
 
-class _StopsAfter(EmbeddingClient):
-    """Fault injection: the real endpoint, but the connection 'drops' after ``n`` requests."""
+class _StopsAfter:
+    """Fault injection: the real endpoint's client, but the connection 'drops' after ``n`` batches."""
 
-    def __init__(self, *a: object, n: int, **kw: object) -> None:
-        super().__init__(*a, **kw)  # type: ignore[arg-type]
-        self.left, self.calls, self.texts = n, 0, 0
+    def __init__(self, inner: EmbeddingClient, n: int) -> None:
+        self.inner, self.left, self.texts = inner, n, 0
+        self.model, self.base_url = inner.model, inner.base_url
+
+    @property
+    def dim(self) -> int | None:
+        return self.inner.dim
+
+    @dim.setter
+    def dim(self, v: int | None) -> None:
+        self.inner.dim = v
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if self.left == 0:
-            raise EmbeddingError(f"embedding endpoint {self.url} is unreachable (injected)")
+            raise EmbeddingError(f"embedding endpoint {self.inner.url} is unreachable (injected)")
         self.left -= 1
-        self.calls += 1
         self.texts += len(texts)
-        return super().embed(texts)
+        return self.inner.embed(texts)
 
 
 @pytest.mark.llm
 @pytest.mark.slow
 def test_dense_build_resumes_after_an_interruption(store: DocStore, embed_server: str, tmp_path: Path) -> None:
-    first = _StopsAfter(embed_server, n=2)
+    first = _StopsAfter(EmbeddingClient(embed_server), n=2)
     with pytest.raises(EmbeddingError, match="unreachable"):
         build_dense_index(tmp_path, store, first, batch_size=3, max_chars=MAX_CHARS, progress=False)
     st = read_dense_state(tmp_path)
     assert st["n_done"] == 6 and not st["complete"] and st["dim"] == 576
-    second = _StopsAfter(embed_server, n=-1)
+    second = _StopsAfter(EmbeddingClient(embed_server), n=-1)
     assert build_dense_index(tmp_path, store, second, batch_size=3, max_chars=MAX_CHARS, progress=False) == 10
     assert second.texts == 4  # only what was missing was embedded
     d = DenseSearch(tmp_path, store)
