@@ -207,6 +207,9 @@ class DenseSearch:
                                   "documents embedded); rerun the same `longtracerl index` command to resume it")
         import faiss
 
+        # one OpenMP thread per search: single queries gain little from more, concurrent server requests
+        # supply the parallelism, and idle-spinning OpenMP workers made a shared, loaded machine 4x slower
+        faiss.omp_set_num_threads(1)
         self.state = st
         self.docstore = docstore if isinstance(docstore, DocStore) else DocStore.open(docstore)
         self.faiss = faiss.read_index(str(self.index_dir / DENSE_DIR / "faiss.index"))
