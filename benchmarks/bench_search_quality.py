@@ -202,9 +202,10 @@ def hybrid(path: Path, n_questions: int, embed_url: str, max_chars: int, tmp: Pa
     if raw is not None and isinstance(raw, list) and raw and "context" in raw[0]:
         keep = {c[0] for r in raw[:n_questions] for c in r["context"]}
     ds = corpus_of(path, tmp / "hds", keep)
-    client = EmbeddingClient(embed_url)
+    client = EmbeddingClient(embed_url, timeout=900)
     t = time.perf_counter()
-    build_search_index(tmp / "hix", ds, backend="hybrid", client=client, max_chars=max_chars, progress=False)
+    build_search_index(tmp / "hix", ds, backend="hybrid", client=client, max_chars=max_chars, batch_size=16,
+                       progress=False)
     secs = time.perf_counter() - t
     print(f"\n## hybrid on {path.name}: first {len(items)} questions over their {len(ds):,} pages; embeddings "
           f"{client.model!r} ({client.dim} dims) from {embed_url}, {max_chars} chars per page; embedded in "
