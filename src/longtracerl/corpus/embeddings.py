@@ -40,7 +40,7 @@ class EmbeddingClient:
         self.retries = retries
         self.dim = dim
         self.model = model if model else self._first_model()
-        self.one_per_request = False  # set when the endpoint turns out to answer per-token vectors
+        self.one_per_request: bool | None = None  # per-token endpoint? learnt from the first one-text request
 
     def _first_model(self) -> str:
         """The served model when none is named (llama.cpp and TEI serve one; vLLM needs its exact name)."""
@@ -79,6 +79,9 @@ class EmbeddingClient:
         """L2-normalised vectors of ``texts`` (empty strings are sent as one space)."""
         if not texts:
             return np.zeros((0, self.dim or 0), dtype=np.float32)
+        if self.one_per_request is None and len(texts) > 1:  # learn the endpoint's kind on one text first
+            first = self.embed(texts[:1])
+            return np.vstack([first, self.embed(texts[1:])])
         if self.one_per_request and len(texts) > 1:
             return np.vstack([self.embed([t]) for t in texts])
         payload = self._post({"model": self.model, "input": [t if t.strip() else " " for t in texts]})
@@ -90,12 +93,13 @@ class EmbeddingClient:
                                  f"(expected {{'data': [{{'embedding': [...]}}]}})") from None
         if len(vecs) != len(texts):
             raise EmbeddingError(f"embedding endpoint {self.url} returned {len(vecs)} vectors for {len(texts)} texts")
-        if any(v.ndim == 2 for v in vecs):  # one vector per token: mean-pool, one text per request
-            if not self.one_per_request and len(texts) > 1:
-                self.one_per_request = True
-                return self.embed(texts)
+        per_token = any(v.ndim == 2 for v in vecs)
+        if per_token and len(texts) > 1:  # the batched answer is not to be trusted: one text per request
             self.one_per_request = True
-            vecs = [v.mean(axis=0) if v.ndim == 2 else v for v in vecs]
+            return self.embed(texts)
+        if self.one_per_request is None:
+            self.one_per_request = per_token
+        vecs = [v.mean(axis=0) if v.ndim == 2 else v for v in vecs]  # one vector per token: mean-pool
         dims = {v.shape[0] if v.ndim == 1 else -1 for v in vecs}
         if len(dims) != 1 or -1 in dims:
             raise EmbeddingError(f"embedding endpoint {self.url} returned vectors of mixed or invalid dimensions "
