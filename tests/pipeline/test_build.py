@@ -159,6 +159,7 @@ def test_ray_executor_equals_local(reference: Path, tmp_path: Path, tmp_path_fac
 
 @pytest.mark.slow
 @pytest.mark.llm
+@pytest.mark.timeout(1800)  # embeds the 256 sample pages with the bundled model, then every agent query
 def test_build_with_a_hybrid_index_reports_it(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
                                               embed_server: str) -> None:
     """The sample world indexed as hybrid (BM25 + the bundled model's embeddings of each page's title and
