@@ -88,6 +88,8 @@ def test_hybrid_index_over_the_bundled_models_embeddings(hybrid_index: Path, sto
     assert s.search("", 5) == [] and s.open("d3").title == "Sourdough"
     info = s.describe()
     assert info["backend"] == "hybrid" and info["analyzer"] == "english" and info["embedding_dim"] == 576
+    s.close()
+    c.close()
 
 
 @pytest.mark.llm
@@ -110,6 +112,8 @@ def test_cli_and_server_serve_the_hybrid_index(hybrid_index: Path, embed_server:
         remote = RemoteSearch(url)
         assert remote.search("bowed string instrument", 3) == local.search("bowed string instrument", 3)
         assert remote.describe()["embedding_dim"] == 576
+        local.close()  # type: ignore[attr-defined]
+        remote.close()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -152,12 +156,16 @@ def test_dense_build_resumes_after_an_interruption(store: DocStore, embed_server
     d = DenseSearch(tmp_path, store)
     assert d.rids.tolist() == [rid for rid, _ in store.iter_with_rid()]
     # the resumed vectors are the ones an uninterrupted build makes
-    fresh = EmbeddingClient(embed_server).embed([doc_text(x, MAX_CHARS) for x in store])
+    d.close()
+    with EmbeddingClient(embed_server) as c:
+        fresh = c.embed([doc_text(x, MAX_CHARS) for x in store])
     vecs = np.fromfile(tmp_path / "dense" / "vectors.f32", dtype=np.float32).reshape(-1, 576)
     assert np.allclose(vecs, fresh, atol=1e-4)
     # another model (or text cut) than the interrupted run: refused, not mixed
-    with pytest.raises(ValueError, match="other settings"):
-        build_dense_index(tmp_path, store, EmbeddingClient(embed_server), max_chars=50, progress=False)
+    with pytest.raises(ValueError, match="other settings"), EmbeddingClient(embed_server) as c:
+        build_dense_index(tmp_path, store, c, max_chars=50, progress=False)
+    first.inner.close()
+    second.inner.close()
 
 
 # ----------------------------------------------------------------------------- bad input (no model needed)
@@ -196,8 +204,9 @@ def stub() -> Iterator[_Stub]:
 
 def test_endpoint_down_is_a_clear_error_naming_it(store: DocStore, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
-    with pytest.raises(EmbeddingError, match=f"{url}/embeddings is unreachable"):
-        EmbeddingClient(url, "m", retries=0).embed(["x"])
+    with pytest.raises(EmbeddingError, match=f"{url}/embeddings is unreachable"), \
+            EmbeddingClient(url, "m", retries=0) as c:
+        c.embed(["x"])
     r = runner.invoke(app, ["index", "--corpus", str(store.dir), "--out", str(tmp_path / "ix"), "--backend", "dense",
                             "--embed-url", url, "--embed-model", "m"])
     assert r.exit_code == 1 and f"{url}/embeddings is unreachable" in r.output and "resume" in r.output
@@ -214,6 +223,7 @@ def test_wrong_dimension_is_refused_naming_endpoint_and_dimension(store: DocStor
     stub.dim = 16  # the endpoint now serves another model
     with pytest.raises(EmbeddingError, match=rf"{stub.url}/embeddings .*dimension 16, expected 8"):
         s.search("anything", 3)
+    s.close()
     r = runner.invoke(app, ["search", "anything", "--index", str(tmp_path / "ix")])
     assert r.exit_code == 1 and "dimension 16, expected 8" in r.output and stub.url in r.output
     # an interrupted (incomplete) index is refused with how to resume

@@ -200,8 +200,9 @@ def test_build_with_a_hybrid_index_reports_it(tmp_path: Path, tmp_path_factory: 
     home = tmp_path_factory.getbasetemp() / "home"
     w = ensure_sample_world(progress=False)
     assert Path(w.root).is_relative_to(home)
-    build_search_index(tmp_path / "hix", DocStore.open(w.docstore_dir), backend="hybrid",
-                       client=EmbeddingClient(embed_server), max_chars=48, batch_size=16, progress=False)
+    with EmbeddingClient(embed_server) as client:
+        build_search_index(tmp_path / "hix", DocStore.open(w.docstore_dir), backend="hybrid", client=client,
+                           max_chars=48, batch_size=16, progress=False)
     run = _build(tmp_path, "hy", home, "--set", f"world.index={tmp_path / 'hix'}", "--set", "world.dense_weight=0.5",
                  "--set", "walk.n_chains=2", "--set", "distractors.compare_all=false")  # every search embeds a query
     stats = json.loads((run / "report" / "stats.json").read_text())

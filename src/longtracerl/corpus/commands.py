@@ -148,6 +148,7 @@ def register(app: typer.Typer) -> None:
                                      param_hint="--embed-url")
         c, i = _world_dirs(corpus, out)
         t0 = time.perf_counter()
+        client = None
         try:
             client = EmbeddingClient(embed_url, embed_model) if backend != "bm25" else None
             meta = build_search_index(i, DocStore.open(c), backend=backend, analyzer=analyzer,  # type: ignore[arg-type]
@@ -158,6 +159,9 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"error: {e}", fg="red", err=True)
             typer.secho("what was embedded before is kept: rerun the same command to resume", err=True)
             raise typer.Exit(1) from None
+        finally:
+            if client is not None:
+                client.close()
         what = backend + (f", analyzer {meta['analyzer']}" if "analyzer" in meta else "")
         if "dense" in meta:
             what += f", {meta['dense']['model']} ({meta['dense']['dim']} dims)"
@@ -187,6 +191,10 @@ def register(app: typer.Typer) -> None:
         except EmbeddingError as e:
             typer.secho(f"error: {e}", fg="red", err=True)
             raise typer.Exit(1) from None
+        finally:
+            close = getattr(b, "close", None)
+            if callable(close):
+                close()
         t = Table(title=f"{len(hits)} hits for {query!r}")
         for col in ("rank", "score", "doc_id", "title", "snippet"):
             t.add_column(col, overflow="fold")

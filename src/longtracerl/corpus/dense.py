@@ -255,3 +255,7 @@ class DenseSearch:
 
     def get(self, doc_id: str) -> Document | None:
         return self.docstore.get(doc_id)
+
+    def close(self) -> None:
+        """Close the connection to the embedding endpoint."""
+        self.client.close()

@@ -116,3 +116,9 @@ class EmbeddingClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def __enter__(self) -> EmbeddingClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -78,3 +78,6 @@ class HybridSearch:
 
     def get(self, doc_id: str) -> Document | None:
         return self.docstore.get(doc_id)
+
+    def close(self) -> None:
+        self.dense.close()
