@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,7 +60,7 @@ def _same(a: Path, b: Path) -> None:
 
 def test_build_outputs_and_report(reference: Path) -> None:
     run = reference
-    for rel in ["config.yaml", "manifest.json", *COMPARED, "report/report.md", "report/context_lengths.png",
+    for rel in ["config.yaml", "manifest.json", *COMPARED, "report/report.md", "report/index.html", "report/context_lengths.png",
                 "report/tier_composition.png", "report/mention_share.png"]:
         assert (run / rel).exists(), rel
     samples = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]
@@ -81,6 +83,22 @@ def test_build_outputs_and_report(reference: Path) -> None:
     assert all(manifest["stages"][s]["done"] for s in ("walk", "questions", "agent", "assembly", "export", "report"))
     cfg = (run / "config.yaml").read_text()
     assert "max_tokens: 40000" in cfg and "versions:" in cfg
+
+
+@pytest.mark.skipif(not any(map(shutil.which, ("chromium", "chromium-browser"))), reason="no chromium binary")
+def test_report_page_renders_in_chromium(reference: Path) -> None:
+    """The index.html the build wrote, run by headless Chromium (--dump-dom: the DOM after the script ran)."""
+    samples = [json.loads(x) for x in (reference / "samples.jsonl").read_text().splitlines()]
+    n_rej = len((reference / "rejected.jsonl").read_text().splitlines())
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    url = (reference / "report" / "index.html").as_uri() + "#sample=" + samples[0]["sample_id"]
+    r = subprocess.run([str(exe), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url],
+                       capture_output=True, text=True, timeout=120)
+    n = len(samples) + n_rej
+    assert f'data-total="{n}">{n} shown of {n} matching<' in r.stdout
+    tiers = re.findall(r'class="doc tier-(\w+)[^"]*" data-doc-id', r.stdout)
+    assert tiers == [d["tier"] for d in samples[0]["docs"]]
+    assert "Gold entities: " in r.stdout and 'id="trajectory"' in r.stdout
 
 
 def test_every_field_written_is_declared(reference: Path) -> None:

@@ -302,4 +302,7 @@ def write_report(ctx: RunContext) -> dict[str, Any]:
                if v.get("runs")}
     (out / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
     (out / "report.md").write_text(_md(ctx, stats, plots, timings))
-    return {"report": str(out / "report.md"), "plots": plots}
+    from longtracerl.view import write_build_html
+
+    html = write_build_html(ctx.dir)
+    return {"report": str(out / "report.md"), "plots": plots, "html": str(html)}

@@ -279,7 +279,11 @@ class ExportStage(Stage):
         from longtracerl.pipeline.export import export_all
 
         samples = read_records(ctx.samples, Sample)
-        paths = export_all(samples, ctx.dir / "export", ctx.cfg.export.formats)
+        groups: dict[str, str] = {}
+        if ctx.cfg.export.test_fraction > 0:  # held-out split by chain: read question -> chain
+            groups = {str(q["question_id"]): str(q["chain_id"]) for _, q in iter_jsonl(ctx.questions)}
+        paths = export_all(samples, ctx.dir / "export", ctx.cfg.export.formats,
+                           test_fraction=ctx.cfg.export.test_fraction, groups=groups, seed=ctx.cfg.seed)
         return {"samples": len(samples), "paths": paths}
 
 
