@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from longtracerl.corpus.docstore import DocStore, build_docstore
-from longtracerl.corpus.search import TantivySearch, build_index, query_terms
+from longtracerl.corpus.search import TantivySearch, build_index
 from longtracerl.records import Document
 
 
@@ -64,7 +64,7 @@ def latency(s: TantivySearch, queries: list[str], unpruned: list[float] | None =
     """Our API vs the raw engine on the same terms (the API's stopword pruning applied to both)."""
     api, raw = [], []
     for q in queries:
-        terms = query_terms(q)
+        terms = list(s.query_keys(q))  # the index's analyzer (English stemming + stopwords by default)
         if unpruned is not None:
             t = time.perf_counter()
             s.raw_search(terms, 10)

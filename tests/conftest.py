@@ -60,6 +60,39 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
             proc.kill()
 
 
+@pytest.fixture(scope="session")
+def embed_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The real bundled model (SmolLM2-135M GGUF) behind llama-cpp-python's OpenAI-compatible server with
+    embeddings on: ``/v1/embeddings`` answers one 576-dim vector per token (the model has no pooling
+    type), which ``EmbeddingClient`` mean-pools. Weak embeddings, but a real model and a real server.
+
+    Yields the base URL (``http://127.0.0.1:PORT/v1``).
+    """
+    import subprocess
+    import sys
+
+    from longtracerl.llm.bundled import bundled_gguf_path
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("embed_server") / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf_path()),
+             "--model_alias", "smollm2-embed", "--host", "127.0.0.1", "--port", str(port),
+             "--n_ctx", "2048", "--n_threads", "2", "--embedding", "true", "--verbose", "false"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/models", timeout=120, proc=proc)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 class FakeChatServers:
     """The one factory of FAKE OpenAI-compatible chat servers, for fault injection only (timeouts, 5xx,
     garbage, refused parameters), which the real bundled model cannot be made to produce.

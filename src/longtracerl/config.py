@@ -24,11 +24,16 @@ class WorldConfig(_Strict):
 
     kind: Literal["sample", "custom"] = "sample"
     docstore: str | None = None
-    index: str | None = None
+    index: str | None = Field(None, description="search index directory (BM25, dense or hybrid, as built by "
+                              "`longtracerl index --backend`); with kind=sample it replaces the sample world's index")
     graph: str | None = None
     search_url: str | None = Field(None, description="a running `longtracerl serve-search` used as the search "
                                    "backend of every worker (instead of reading the index from a path)")
     search_token: str | None = Field(None, description="bearer token of that search server")
+    embed_url: str | None = Field(None, description="embedding endpoint replacing the one a dense/hybrid index "
+                                  "recorded (same model); the API key comes from LONGTRACERL_EMBED_API_KEY")
+    dense_weight: float | None = Field(None, ge=0, description="hybrid index: weight of the dense rank in the "
+                                       "fusion (default: the one recorded at index time)")
 
 
 class WalkSettings(_Strict):

@@ -7,6 +7,7 @@ from longtracerl.corpus.base import DocumentNotFound, SearchBackend
 from longtracerl.corpus.docstore import DocStore, build_docstore
 from longtracerl.corpus.readers import read_corpus
 from longtracerl.corpus.search import TantivySearch, build_index, get_search_backend, query_terms
+from longtracerl.records import Document
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +78,68 @@ def test_registry(wiki: TantivySearch) -> None:
     assert b.search("queen", 1) == wiki.search("queen", 1)
     with pytest.raises(ValueError, match="unknown search backend"):
         get_search_backend("nope")
+
+
+def _tiny(tmp: Path) -> DocStore:
+    build_docstore(tmp / "ds", [Document(doc_id="a", title="Alpha", text="Alpha is a small country by the sea."),
+                                Document(doc_id="b", title="Beta", text="Beta was directing films in 1990."),
+                                Document(doc_id="c", title="The Who", text="A rock band from London.")])
+    return DocStore.open(tmp / "ds")
+
+
+def test_english_analyzer_stems_and_drops_stopwords_raw_does_not(tmp_path: Path) -> None:
+    ds = _tiny(tmp_path)
+    build_index(tmp_path / "en", ds, progress=False)
+    build_index(tmp_path / "raw", ds, progress=False, analyzer="raw")
+    en, raw = TantivySearch.open(tmp_path / "en", ds), TantivySearch.open(tmp_path / "raw", ds)
+    assert en.analyzer == "english" and raw.analyzer == "raw"
+    assert [h.doc_id for h in en.search("countries", 3)] == ["a"] and raw.search("countries", 3) == []
+    hit = en.search("directed film", 1)[0]
+    assert hit.doc_id == "b" and "directing films" in hit.snippet  # snippets find inflected forms too
+    assert en.terms("the films of the countries") == ["film", "countri"]
+    assert raw.terms("the films") == ["the", "films"]
+
+
+def test_querying_with_another_analyzer_is_refused_with_how_to_rebuild(tmp_path: Path) -> None:
+    from longtracerl.corpus.analyzers import AnalyzerMismatch
+
+    ds = _tiny(tmp_path)
+    build_index(tmp_path / "ix", ds, progress=False)
+    with pytest.raises(AnalyzerMismatch, match=r"built with the 'english' analyzer, not 'raw'.*longtracerl index "
+                                               r"--corpus .* --out .*ix --analyzer raw"):
+        TantivySearch.open(tmp_path / "ix", ds, analyzer="raw")
+    assert TantivySearch.open(tmp_path / "ix", ds, analyzer="english").search("Alpha", 1)[0].doc_id == "a"
+    with pytest.raises(ValueError, match="unknown analyzer 'klingon'"):
+        build_index(tmp_path / "k", ds, progress=False, analyzer="klingon")
+
+
+def test_index_without_recorded_analyzer_is_read_as_the_previous_raw_one(tmp_path: Path) -> None:
+    import json
+
+    ds = _tiny(tmp_path)
+    build_index(tmp_path / "ix", ds, progress=False, analyzer="raw", title_in_body=False)
+    meta = tmp_path / "ix" / "longtracerl-index.json"
+    m = json.loads(meta.read_text())
+    meta.write_text(json.dumps({"docstore": m["docstore"], "n_docs": m["n_docs"]}))  # as older versions wrote it
+    s = TantivySearch.open(tmp_path / "ix", ds)
+    assert (s.analyzer, s.title_boost, s.title_in_body) == ("raw", 2.0, False)
+    assert s.search("rock band", 1)[0].doc_id == "c"
+
+
+def test_default_beats_previous_default_on_real_multihop_questions(shared_data: Path, tmp_path: Path) -> None:
+    """The 500 2Wiki questions over their own pages: the English analyzer with the title in the text field
+    must keep the quality measured in bench_search_quality.py (>= bm25s + stemming there: recall@10 0.715,
+    all-supporting@10 0.416) and beat the previous default (raw analyzer, title field 2x)."""
+    from longtracerl.corpus.quality import evaluate, iter_qa
+
+    path = shared_data / "2wiki_dev_500.json"
+    items = list(iter_qa(path))
+    assert len(items) == 500 and all(1 < len(it.support) <= 4 for it in items)
+    build_docstore(tmp_path / "ds", (d for d, _ in read_corpus(path)))
+    ds = DocStore.open(tmp_path / "ds")
+    build_index(tmp_path / "new", ds, progress=False)
+    build_index(tmp_path / "old", ds, progress=False, analyzer="raw", title_boost=2.0, title_in_body=False)
+    new = evaluate(lambda q: [h.title for h in TantivySearch.open(tmp_path / "new", ds).search(q, 10)], items)
+    old = evaluate(lambda q: [h.title for h in TantivySearch.open(tmp_path / "old", ds).search(q, 10)], items)
+    assert new.recall_10 >= 0.715 and new.all_10 >= 0.416
+    assert new.recall_10 > old.recall_10 + 0.01 and new.all_10 > old.all_10 + 0.01

@@ -75,6 +75,10 @@ def test_build_outputs_and_report(reference: Path) -> None:
     assert stats["strategies"]["trajectory_tiered"]["share_pct"] is not None
     md = (run / "report" / "report.md").read_text()
     assert "trajectory_tiered" in md and "50.03" in md
+    # which engine and analyzer the agent searched with
+    assert stats["search"]["backend"] == "bm25" and stats["search"]["analyzer"] == "english"
+    assert stats["search"]["n_docs"] == 256
+    assert "## Search engine" in md and "**bm25** backend" in md and "analyzer `english`" in md
     manifest = json.loads((run / "manifest.json").read_text())
     assert all(manifest["stages"][s]["done"] for s in ("walk", "questions", "agent", "assembly", "export", "report"))
     cfg = (run / "config.yaml").read_text()
@@ -291,6 +295,34 @@ def test_unreachable_ray_address_is_one_line_within_seconds(tmp_path: Path,
     assert len(err) == 1 and err[0].startswith("error: cannot reach the Ray cluster at 127.0.0.1:"), r.stderr
     assert took < 30, took
     assert not (tmp_path / "x" / "chains.jsonl").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.llm
+@pytest.mark.timeout(1800)  # embeds the 256 sample pages with the bundled model, then every agent query
+def test_build_with_a_hybrid_index_reports_it(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                              embed_server: str) -> None:
+    """The sample world indexed as hybrid (BM25 + the bundled model's embeddings of each page's title and
+    first words), passed as ``world.index``: the agent searches it and the report says so."""
+    from longtracerl.corpus.docstore import DocStore
+    from longtracerl.corpus.embeddings import EmbeddingClient
+    from longtracerl.corpus.indexes import build_search_index
+    from longtracerl.corpus.sample_world import ensure_sample_world
+
+    home = tmp_path_factory.getbasetemp() / "home"
+    w = ensure_sample_world(progress=False)
+    assert Path(w.root).is_relative_to(home)
+    with EmbeddingClient(embed_server) as client:
+        build_search_index(tmp_path / "hix", DocStore.open(w.docstore_dir), backend="hybrid", client=client,
+                           max_chars=48, batch_size=16, progress=False)
+    run = _build(tmp_path, "hy", home, "--set", f"world.index={tmp_path / 'hix'}", "--set", "world.dense_weight=0.5",
+                 "--set", "walk.n_chains=2", "--set", "distractors.compare_all=false")  # every search embeds a query
+    stats = json.loads((run / "report" / "stats.json").read_text())
+    assert stats["search"]["backend"] == "hybrid" and stats["search"]["analyzer"] == "english"
+    assert stats["search"]["embedding_dim"] == 576 and stats["search"]["dense_weight"] == 0.5
+    assert stats["counts"]["samples"] >= 1
+    md = (run / "report" / "report.md").read_text()
+    assert "**hybrid** backend" in md and "dense rank weight 0.5" in md
 
 
 def test_bad_config_and_changed_config(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -28,11 +28,24 @@ def _world_dirs(corpus: Path | None, index: Path | None) -> tuple[Path, Path]:
     return w.docstore_dir, index if index is not None else w.index_dir
 
 
-def _backend(corpus: Path | None, index: Path | None):  # type: ignore[no-untyped-def]
-    from longtracerl.corpus.search import TantivySearch
+def _backend(corpus: Path | None, index: Path | None, *, analyzer: str | None = None,  # type: ignore[no-untyped-def]
+             embed_url: str | None = None, dense_weight: float | None = None):
+    """The backend the index was built as (BM25, dense or hybrid); bad settings end with a one-line error."""
+    from longtracerl.corpus.analyzers import AnalyzerMismatch
+    from longtracerl.corpus.dense import DenseIndexError
+    from longtracerl.corpus.embeddings import EmbeddingError
+    from longtracerl.corpus.indexes import open_search
 
     c, i = _world_dirs(corpus, index)
-    return TantivySearch.load(i, c)
+    try:
+        return open_search(i, c, analyzer=analyzer, embed_url=embed_url, dense_weight=dense_weight)
+    except (AnalyzerMismatch, DenseIndexError, EmbeddingError, FileNotFoundError, ValueError) as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(1) from None
+
+
+_ANALYZER_HELP = "Analyzer: english (default: stemming + stopwords), raw (none; other scripts), or a language."
+_EMBED_URL_HELP = "OpenAI-compatible embeddings endpoint, e.g. http://127.0.0.1:8080/v1 (dense/hybrid)."
 
 
 @corpus_app.command("ingest")
@@ -99,18 +112,60 @@ def register(app: typer.Typer) -> None:
     def index(
         corpus: Path = typer.Option(None, "--corpus", help="DocStore directory (default: the sample world)."),
         out: Path = typer.Option(None, "--out", help="Index directory (default: beside the DocStore)."),
+        backend: str = typer.Option("bm25", "--backend", help="bm25 | dense | hybrid (BM25 + dense, fused by rank)."),
+        analyzer: str = typer.Option("english", "--analyzer", help=_ANALYZER_HELP),
+        embed_url: str = typer.Option(None, "--embed-url", help=_EMBED_URL_HELP),
+        embed_model: str = typer.Option(None, "--embed-model", help="Model name sent to the endpoint (default: "
+                                        "the first one it serves)."),
+        embed_batch: int = typer.Option(64, "--embed-batch", min=1, help="Documents per embedding request."),
+        embed_max_chars: int = typer.Option(2000, "--embed-max-chars", min=16,
+                                            help="Title + text characters embedded per document."),
+        doc_prefix: str = typer.Option("", "--doc-prefix", help="Prepended to each document (e.g. 'passage: ')."),
+        query_prefix: str = typer.Option("", "--query-prefix", help="Prepended to each query (e.g. 'query: ')."),
+        dense_weight: float = typer.Option(1.0, "--dense-weight", min=0.0, help="Hybrid: weight of the dense rank."),
+        restart: bool = typer.Option(False, "--restart", help="Embed everything again instead of resuming."),
         threads: int = typer.Option(0, help="Indexing threads (0: tantivy decides)."),
     ) -> None:
-        """Build the BM25 search index (tantivy) of a DocStore."""
+        """Build the search index of a DocStore: BM25 (tantivy), dense (FAISS over an embedding endpoint) or
+        hybrid. Dense embedding resumes where an interrupted run stopped."""
         import time
 
+        from longtracerl.corpus.analyzers import check_analyzer
+        from longtracerl.corpus.dense import DenseIndexError
         from longtracerl.corpus.docstore import DocStore
-        from longtracerl.corpus.search import build_index
+        from longtracerl.corpus.embeddings import EmbeddingClient, EmbeddingError
+        from longtracerl.corpus.indexes import BACKENDS, build_search_index
 
+        if backend not in BACKENDS:
+            raise typer.BadParameter(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}",
+                                     param_hint="--backend")
+        try:
+            check_analyzer(analyzer)
+        except ValueError as e:
+            raise typer.BadParameter(str(e), param_hint="--analyzer") from None
+        if backend != "bm25" and not embed_url:
+            raise typer.BadParameter(f"--backend {backend} needs --embed-url (an OpenAI-compatible /v1 endpoint)",
+                                     param_hint="--embed-url")
         c, i = _world_dirs(corpus, out)
         t0 = time.perf_counter()
-        n = build_index(i, DocStore.open(c), threads=threads)
-        typer.echo(f"indexed {n:,} documents into {i} in {time.perf_counter() - t0:.1f} s")
+        client = None
+        try:
+            client = EmbeddingClient(embed_url, embed_model) if backend != "bm25" else None
+            meta = build_search_index(i, DocStore.open(c), backend=backend, analyzer=analyzer,  # type: ignore[arg-type]
+                                      client=client, batch_size=embed_batch, max_chars=embed_max_chars,
+                                      doc_prefix=doc_prefix, query_prefix=query_prefix, dense_weight=dense_weight,
+                                      restart=restart, threads=threads)
+        except (EmbeddingError, DenseIndexError) as e:
+            typer.secho(f"error: {e}", fg="red", err=True)
+            typer.secho("what was embedded before is kept: rerun the same command to resume", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            if client is not None:
+                client.close()
+        what = backend + (f", analyzer {meta['analyzer']}" if "analyzer" in meta else "")
+        if "dense" in meta:
+            what += f", {meta['dense']['model']} ({meta['dense']['dim']} dims)"
+        typer.echo(f"indexed {meta['n_docs']:,} documents into {i} ({what}) in {time.perf_counter() - t0:.1f} s")
 
     @app.command("search")
     def search(
@@ -118,12 +173,28 @@ def register(app: typer.Typer) -> None:
         k: int = typer.Option(10, "-k", help="Results."),
         corpus: Path = typer.Option(None, "--corpus", help="DocStore directory (default: the sample world)."),
         index_dir: Path = typer.Option(None, "--index", help="Index directory."),
+        analyzer: str = typer.Option(None, "--analyzer", help="Refuse to search unless the index was built with "
+                                     "this analyzer."),
+        embed_url: str = typer.Option(None, "--embed-url", help="Embedding endpoint replacing the one the index "
+                                      "recorded (dense/hybrid)."),
+        dense_weight: float = typer.Option(None, "--dense-weight", min=0.0, help="Hybrid: dense rank weight."),
     ) -> None:
-        """Search the corpus and print ranked hits."""
+        """Search the corpus and print ranked hits (BM25, dense or hybrid: whatever the index was built as)."""
         from rich.console import Console
         from rich.table import Table
 
-        hits = _backend(corpus, index_dir).search(query, k)
+        from longtracerl.corpus.embeddings import EmbeddingError
+
+        b = _backend(corpus, index_dir, analyzer=analyzer, embed_url=embed_url, dense_weight=dense_weight)
+        try:
+            hits = b.search(query, k)
+        except EmbeddingError as e:
+            typer.secho(f"error: {e}", fg="red", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            close = getattr(b, "close", None)
+            if callable(close):
+                close()
         t = Table(title=f"{len(hits)} hits for {query!r}")
         for col in ("rank", "score", "doc_id", "title", "snippet"):
             t.add_column(col, overflow="fold")
@@ -157,6 +228,11 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="Bind address; keep 127.0.0.1 unless you set --token."),
         port: int = typer.Option(8400, help="Port."),
         token: str = typer.Option(None, envvar="LONGTRACERL_SEARCH_TOKEN", help="Require 'Authorization: Bearer TOKEN'."),
+        analyzer: str = typer.Option(None, "--analyzer", help="Refuse to serve unless the index was built with "
+                                     "this analyzer."),
+        embed_url: str = typer.Option(None, "--embed-url", help="Embedding endpoint replacing the one the index "
+                                      "recorded (dense/hybrid)."),
+        dense_weight: float = typer.Option(None, "--dense-weight", min=0.0, help="Hybrid: dense rank weight."),
     ) -> None:
         """Serve search/open over HTTP so many agent workers share one index."""
         import uvicorn
@@ -165,5 +241,6 @@ def register(app: typer.Typer) -> None:
 
         if host not in ("127.0.0.1", "localhost", "::1") and token is None:
             typer.secho(f"warning: serving on {host} without --token", fg="yellow", err=True)
-        uvicorn.run(create_search_app(_backend(corpus, index_dir), token=token), host=host, port=port,
+        b = _backend(corpus, index_dir, analyzer=analyzer, embed_url=embed_url, dense_weight=dense_weight)
+        uvicorn.run(create_search_app(b, token=token), host=host, port=port,
                     log_level="warning", access_log=False)

@@ -145,10 +145,12 @@ class DocStore:
         for (doc_id,) in self._db.execute("SELECT doc_id FROM docs ORDER BY rid"):
             yield doc_id
 
-    def iter_with_rid(self) -> Iterator[tuple[int, Document]]:
+    def iter_with_rid(self, after: int = 0) -> Iterator[tuple[int, Document]]:
+        """``(rid, Document)`` in insertion order, from the first rid above ``after`` (a resumed job's start)."""
         cur = self._db.cursor()
         cur.arraysize = 2000
-        for row in cur.execute("SELECT rid, doc_id, title, text, source, url FROM docs ORDER BY rid"):
+        for row in cur.execute("SELECT rid, doc_id, title, text, source, url FROM docs WHERE rid > ? ORDER BY rid",
+                               (after,)):
             yield row[0], _row_doc(row[1:])
 
     def __iter__(self) -> Iterator[Document]:

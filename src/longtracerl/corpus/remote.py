@@ -22,8 +22,20 @@ class RemoteSearch:
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         r = self._http.post(path, json=body)
+        if r.status_code == 502:  # the server's embedding endpoint failed: say so, not just "502"
+            from longtracerl.corpus.embeddings import EmbeddingError
+
+            raise EmbeddingError(f"search server {self.base_url}: {r.json().get('detail', r.text)}")
         r.raise_for_status()
         return r.json()
+
+    def describe(self) -> dict[str, Any]:
+        """The serving backend's description (from ``/health``), marked as reached over HTTP."""
+        try:
+            info = self._http.get("/health").json().get("search") or {}
+        except (httpx.HTTPError, ValueError):
+            info = {}
+        return {**info, "served_by": self.base_url}
 
     def search(self, query: str, k: int = 10) -> list[SearchHit]:
         return [SearchHit.model_validate(h) for h in self._post("/search", {"query": query, "k": k})]

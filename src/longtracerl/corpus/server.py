@@ -6,6 +6,7 @@ import hmac
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from longtracerl import __version__
@@ -37,9 +38,19 @@ def create_search_app(backend: SearchBackend, *, token: str | None = None) -> Fa
         if expected is not None and not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected):
             raise HTTPException(401, "missing or wrong bearer token")
 
+    from longtracerl.corpus.embeddings import EmbeddingError
+    from longtracerl.corpus.indexes import describe_search
+
+    info = describe_search(backend)
+
+    @app.exception_handler(EmbeddingError)
+    def embedding_failed(request: Request, exc: EmbeddingError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=502)  # a dense backend's endpoint is down
+
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "backend": getattr(backend, "name", type(backend).__name__)}
+        return {"status": "ok", "version": __version__, "backend": getattr(backend, "name", type(backend).__name__),
+                "search": info}
 
     # plain ``def`` endpoints run in FastAPI's thread pool: tantivy and SQLite calls do not block the loop
     @app.post("/search", dependencies=[Depends(auth)])

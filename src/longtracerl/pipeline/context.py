@@ -128,7 +128,8 @@ class RunContext:
             from longtracerl.corpus.sample_world import ensure_sample_world
 
             sw = ensure_sample_world(progress=self.progress)
-            return Path(sw.docstore_dir), Path(sw.index_dir), None
+            index = Path(str(w.index)) if w.index is not None else Path(sw.index_dir)
+            return Path(sw.docstore_dir), index, None
         missing = [k for k in ("docstore", "index", "graph") if getattr(w, k) is None]
         if missing:
             raise ValueError(f"world.kind=custom needs world.{', world.'.join(missing)} (directories)")
@@ -142,14 +143,16 @@ class RunContext:
 
     @cached_property
     def search(self) -> Any:
+        """The backend the index was built as (BM25, dense or hybrid; see ``corpus.indexes.open_search``), or one
+        ``serve-search`` for the whole cluster (``world.search_url``)."""
         w = self.cfg.world
-        if w.search_url:  # one serve-search for the whole cluster
+        if w.search_url:
             from longtracerl.corpus.remote import RemoteSearch
 
             return RemoteSearch(w.search_url, w.search_token)
-        from longtracerl.corpus.search import TantivySearch
+        from longtracerl.corpus.indexes import open_search
 
-        return TantivySearch.load(self.world_dirs[1], self.docstore)
+        return open_search(self.world_dirs[1], self.docstore, embed_url=w.embed_url, dense_weight=w.dense_weight)
 
     def world_access(self) -> dict[str, str]:
         """How workers reach the world (for the report): paths every node must read, or the search server."""

@@ -168,6 +168,9 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
             "paper_tier2": PAPER_TIER_SHARES["tier2"],
         },
     }
+    from longtracerl.corpus.indexes import describe_search
+
+    stats["search"] = describe_search(ctx.search)  # which engine and analyzer the agent searched with
     if ctx.cfg.distractors.compare_all and trajs:
         stats["strategies"] = (summarize_strategies(strategy_rows) if strategy_rows is not None
                                else compare_strategies(ctx, questions, trajs, mentions))
@@ -266,6 +269,7 @@ def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[
              "## Funnel and drops", "", "| stage | dropped | reasons |", "|---|---|---|"]
     for stage, rs in stats["rejected_by_stage"].items():
         lines.append(f"| {stage} | {sum(rs.values())} | " + ", ".join(f"{k}: {v}" for k, v in rs.items()) + " |")
+    lines += ["", "## Search engine", "", search_line(stats.get("search") or {})]
     lines += ["", "## Contexts", "",
               f"L = {t['L']:,} tokens ({t['tokenizer']}); min {t['min']:,}, mean {t['mean']:,}, max {t['max']:,}.", "",
               "| tier | mean docs | mean tokens |", "|---|---|---|"]
@@ -295,6 +299,20 @@ def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[
     lines += ["## Plots", ""]
     lines += [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+def search_line(s: dict[str, Any]) -> str:
+    """One sentence saying which backend, analyzer and embedding model the agent's search used."""
+    parts = [f"The agent searched with the **{s.get('backend', '?')}** backend ({s.get('engine', '?')})"]
+    if "analyzer" in s:
+        parts.append(f"analyzer `{s['analyzer']}`, title boost {s.get('title_boost')}")
+    if "embedding_model" in s:
+        parts.append(f"embeddings `{s['embedding_model']}` ({s.get('embedding_dim')} dims)")
+    if "dense_weight" in s:
+        parts.append(f"dense rank weight {s['dense_weight']}")
+    if "n_docs" in s:
+        parts.append(f"{s['n_docs']:,} documents")
+    return ", ".join(parts) + "."
 
 
 def _execution_md(ctx: RunContext) -> list[str]:
