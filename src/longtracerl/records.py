@@ -76,7 +76,7 @@ class Hop(Record):
     title: str
     doc_id: str | None = None
     relation: str | None = None
-    jumped: bool = False  # reached by a random jump rather than along an edge
+    jumped: bool = False  # reached by a random jump rather than along an edge (never phrased as a relation)
 
 
 class Chain(Record):
@@ -110,6 +110,8 @@ class Question(Record):
     writer: WriterInfo
     validation: dict[str, Any] = Field(default_factory=dict)
     attempts: int = 1
+    # one per chain hop: the clue that pins that hop's entity ("" where none, e.g. a hop cut from the question)
+    hop_clues: list[str] = Field(default_factory=list)
 
 
 class Rejection(Record):
