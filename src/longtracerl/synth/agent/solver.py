@@ -54,6 +54,11 @@ def parse_question(text: str) -> tuple[list[Step], str]:
     return steps, text[pos:].strip(" .")
 
 
+def query_of(clue: str) -> str:
+    """The clue as a search query: without the mask phrases, which name nothing."""
+    return re.sub(r"\b(this|another) entity('s)?\b", " ", clue, flags=re.I).strip()
+
+
 def _title_base(title: str) -> str:
     return re.sub(r"\s*\([^)]*\)", "", title).strip()
 
@@ -129,7 +134,7 @@ class ClueSolver:
 
     def _entry(self, env: ToolEnv, step: Step, pages: dict[str, tuple[str, str]], path: list[str],
                rng: random.Random, greedy: bool) -> str | None:
-        _, hits = env.search(step.clue)
+        _, hits = env.search(query_of(step.clue))
         scored = []
         for h in [h for h in hits if h.doc_id not in path][: self.open_per_step]:
             page = self._read(env, h.doc_id, pages)
@@ -141,7 +146,8 @@ class ClueSolver:
               rng: random.Random, greedy: bool) -> str | None:
         title, text = pages[cur]
         rel_words = " ".join(t for t in terms(step.relation) if t not in ("go", "page", "mentions"))
-        queries = [step.clue, f"{title} {rel_words} {step.clue}".strip()] if step.clue else [f"{title} {rel_words}"]
+        clue_q = query_of(step.clue)
+        queries = [clue_q, f"{title} {rel_words} {clue_q}".strip()] if step.clue else [f"{title} {rel_words}"]
         scored: list[tuple[float, str]] = []
         tried: set[str] = set()
         for q in queries:

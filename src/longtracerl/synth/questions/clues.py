@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from longtracerl.records import Document, Hop
 
 MASK = "this entity"
+OTHER_MASK = "another entity"
 _SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _HEADER = re.compile(r"^[A-Z][\w ()'/-]{0,40}:\s*")
@@ -243,15 +244,16 @@ class ClueContext:
 
     # ------------------------------------------------------------ clue sentences
     def clue_sentences(self, target: Hop, masked_self: list[str], forbidden: list[str],
-                       windows: bool = False) -> list[str]:
-        """Masked sentences of the target's page usable as clues (no other chain name, no answer)."""
+                       windows: bool = False, masked_other: list[str] = ()) -> list[str]:  # type: ignore[assignment]
+        """Masked sentences of the target's page usable as clues: the target's names read "this entity", other
+        chain entities' names "another entity"; no sentence with a ``forbidden`` string (the answer)."""
         d = self.doc(target.doc_id)
         if d is None:
             return []
         out: list[str] = []
         n_sent = 0
         for sent in sentences(d.text):
-            words = mask(sent, masked_self).rstrip(".").split()
+            words = mask(mask(sent, masked_self), masked_other, OTHER_MASK).rstrip(".").split()
             n_sent += 1
             if n_sent > self.cfg.max_sentences:
                 break
@@ -260,10 +262,10 @@ class ClueContext:
                 w = self.cfg.window_words
                 pieces += [" ".join(words[i:i + w]) for i in range(0, len(words) - w + 1, max(2, w // 2))]
             for s in pieces:
-                s = s.strip(" ,;:").strip()
+                s = re.sub(r"\s+", " ", s.replace('"', "'")).strip(" ,;:'").strip()  # quotes delimit clues
                 if len([t for t in terms(s) if t != "entity"]) < self.cfg.min_clue_words:
                     continue
-                if contains_any(s, forbidden) or contains_any(s, masked_self):
+                if contains_any(s, forbidden) or contains_any(s, masked_self) or contains_any(s, masked_other):
                     continue
                 if s not in out:
                     out.append(s)
@@ -290,9 +292,10 @@ class ClueContext:
                 best, who = f, title
         return ft - best, who
 
-    def pick_hop_clue(self, prev: Hop, target: Hop, masked_self: list[str],
-                      forbidden: list[str]) -> ClueChoice | ClueFailure:
-        sents = self.clue_sentences(target, masked_self, forbidden, windows=self.cfg.prefer_weak)
+    def pick_hop_clue(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
+                      masked_other: list[str] = ()) -> ClueChoice | ClueFailure:  # type: ignore[assignment]
+        sents = self.clue_sentences(target, masked_self, forbidden, windows=self.cfg.prefer_weak,
+                                    masked_other=masked_other)
         if not sents:
             return ClueFailure("no_clue_sentence", f"no usable sentence on the page of hop {target.title!r}")
         cands = self.candidates(prev, target)
@@ -317,9 +320,10 @@ class ClueContext:
         assert choice is not None
         return choice
 
-    def pick_unique_clue(self, target: Hop, masked_self: list[str], forbidden: list[str]) -> ClueChoice | ClueFailure:
+    def pick_unique_clue(self, target: Hop, masked_self: list[str], forbidden: list[str],
+                         masked_other: list[str] = ()) -> ClueChoice | ClueFailure:  # type: ignore[assignment]
         """A clue that finds ``target`` in the whole corpus: top hit of its own search, with a fit margin."""
-        sents = self.clue_sentences(target, masked_self, forbidden)
+        sents = self.clue_sentences(target, masked_self, forbidden, masked_other=masked_other)
         if not sents:
             return ClueFailure("no_clue_sentence", f"no usable sentence on the page of {target.title!r}")
         best_m, best_who = -1.0, None

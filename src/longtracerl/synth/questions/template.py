@@ -121,16 +121,15 @@ class TemplateQuestionWriter:
         clues: list[ClueChoice] = []
         for k, hop in enumerate(hops):
             own = names[hop.entity_id]
-            forbidden = [n for n in all_names if n not in own]
-            if answer != hop.title:
-                forbidden.append(answer)
+            others = [n for n in all_names if n not in own]
+            forbidden = [answer] if answer != hop.title else []
             first = k == 0
             jumped = not first and hop.jumped
             res: ClueChoice | ClueFailure
             if first or jumped:
-                res = ctx.pick_unique_clue(hop, own, forbidden)
+                res = ctx.pick_unique_clue(hop, own, forbidden, others)
             else:
-                res = ctx.pick_hop_clue(hops[k - 1], hop, own, forbidden)
+                res = ctx.pick_hop_clue(hops[k - 1], hop, own, forbidden, others)
             if isinstance(res, ClueFailure):
                 res.detail = f"hop {idx[k]}: {res.detail}"
                 return res
