@@ -72,6 +72,7 @@ class AgentSettings(_Strict):
     obs_max_tokens: int = 1000
     k: int = 5
     concurrency: int = 8
+    solver_k: int = Field(20, ge=1, description="results per search of the LLM-free solver (kind=solver)")
 
 
 class OutcomeSettings(_Strict):

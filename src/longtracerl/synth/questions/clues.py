@@ -49,7 +49,7 @@ class ClueConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     hop_margin: float = Field(0.35, ge=0.0, le=1.0, description="min fit(target) - fit(best other candidate)")
-    min_clue_words: int = Field(5, ge=1, description="content words a clue sentence must have")
+    min_clue_words: int = Field(3, ge=1, description="content words a clue sentence must have")
     max_clue_words: int = Field(28, ge=5, description="clue sentences are cut to this many words")
     max_sentences: int = Field(12, ge=1, description="sentences of the target page considered")
     window_words: int = Field(10, ge=4, description="words of the shorter (weaker) parts of long sentences tried")

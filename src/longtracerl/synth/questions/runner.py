@@ -117,6 +117,16 @@ async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Any, o
     rej = JsonlAppender(rejects_path, "item_id")
     todo = [c for c in chains if c.chain_id not in out.seen and c.chain_id not in rej.seen]
     stats.skipped_done = len(chains) - len(todo)
+    first_of: dict[tuple[str, ...], str] = {}
+    for c in chains:  # the same path walked twice (small or sparse graphs) would give the same question twice
+        first_of.setdefault(tuple(h.entity_id for h in c.hops), c.chain_id)
+    dups = [c for c in todo if first_of[tuple(h.entity_id for h in c.hops)] != c.chain_id]
+    for c in dups:
+        rej.write(Rejection(item_id=c.chain_id, stage="questions", reason="duplicate_chain",
+                            detail=f"same path as {first_of[tuple(h.entity_id for h in c.hops)]}", attempts=0))
+        stats.rejected += 1
+    dup_ids = {c.chain_id for c in dups}
+    todo = [c for c in todo if c.chain_id not in dup_ids]
     sem = asyncio.Semaphore(concurrency)
     bar: Any = None
     if progress:
