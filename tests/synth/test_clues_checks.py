@@ -17,7 +17,7 @@ from longtracerl.graph.build import GraphBuilder
 from longtracerl.records import Chain, Document, Hop, Question, Rejection
 from longtracerl.synth.agent import ClueSolver, parse_question
 from longtracerl.synth.questions import Draft, TemplateQuestionWriter, ValidationConfig, write_one
-from longtracerl.synth.questions.checks import check_hops, check_on_chain, check_shortcut, chain_checks
+from longtracerl.synth.questions.checks import chain_checks, check_hops, check_on_chain, check_shortcut
 from longtracerl.synth.questions.clues import ClueConfig, ClueContext, ClueFailure
 
 FILLER = [

@@ -174,7 +174,7 @@ def question_quality(ctx: RunContext, questions: dict[str, Question], trajs: lis
     agents = sorted({t.agent for t in trajs})
     chains = {c.chain_id: c for c in read_records(ctx.chains, Chain)} if ctx.chains.exists() else {}
     solved = {t.question_id for t in trajs}
-    examples = []
+    examples: list[dict[str, Any]] = []
     for q in qs:
         if q.question_id not in solved or len(examples) >= 5:
             continue

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -244,7 +244,7 @@ class ClueContext:
 
     # ------------------------------------------------------------ clue sentences
     def clue_sentences(self, target: Hop, masked_self: list[str], forbidden: list[str],
-                       windows: bool = False, masked_other: list[str] = ()) -> list[str]:  # type: ignore[assignment]
+                       windows: bool = False, masked_other: Sequence[str] = ()) -> list[str]:
         """Masked sentences of the target's page usable as clues: the target's names read "this entity", other
         chain entities' names "another entity"; no sentence with a ``forbidden`` string (the answer)."""
         d = self.doc(target.doc_id)
@@ -293,7 +293,7 @@ class ClueContext:
         return ft - best, who
 
     def pick_hop_clue(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
-                      masked_other: list[str] = ()) -> ClueChoice | ClueFailure:  # type: ignore[assignment]
+                      masked_other: Sequence[str] = ()) -> ClueChoice | ClueFailure:
         sents = self.clue_sentences(target, masked_self, forbidden, windows=self.cfg.prefer_weak,
                                     masked_other=masked_other)
         if not sents:
@@ -321,7 +321,7 @@ class ClueContext:
         return choice
 
     def pick_unique_clue(self, target: Hop, masked_self: list[str], forbidden: list[str],
-                         masked_other: list[str] = ()) -> ClueChoice | ClueFailure:  # type: ignore[assignment]
+                         masked_other: Sequence[str] = ()) -> ClueChoice | ClueFailure:
         """A clue that finds ``target`` in the whole corpus: top hit of its own search, with a fit margin."""
         sents = self.clue_sentences(target, masked_self, forbidden, masked_other=masked_other)
         if not sents:
