@@ -41,7 +41,7 @@ class LLMQuestionWriter:
     backend = "llm"
 
     def __init__(self, llm: ChatLLM, *, prompt_version: str = "v2", doc_chars: int = 700,
-                 temperature: float = 0.7, max_tokens: int = 256) -> None:
+                 temperature: float = 0.7, max_tokens: int = 256, structured: bool = True) -> None:
         self.llm = llm
         self.model = llm.model
         self.backend = llm.backend
@@ -50,6 +50,7 @@ class LLMQuestionWriter:
         self.doc_chars = doc_chars
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.structured = structured  # send the JSON schema (response_format); the tolerant parser stays the fallback
 
     def prompt(self, chain: Chain, docs: dict[str, Document], feedback: str = "") -> str:
         path = "\n".join(f"{i + 1}. {h.title}" + (" (JUMP: not linked to the previous entity)" if h.jumped else
@@ -68,6 +69,6 @@ class LLMQuestionWriter:
     async def adraft(self, chain: Chain, docs: dict[str, Document], feedback: str = "",
                      seed: int = 0) -> tuple[Draft | None, str, Usage]:
         resp = await self.llm.chat([{"role": "user", "content": self.prompt(chain, docs, feedback)}],
-                                   json_schema=draft_schema(chain), temperature=self.temperature,
+                                   json_schema=draft_schema(chain) if self.structured else None, temperature=self.temperature,
                                    max_tokens=self.max_tokens, seed=seed)
         return parse_draft(resp.content), resp.content, resp.usage
