@@ -8,6 +8,7 @@ questions and on the same questions with their hop clues deleted (must drop shar
 opens, and the distractor mention share of each strategy (paper ordering: random < one-shot < trajectory).
 
     python benchmarks/bench_answerable_questions.py            # BENCH_N=60 walks per world
+    BENCH_WORLDS=wiki python benchmarks/bench_answerable_questions.py
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from longtracerl.synth.questions.checks import check_hops
 from longtracerl.synth.questions.clues import ClueContext
 
 N = int(os.environ.get("BENCH_N", "60"))
+WORLDS = os.environ.get("BENCH_WORLDS", "sample,wiki").split(",")
 
 
 def strip_hop_clues(q: Question) -> Question:
@@ -127,8 +129,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         base = {"out": str(tmp / "runs"), "walk": {"n_chains": N}}
-        report("sample world (CIA World Factbook)", BuildConfig.model_validate({**base, "name": "sample"}))
-        world = wiki_world(tmp / "wiki")
+        if "sample" in WORLDS:
+            report("sample world (CIA World Factbook)", BuildConfig.model_validate({**base, "name": "sample"}))
+        world = wiki_world(tmp / "wiki") if "wiki" in WORLDS else None
         if world is not None:
             report("2WikiMultihopQA paragraphs (dev 500 contexts, triples + mentions)",
                    BuildConfig.model_validate({**base, "name": "wiki", "world": world}))

@@ -147,24 +147,35 @@ class ClueSolver:
         title, text = pages[cur]
         rel_words = " ".join(t for t in terms(step.relation) if t not in ("go", "page", "mentions"))
         clue_q = query_of(step.clue)
-        queries = [clue_q, f"{title} {rel_words} {clue_q}".strip()] if step.clue else [f"{title} {rel_words}"]
+        # what is around the current entity, then what fits the clue; both as a person would type them
+        rounds = [[f"{title} {rel_words}".strip(), clue_q] if step.clue else [f"{title} {rel_words}".strip()],
+                  [f"{title} {rel_words} {clue_q}".strip()] if step.clue else []]
         scored: list[tuple[float, str]] = []
         tried: set[str] = set()
-        for q in queries:
-            _, hits = env.search(q)
-            fresh = [h for h in hits if h.doc_id not in path and h.doc_id not in tried]
-            linked = [h for h in fresh if mentions(text, h.title)]
+        for queries in rounds:
+            best_rank: dict[str, int] = {}
+            titles: dict[str, str] = {}
+            for q in queries:
+                _, hits = env.search(q)
+                for h in hits:
+                    if h.doc_id not in path and h.doc_id not in tried:
+                        best_rank[h.doc_id] = min(best_rank.get(h.doc_id, h.rank), h.rank)
+                        titles[h.doc_id] = h.title
+            fresh = sorted(best_rank, key=lambda d: best_rank[d])
+            linked = [d for d in fresh if mentions(text, titles[d])]
             if not step.clue:  # no clue: any entity the page mentions is as good as another
                 rng.shuffle(linked)
-            others = [h for h in fresh if h not in linked]
-            for h in (linked + others)[: self.open_per_step]:
-                tried.add(h.doc_id)
-                page = self._read(env, h.doc_id, pages)
+            else:  # the hits the clue's own words fit best first (judged on the title and snippet seen)
+                linked.sort(key=lambda d: best_rank[d])
+            others = [d for d in fresh if d not in linked]
+            for did in (linked + others)[: self.open_per_step]:
+                tried.add(did)
+                page = self._read(env, did, pages)
                 if page is None:
                     continue
-                link = mentions(text, h.title) or mentions(page[1], title)  # either page names the other
-                s = fit(step.clue, page[0] + "\n" + page[1]) if step.clue else 0.0
-                scored.append((s + (0.25 if link else 0.0), h.doc_id))
+                link = mentions(text, titles[did]) or mentions(page[1], title)  # either page names the other
+                sc = fit(step.clue, page[0] + "\n" + page[1]) if step.clue else 0.0
+                scored.append((sc + (0.25 if link else 0.0), did))
             if scored and max(x for x, _ in scored) >= self.confident:
                 break
         return self._choose(scored, rng, greedy)
