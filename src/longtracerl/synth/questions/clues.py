@@ -31,6 +31,7 @@ from longtracerl.records import Document, Hop
 
 MASK = "this entity"
 OTHER_MASK = "another entity"
+_M1, _M2 = "\u2063THISENTITY\u2063", "\u2063OTHERENTITY\u2063"  # one-word stand-ins while cutting windows
 _SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _HEADER = re.compile(r"^[A-Z][\w ()'/-]{0,40}:\s*")
@@ -253,7 +254,8 @@ class ClueContext:
         out: list[str] = []
         n_sent = 0
         for sent in sentences(d.text):
-            words = mask(mask(sent, masked_self), masked_other, OTHER_MASK).rstrip(".").split()
+            # masks are one word while cutting, so a window never ends in half of one ("... and this")
+            words = mask(mask(sent, masked_self, _M1), masked_other, _M2).rstrip(".").split()
             n_sent += 1
             if n_sent > self.cfg.max_sentences:
                 break
@@ -262,6 +264,7 @@ class ClueContext:
                 w = self.cfg.window_words
                 pieces += [" ".join(words[i:i + w]) for i in range(0, len(words) - w + 1, max(2, w // 2))]
             for s in pieces:
+                s = s.replace(_M1, MASK).replace(_M2, OTHER_MASK)
                 s = re.sub(r"\s+", " ", s.replace('"', "'")).strip(" ,;:'").strip()  # quotes delimit clues
                 if len([t for t in terms(s) if t != "entity"]) < self.cfg.min_clue_words:
                     continue
