@@ -103,7 +103,7 @@ class ClueSolver:
 
     name = "solver"
 
-    def __init__(self, search: SearchBackend, *, k: int = 20, open_per_step: int = 3, seed: int = 0,
+    def __init__(self, search: SearchBackend, *, k: int = 20, open_per_step: int = 4, seed: int = 0,
                  tie: float = 0.1, confident: float = 1.15) -> None:
         self.confident = confident
         self.search = search
@@ -152,23 +152,24 @@ class ClueSolver:
                   [f"{title} {rel_words} {clue_q}".strip()] if step.clue else []]
         scored: list[tuple[float, str]] = []
         tried: set[str] = set()
-        for queries in rounds:
-            best_rank: dict[str, int] = {}
+        for queries in [r for r in rounds if r]:
+            per_query: list[list[str]] = []
             titles: dict[str, str] = {}
             for q in queries:
                 _, hits = env.search(q)
-                for h in hits:
-                    if h.doc_id not in path and h.doc_id not in tried:
-                        best_rank[h.doc_id] = min(best_rank.get(h.doc_id, h.rank), h.rank)
-                        titles[h.doc_id] = h.title
-            fresh = sorted(best_rank, key=lambda d: best_rank[d])
-            linked = [d for d in fresh if mentions(text, titles[d])]
+                per_query.append([h.doc_id for h in hits if h.doc_id not in path and h.doc_id not in tried])
+                titles.update((h.doc_id, h.title) for h in hits)
+            clue_hits = per_query[-1] if step.clue else []
+            near_hits = per_query[0] if not step.clue or len(per_query) > 1 else []
+            linked = [d for d in clue_hits if mentions(text, titles[d])]
+            unlinked = [d for d in clue_hits if d not in linked]
+            near = [d for d in near_hits if mentions(text, titles[d]) and d not in clue_hits]
             if not step.clue:  # no clue: any entity the page mentions is as good as another
-                rng.shuffle(linked)
-            else:  # the hits the clue's own words fit best first (judged on the title and snippet seen)
-                linked.sort(key=lambda d: best_rank[d])
-            others = [d for d in fresh if d not in linked]
-            for did in (linked + others)[: self.open_per_step]:
+                rng.shuffle(near)
+            # the clue's best linked hits, its best hit even if the page does not name it, then the rest
+            ranked = list(dict.fromkeys([*linked[:2], *unlinked[:1], *linked[2:], *near, *unlinked[1:]]))
+            others: list[str] = []
+            for did in (ranked + others)[: self.open_per_step]:
                 tried.add(did)
                 page = self._read(env, did, pages)
                 if page is None:
