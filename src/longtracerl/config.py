@@ -91,6 +91,9 @@ ExportFormat = Literal["slime", "verl", "hf"]
 
 class ExportSettings(_Strict):
     formats: list[ExportFormat] = Field(default_factory=lambda: list[ExportFormat](["slime", "verl", "hf"]))
+    test_fraction: float = Field(0.0, ge=0.0, lt=1.0, description=(
+        "share of chains held out for evaluation (export/slime_test.jsonl, verl/test.parquet, hf_test); a chain "
+        "and its questions are never on both sides"))
 
 
 class BuildConfig(_Strict):

@@ -53,6 +53,6 @@ def register(app: typer.Typer) -> None:
         console.print(f"\n[bold]outputs in {d}/[/]")
         for rel in ("config.yaml", "chains.jsonl", "questions.jsonl", "trajectories.jsonl", "samples.jsonl",
                     "rejected.jsonl", "export/slime.jsonl", "export/verl/train.parquet", "export/hf",
-                    "report/report.md"):
+                    "report/report.md", "report/index.html"):
             if (d / rel).exists():
                 console.print(f"  {d / rel}", highlight=False)
