@@ -76,19 +76,12 @@ class Edge(Record):
 class Hop(Record):
     """One step of a walk. ``relation`` labels the edge that led here (None on the seed)."""
 
-<<<<<<< HEAD
-    entity_id: str
-    title: str
-    doc_id: str | None = None
-    relation: str | None = None
-    jumped: bool = False  # reached by a random jump rather than along an edge (never phrased as a relation)
-=======
     entity_id: str = Field(description="entity reached at this step")
     title: str = Field(description="its title")
     doc_id: str | None = Field(None, description="its document (the gold page of this hop)")
     relation: str | None = Field(None, description="label of the edge that led here (None on the seed)")
-    jumped: bool = Field(False, description="reached by a random jump rather than along an edge")
->>>>>>> main
+    jumped: bool = Field(False, description="reached by a random jump rather than along an edge; never phrased "
+                         "as a relation (the question restarts there or is cut)")
 
 
 class Chain(Record):
@@ -112,20 +105,6 @@ class WriterInfo(Record):
 class Question(Record):
     """A validated multi-hop question written from a chain; ``gold_entities`` are the rubrics."""
 
-<<<<<<< HEAD
-    question_id: str
-    chain_id: str
-    question: str
-    answer: str
-    answer_aliases: list[str] = Field(default_factory=list)
-    gold_entities: list[str]
-    gold_doc_ids: list[str]
-    writer: WriterInfo
-    validation: dict[str, Any] = Field(default_factory=dict)
-    attempts: int = 1
-    # one per chain hop: the clue that pins that hop's entity ("" where none, e.g. a hop cut from the question)
-    hop_clues: list[str] = Field(default_factory=list)
-=======
     question_id: str = Field(description="stable id of the question")
     chain_id: str = Field(description="the chain it was written from")
     question: str = Field(description="the question text")
@@ -136,7 +115,8 @@ class Question(Record):
     writer: WriterInfo = Field(description="who wrote the question")
     validation: dict[str, Any] = Field(default_factory=dict, description="results of the validators it passed")
     attempts: int = Field(1, description="writer attempts it took")
->>>>>>> main
+    hop_clues: list[str] = Field(default_factory=list, description="one per chain hop: the clue that pins that "
+                                 "hop's entity (\"\" where none, e.g. a hop cut from the question)")
 
 
 class Rejection(Record):
