@@ -38,7 +38,13 @@ def bench(name: str, writer: object, n: int, tmp: Path) -> None:
 def main() -> None:
     print(f"load: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as d:
-        bench("template", TemplateQuestionWriter(), N_TEMPLATE, Path(d))
+        from longtracerl.corpus.search import TantivySearch
+        from longtracerl.synth.questions.clues import ClueContext
+
+        sw = ensure_sample_world()
+        ds = DocStore.open(sw.docstore_dir)
+        clues = ClueContext(ds, load_sample_graph(), TantivySearch.load(sw.index_dir, ds))
+        bench("template", TemplateQuestionWriter(clues), N_TEMPLATE, Path(d))
         bench("smollm2", LLMQuestionWriter(make_llm("local")), N_LLM, Path(d))
 
 

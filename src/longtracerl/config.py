@@ -63,10 +63,20 @@ class QuestionSettings(_Strict):
     writer: Literal["auto", "template", "llm"] = "auto"  # auto: llm when an LLM is configured
     attempts: int = 3
     concurrency: int = 8
+    jump_mode: Literal["restart", "cut"] = Field(
+        "restart", description="a jumped hop: restart from an entity described uniquely in the corpus, or cut the "
+        "chain to its longest jump-free part")
+    hop_margin: float = Field(0.35, ge=0.0, le=1.0, description="hop_ambiguous: min clue fit margin of a hop's "
+                              "target over the other neighbours of the previous entity")
+    shortcut: Literal["reject", "keep"] = Field(
+        "reject", description="question or last clue alone finds the answer's page at rank 1: reject, or keep and count")
+    min_on_chain: float = Field(0.5, ge=0.0, le=1.0, description="off_chain: share of hops whose clue or relation "
+                                "words must appear in the question")
 
 
 class AgentSettings(_Strict):
-    kind: Literal["auto", "chain_guided", "llm"] = "auto"  # auto: llm when an LLM is configured
+    # auto: llm when an LLM is configured, else the non-oracle solver; chain_guided knows the chain (an oracle)
+    kind: Literal["auto", "solver", "chain_guided", "llm"] = "auto"
     protocol: Literal["tools", "text"] = "text"
     attempts: int = Field(5, ge=1, description="K attempts per question (PAPER.md 2b)")
     max_turns: int = 12
@@ -74,6 +84,7 @@ class AgentSettings(_Strict):
     obs_max_tokens: int = 1000
     k: int = 5
     concurrency: int = 8
+    solver_k: int = Field(20, ge=1, description="results per search of the LLM-free solver (kind=solver)")
 
 
 class OutcomeSettings(_Strict):

@@ -80,7 +80,8 @@ class Hop(Record):
     title: str = Field(description="its title")
     doc_id: str | None = Field(None, description="its document (the gold page of this hop)")
     relation: str | None = Field(None, description="label of the edge that led here (None on the seed)")
-    jumped: bool = Field(False, description="reached by a random jump rather than along an edge")
+    jumped: bool = Field(False, description="reached by a random jump rather than along an edge; never phrased "
+                         "as a relation (the question restarts there or is cut)")
 
 
 class Chain(Record):
@@ -118,6 +119,8 @@ class Question(Record):
                                                  "entity that also count (full title, graph aliases)")
     validation: dict[str, Any] = Field(default_factory=dict, description="results of the validators it passed")
     attempts: int = Field(1, description="writer attempts it took")
+    hop_clues: list[str] = Field(default_factory=list, description="one per chain hop: the clue that pins that "
+                                 "hop's entity (\"\" where none, e.g. a hop cut from the question)")
 
 
 class Rejection(Record):

@@ -240,7 +240,8 @@ def test_first_sentence_comes_from_the_docstore(world: Graph, tmp_path: Path) ->
 
 def test_run_walks_resumes_to_identical_files(world_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     world = world_factory(tmp_path / "sparse", m=500)
-    cfg = WalkConfig(n_walks=80, seed=11, min_hops=5, max_hops=8)
+    # without backtracking, so that some walks fail and the rejections file is resumed too
+    cfg = WalkConfig(n_walks=80, seed=11, min_hops=5, max_hops=8, backtrack=False, reachable_seeds=False)
     full, full_rej = tmp_path / "full.jsonl", tmp_path / "full.rej.jsonl"
     s = run_walks(world, cfg, UniformChooser(), full, rejected_path=full_rej)
     assert s["written"] > 0 and s["failed"] > 0 and s["written"] + s["failed"] == 80

@@ -109,7 +109,7 @@ def test_llm_retry_feeds_reason_back_then_accepts(fault_llm) -> None:  # type: i
     writer = LLMQuestionWriter(OpenAIChatLLM(url, model="fault", backoff=0.01))
     res, calls, usage = asyncio.run(write_one(CHAIN, MemStore(DOCS), writer, CFG))
     assert isinstance(res, Question) and res.attempts == 3 and calls == 3 and usage.calls == 3
-    assert res.writer.prompt_version == "v1" and res.answer == "Kestrel City"
+    assert res.writer.prompt_version == "v2" and res.answer == "Kestrel City"
     prompts = [r["messages"][0]["content"] for r in script.requests]
     assert "not the requested JSON" in prompts[1] and "entity_name_in_question" in prompts[2]
     assert "Kestrel" not in prompts[0].split("The pages")[0]  # the path part names no answer

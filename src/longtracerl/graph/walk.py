@@ -69,6 +69,8 @@ class WalkConfig(BaseModel):
     max_seed_degree: int | None = Field(None, ge=0)
     exclude_title_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE_TITLE_PATTERNS))
     exclude_patterns_from_hops: bool = Field(True, description="excluded titles are never hops, not only never seeds")
+    reachable_seeds: bool = Field(True, description="seed only from nodes where min_hops moves are reachable")
+    backtrack: bool = Field(True, description="redo a walk that stopped short as a backtracking search (walk_repair)")
 
     @model_validator(mode="after")
     def _check(self) -> WalkConfig:
@@ -101,6 +103,7 @@ class WalkResult(BaseModel):
     failures: dict[str, int] = Field(default_factory=dict)
     n_walks: int = 0
     n_moves: int = 0
+    n_backtracked: int = 0  # walks that stopped short and were redone with backtracking
     seconds: float = 0.0
 
     @property
@@ -160,6 +163,7 @@ class _Space:
         self.deg = g.out_degree
         self.multi = bool(g.meta.get("multi_edges", True))
         self.run_first: np.ndarray | None = None
+        self.longest: int | None = None  # set when no seed can reach min_hops (the longest walk possible)
         if self.multi and len(self.indices):
             # parallel edges (two relations between one pair) are one neighbour: probes only accept
             # the first edge of each (src, dst) run, which carries the most informative label
@@ -183,6 +187,15 @@ class _Space:
         if excluded is not None:
             seeds &= ~excluded
         self.pool = np.flatnonzero(seeds).astype(np.int64)
+        if len(self.pool) and cfg.reachable_seeds and cfg.min_hops > 0 and not cfg.jump_on_dead_end:
+            from longtracerl.graph.walk_repair import reach_bound
+
+            h = reach_bound(self.indptr, self.indices, allowed, cfg.min_hops)
+            reach = self.pool[h[self.pool] >= cfg.min_hops]
+            if len(reach):
+                self.pool = reach
+            else:  # nothing can make it: walks run and are rejected as dead ends, saying why
+                self.longest = int(h.max())
         if len(self.pool) == 0:
             raise NoSeedError(
                 f"no seed node in graph {g.path or ''}: {g.n_nodes} nodes, "
@@ -450,14 +463,17 @@ def _hop(g: Graph, node: int, rel: int, jumped: bool) -> Hop:
     )
 
 
-def _rejection(cid: str, g: Graph, hops: list[Hop], reason: str, cfg: WalkConfig) -> Rejection:
+def _rejection(cid: str, g: Graph, hops: list[Hop], reason: str, cfg: WalkConfig,
+               longest: int | None = None) -> Rejection:
     last = hops[-1].title if hops else "?"
+    why = (f"; no seed of this graph can reach {cfg.min_hops} moves (longest possible: {longest})"
+           if longest is not None else "")
     return Rejection(
         item_id=cid,
         stage="walk",
         reason=reason,
         detail=f"stopped after {len(hops) - 1} of min {cfg.min_hops} moves at {last!r}: "
-        "no unvisited neighbour with a document",
+        f"no unvisited neighbour with a document{why}",
     )
 
 
@@ -481,11 +497,16 @@ def _fast_walk(
         m = int(moves[i])
         hops = [_hop(g, int(nodes[i, k]), int(rels[i, k]), bool(jumped[i, k])) for k in range(m + 1)]
         hops[0].relation = None
+        settings = _walk_settings(cfg, name, i, g)
+        if m < cfg.min_hops and cfg.backtrack and (fixed := _backtracked(sp, i, int(nodes[i, 0]))) is not None:
+            hops, m = fixed, len(fixed) - 1
+            res.n_backtracked += 1
+            settings["backtracked"] = True
         if m >= cfg.min_hops:
-            res.chains.append(Chain(chain_id=cid, hops=hops, seed=cfg.seed, walk=_walk_settings(cfg, name, i, g)))
+            res.chains.append(Chain(chain_id=cid, hops=hops, seed=cfg.seed, walk=settings))
             res.n_moves += m
         else:
-            res.rejected.append(_rejection(cid, g, hops, REASON_DEAD_END, cfg))
+            res.rejected.append(_rejection(cid, g, hops, REASON_DEAD_END, cfg, sp.longest))
             res.failures[REASON_DEAD_END] = res.failures.get(REASON_DEAD_END, 0) + 1
     res.seconds = time.perf_counter() - t0
     return res
@@ -580,15 +601,35 @@ def _walk_gen(
     return hops, None
 
 
+def _backtracked(sp: _Space, i: int, first: int) -> list[Hop] | None:
+    """Walk ``i`` redone with backtracking (``walk_repair``), from its own seed first; None if impossible."""
+    from longtracerl.graph.walk_repair import backtrack_walk
+
+    found = backtrack_walk(sp, random.Random(walk_seed(sp.cfg.seed, i) + 1), first)
+    if found is None:
+        return None
+    nodes, poss = found
+    hops = [_hop(sp.g, v, int(sp.rel[p]) if p >= 0 else -1, False) for v, p in zip(nodes, poss, strict=True)]
+    hops[0].relation = None
+    return hops
+
+
 def _finish(res: WalkResult, sp: _Space, i: int, name: str, hops: list[Hop], reason: str | None) -> Chain | Rejection:
     cfg = sp.cfg
     cid = chain_id(cfg.seed, i)
+    settings = _walk_settings(cfg, name, i, sp.g)
+    if len(hops) - 1 < cfg.min_hops and cfg.backtrack and hops:
+        fixed = _backtracked(sp, i, sp.g.node_of(hops[0].entity_id))
+        if fixed is not None:
+            hops = fixed
+            res.n_backtracked += 1
+            settings["backtracked"] = True
     if len(hops) - 1 >= cfg.min_hops:
         res.n_moves += len(hops) - 1
-        return Chain(chain_id=cid, hops=hops, seed=cfg.seed, walk=_walk_settings(cfg, name, i, sp.g))
+        return Chain(chain_id=cid, hops=hops, seed=cfg.seed, walk=settings)
     why = reason or REASON_DEAD_END
     res.failures[why] = res.failures.get(why, 0) + 1
-    return _rejection(cid, sp.g, hops, why, cfg)
+    return _rejection(cid, sp.g, hops, why, cfg, sp.longest)
 
 
 def _collect(res: WalkResult, out: Iterable[tuple[int, Chain | Rejection]]) -> WalkResult:

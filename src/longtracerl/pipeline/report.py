@@ -171,11 +171,58 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
     from longtracerl.corpus.indexes import describe_search
 
     stats["search"] = describe_search(ctx.search)  # which engine and analyzer the agent searched with
+    stats["questions_quality"] = question_quality(ctx, questions, trajs, chains, stats["rejected_by_stage"])
     if ctx.cfg.distractors.compare_all and trajs:
         stats["strategies"] = (summarize_strategies(strategy_rows) if strategy_rows is not None
                                else compare_strategies(ctx, questions, trajs, mentions))
     stats["_plot"] = {"n_tokens": n_tokens, "tiers_tok": tiers_tok}
     return stats
+
+
+QUESTION_CHECKS = ("hop_ambiguous", "shortcut", "off_chain", "no_clue_sentence", "seed_not_unique",
+                   "jump_cut_too_short", "duplicate_chain")
+
+
+def question_quality(ctx: RunContext, questions: dict[str, Question], trajs: list[Trajectory], n_chains: int,
+                     rejected: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """Are the questions answerable? Pinned hops, the named rejects, the solver's rate and effort, examples."""
+    from longtracerl.records import Chain
+
+    qs = list(questions.values())
+    pinned = [q for q in qs if "hop_unique" in q.validation.get("passed", [])]
+    qrej = rejected.get("questions", {})
+    arej = rejected.get("agent", {})
+    n_walks = ctx.cfg.walk.n_chains
+    searches = [sum(1 for s in t.steps if s.kind == "search") for t in trajs]
+    opens = [len(t.opened_doc_ids) for t in trajs]
+    agents = sorted({t.agent for t in trajs})
+    chains = {c.chain_id: c for c in read_records(ctx.chains, Chain)} if ctx.chains.exists() else {}
+    solved = {t.question_id for t in trajs}
+    examples: list[dict[str, Any]] = []
+    for q in qs:
+        if q.question_id not in solved or len(examples) >= 5:
+            continue
+        c = chains.get(q.chain_id)
+        examples.append({"question_id": q.question_id, "question": q.question, "answer": q.answer,
+                         "chain": [{"title": h.title, "relation": h.relation, "jumped": h.jumped}
+                                   for h in (c.hops if c else [])],
+                         "hop_clues": q.hop_clues})
+    return {
+        "walks_to_chains_pct": _pct(n_chains / n_walks) if n_walks else None,
+        "chains_to_questions_pct": _pct(len(qs) / n_chains) if n_chains else None,
+        "questions_to_solved_pct": _pct(len(trajs) / len(qs)) if qs else None,
+        "answerable_by_construction_pct": _pct(len(pinned) / len(qs)) if qs else None,
+        "rejects": {k: qrej.get(k, 0) for k in QUESTION_CHECKS},
+        "kept_with_shortcut": sum(1 for q in qs if q.validation.get("shortcut")),
+        "shortcut_policy": ctx.cfg.questions.shortcut,
+        "jumps": dict(Counter(str(q.validation.get("jump_mode", "none")) for q in qs)),
+        "agent": agents[0] if len(agents) == 1 else agents,
+        "solve_rate_pct": _pct(len(trajs) / len(qs)) if qs else None,
+        "agent_rejects": arej,
+        "mean_searches": round(mean(searches), 2) if searches else None,
+        "mean_opens": round(mean(opens), 2) if opens else None,
+        "examples": examples,
+    }
 
 
 def _usage(ctx: RunContext, n_samples: int) -> dict[str, Any]:
@@ -290,6 +337,23 @@ def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[
                   "neighbours and partners) even random pages often mention a gold entity, so compare the "
                   "ordering of the strategies (random < one-shot search < trajectory) rather than the absolute "
                   "shares."]
+    qq = stats.get("questions_quality")
+    if qq:
+        lines += ["", "## Are the questions answerable?", "",
+                  f"Walks -> chains {qq['walks_to_chains_pct']}%, chains -> questions {qq['chains_to_questions_pct']}%, "
+                  f"questions solved by the agent ({qq['agent']}) {qq['solve_rate_pct']}% "
+                  f"(mean {qq['mean_searches']} searches, {qq['mean_opens']} opens per kept trajectory).", "",
+                  f"Answerable by construction (every hop pinned by a clue checked against the previous entity's "
+                  f"neighbours, seed and jumps unique in the corpus): {qq['answerable_by_construction_pct']}% of "
+                  f"kept questions. Jumps: {qq['jumps']}. Shortcut policy: {qq['shortcut_policy']} "
+                  f"({qq['kept_with_shortcut']} kept with a shortcut).", "",
+                  "| question reject | count |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in qq["rejects"].items()]
+        lines += ["", "Examples (kept and solved):", ""]
+        for ex in qq["examples"]:
+            path = " -> ".join(f"{h['title']}" + (" [jump]" if h["jumped"] else f" ({h['relation']})" if h["relation"]
+                                                     else "") for h in ex["chain"])
+            lines += [f"- **Q:** {ex['question']}", f"  **A:** {ex['answer']}  ", f"  chain: {path}"]
     u = stats["llm_usage"]
     lines += ["", "## Cost", "", f"LLM calls {u['llm_calls']} (prompt {u['prompt_tokens']:,} + completion "
               f"{u['completion_tokens']:,} tokens); per kept sample: {u['calls_per_sample']} calls, "

@@ -128,14 +128,26 @@ class QuestionStage(ItemStage):
     def out_path(self, ctx: RunContext) -> Path:
         return ctx.questions
 
-    def writer(self, ctx: RunContext) -> Any:
+    def clues(self, ctx: RunContext) -> Any:
+        from longtracerl.synth.questions.clues import ClueConfig, ClueContext
+
+        q = ctx.cfg.questions
+        return ClueContext(ctx.docstore, ctx.graph, ctx.search, ClueConfig(hop_margin=q.hop_margin), seed=ctx.cfg.seed)
+
+    def validation(self, ctx: RunContext) -> Any:
+        from longtracerl.synth.questions import ValidationConfig
+
+        q = ctx.cfg.questions
+        return ValidationConfig(hop_margin=q.hop_margin, shortcut=q.shortcut, min_on_chain=q.min_on_chain)
+
+    def writer(self, ctx: RunContext, clues: Any = None) -> Any:
         from longtracerl.synth.questions import LLMQuestionWriter, TemplateQuestionWriter
 
         kind = ctx.cfg.questions.writer
         if kind == "auto":
             kind = "template" if ctx.cfg.llm.kind == "none" else "llm"
         if kind == "template":
-            return TemplateQuestionWriter()
+            return TemplateQuestionWriter(clues, jump_mode=ctx.cfg.questions.jump_mode)
         llm = ctx.llm("questions")
         if llm is None:
             raise ValueError("questions.writer=llm needs an LLM: --llm local or --llm openai --base-url ...")
@@ -151,9 +163,11 @@ class QuestionStage(ItemStage):
             node = graph.node_by_title(title)
             return [] if node is None else list(graph.aliases[node])
 
-        st = asyncio.run(write_questions(items, ctx.docstore, self.writer(ctx), out, rejected,
+        clues = self.clues(ctx)
+        st = asyncio.run(write_questions(items, ctx.docstore, self.writer(ctx, clues), out, rejected,
                                          concurrency=q.concurrency, max_attempts=q.attempts,
-                                         progress=ctx.progress, aliases_of=aliases_of))
+                                         progress=ctx.progress, validation=self.validation(ctx), clues=clues,
+                                         aliases_of=aliases_of))
         return st.model_dump(mode="json")
 
 
@@ -172,12 +186,14 @@ class AgentStage(ItemStage):
         return ctx.trajectories
 
     def agent(self, ctx: RunContext) -> Any:
-        from longtracerl.synth.agent import ChainGuidedAgent, LLMSearchAgent
+        from longtracerl.synth.agent import ChainGuidedAgent, ClueSolver, LLMSearchAgent
 
         a = ctx.cfg.agent
         kind = a.kind
         if kind == "auto":
-            kind = "chain_guided" if ctx.cfg.llm.kind == "none" else "llm"
+            kind = "solver" if ctx.cfg.llm.kind == "none" else "llm"
+        if kind == "solver":
+            return ClueSolver(ctx.search, k=a.solver_k, seed=ctx.cfg.seed)
         if kind == "chain_guided":
             chains = {c.chain_id: c for c in read_records(ctx.chains, Chain)}
             return ChainGuidedAgent(ctx.search, chains.get, k=a.k, seed=ctx.cfg.seed)

@@ -20,6 +20,12 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(None, "--model", help="Model name (openai) or GGUF path (local)."),
         api_key: str = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY", help="API key for --llm openai."),
         docstore: Path = typer.Option(None, "--docstore", help="DocStore directory (default: the sample world)."),
+        graph: Path = typer.Option(None, "--graph", help="Graph directory: each hop's candidates (default: the "
+                                   "sample world's graph when the docstore is the sample world's)."),
+        index: Path = typer.Option(None, "--index", help="Search index of the docstore: corpus IDF, weak/unique "
+                                   "clues and the shortcut check (default: the sample world's)."),
+        jump_mode: str = typer.Option("restart", "--jump-mode", help="restart | cut: how a jumped hop is written."),
+        shortcut: str = typer.Option("reject", "--shortcut", help="reject | keep: a question one search answers."),
         concurrency: int = typer.Option(8, help="Chains in flight."),
         attempts: int = typer.Option(3, help="LLM attempts per chain."),
     ) -> None:
@@ -27,22 +33,39 @@ def register(app: typer.Typer) -> None:
         import asyncio
 
         from longtracerl.corpus.docstore import DocStore
+        from longtracerl.corpus.search import TantivySearch
+        from longtracerl.graph.store import Graph
         from longtracerl.io import read_records
         from longtracerl.records import Chain
-        from longtracerl.synth.questions import LLMQuestionWriter, TemplateQuestionWriter, write_questions
+        from longtracerl.synth.questions import (
+            LLMQuestionWriter,
+            TemplateQuestionWriter,
+            ValidationConfig,
+            write_questions,
+        )
+        from longtracerl.synth.questions.clues import ClueContext
 
+        if jump_mode not in ("restart", "cut") or shortcut not in ("reject", "keep"):
+            raise typer.BadParameter("--jump-mode is restart|cut and --shortcut is reject|keep")
         if docstore is None:
             from longtracerl.corpus.sample_world import ensure_sample_world
+            from longtracerl.graph.sample import ensure_sample_graph
 
-            docstore = ensure_sample_world().docstore_dir
+            sw = ensure_sample_world()
+            docstore, index = Path(sw.docstore_dir), index or Path(sw.index_dir)
+            graph = graph or ensure_sample_graph()
+        store = DocStore.open(docstore)
+        clues = ClueContext(store, Graph.load(graph) if graph else None,
+                            TantivySearch.load(index, store) if index else None)
         if llm == "template":
-            writer: object = TemplateQuestionWriter()
+            writer: object = TemplateQuestionWriter(clues, jump_mode=jump_mode)  # type: ignore[arg-type]
         else:
             from longtracerl.llm import make_llm
 
             writer = LLMQuestionWriter(make_llm(llm, base_url=base_url, model=model, api_key=api_key))
         rej = rejects or out.with_suffix(".rejected.jsonl")
-        stats = asyncio.run(write_questions(read_records(chains, Chain), DocStore.open(docstore), writer, out, rej,
-                                            concurrency=concurrency, max_attempts=attempts))
+        stats = asyncio.run(write_questions(read_records(chains, Chain), store, writer, out, rej,
+                                            concurrency=concurrency, max_attempts=attempts, clues=clues,
+                                            validation=ValidationConfig(shortcut=shortcut)))  # type: ignore[arg-type]
         typer.echo(f"{stats.accepted} questions -> {out}; {stats.rejected} rejected -> {rej} {stats.reasons}; "
                    f"{stats.skipped_done} already done; {stats.llm_calls} LLM calls")

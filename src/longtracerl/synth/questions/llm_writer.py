@@ -14,8 +14,9 @@ from longtracerl.synth.questions.validate import Draft, parse_draft
 DRAFT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"question": {"type": "string", "maxLength": 600}, "answer": {"type": "string", "maxLength": 80},
-                   "gold_entities": {"type": "array", "items": {"type": "string"}}},
-    "required": ["question", "answer", "gold_entities"],
+                   "gold_entities": {"type": "array", "items": {"type": "string"}},
+                   "hop_clues": {"type": "array", "items": {"type": "string", "maxLength": 300}}},
+    "required": ["question", "answer", "gold_entities", "hop_clues"],
 }
 
 
@@ -25,6 +26,8 @@ def draft_schema(chain: Chain) -> dict[str, Any]:
     titles = list(dict.fromkeys(h.title for h in chain.hops))
     props = dict(DRAFT_SCHEMA["properties"])
     props["gold_entities"] = {"type": "array", "items": {"type": "string", "enum": titles}}
+    n = len(chain.hops)
+    props["hop_clues"] = {**props["hop_clues"], "minItems": n, "maxItems": n}
     return {**DRAFT_SCHEMA, "properties": props}
 
 
@@ -37,8 +40,8 @@ class LLMQuestionWriter:
 
     backend = "llm"
 
-    def __init__(self, llm: ChatLLM, *, prompt_version: str = "v1", doc_chars: int = 700,
-                 temperature: float = 0.7, max_tokens: int = 256) -> None:
+    def __init__(self, llm: ChatLLM, *, prompt_version: str = "v2", doc_chars: int = 700,
+                 temperature: float = 0.7, max_tokens: int = 256, structured: bool = True) -> None:
         self.llm = llm
         self.model = llm.model
         self.backend = llm.backend
@@ -47,22 +50,25 @@ class LLMQuestionWriter:
         self.doc_chars = doc_chars
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.structured = structured  # send the JSON schema (response_format); the tolerant parser stays the fallback
 
     def prompt(self, chain: Chain, docs: dict[str, Document], feedback: str = "") -> str:
-        path = "\n".join(f"{i + 1}. {h.title}" + (f" (via: {h.relation})" if h.relation else "")
+        path = "\n".join(f"{i + 1}. {h.title}" + (" (JUMP: not linked to the previous entity)" if h.jumped else
+                                                 f" (via: {h.relation})" if h.relation else "")
                          for i, h in enumerate(chain.hops))
         pages = "\n\n".join(f"## {h.title}\n{(docs[h.doc_id].text[:self.doc_chars] if h.doc_id in docs else '')}"
                             for h in chain.hops)
         fb = f"\nYour previous attempt was rejected: {feedback}. Fix that." if feedback else ""
         hint = suggest_answer(docs.get(chain.hops[-1].doc_id or ""))
         example = json.dumps({"question": "...", "answer": hint[1] if hint else "...",
-                              "gold_entities": [h.title for h in chain.hops]}, ensure_ascii=False)
+                              "gold_entities": [h.title for h in chain.hops],
+                              "hop_clues": ["..."] * len(chain.hops)}, ensure_ascii=False)
         return self.template.format(path=path, documents=pages, feedback=fb, example=example,
                                     last=chain.hops[-1].title)
 
     async def adraft(self, chain: Chain, docs: dict[str, Document], feedback: str = "",
                      seed: int = 0) -> tuple[Draft | None, str, Usage]:
         resp = await self.llm.chat([{"role": "user", "content": self.prompt(chain, docs, feedback)}],
-                                   json_schema=draft_schema(chain), temperature=self.temperature,
+                                   json_schema=draft_schema(chain) if self.structured else None, temperature=self.temperature,
                                    max_tokens=self.max_tokens, seed=seed)
         return parse_draft(resp.content), resp.content, resp.usage

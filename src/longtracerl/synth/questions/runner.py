@@ -14,17 +14,22 @@ from pydantic import BaseModel, Field
 from longtracerl.io import JsonlAppender, iter_jsonl, rewrite_in_order
 from longtracerl.llm.base import LLMError
 from longtracerl.records import Chain, Document, Question, Rejection, Usage, WriterInfo
+from longtracerl.synth.questions.checks import chain_checks
+from longtracerl.synth.questions.clues import ClueContext, ClueFailure
 from longtracerl.synth.questions.template import TemplateQuestionWriter
-from longtracerl.synth.questions.validate import Draft, ValidationConfig, validate
+from longtracerl.synth.questions.validate import Draft, ValidationConfig, used_hops, validate
 from longtracerl.synth.rubrics import rubric_entities
 
 AliasesOf = Callable[[str], Sequence[str]]
+BASIC_CHECKS = ("fields", "question_length", "answer_short", "answer_in_last_document", "no_leak",
+                "gold_from_chain", "hop_coverage")
 
 
 class QuestionStats(BaseModel):
     accepted: int = 0
     rejected: int = 0
     skipped_done: int = 0
+    kept_shortcut: int = 0  # accepted although one search finds the answer's page (validation.shortcut=keep)
     llm_calls: int = 0
     reasons: dict[str, int] = Field(default_factory=dict)
     usage: Usage = Field(default_factory=Usage)
@@ -39,10 +44,15 @@ def _seed(chain_id: str, attempt: int) -> int:
 
 
 async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationConfig,
-                    max_attempts: int = 3, aliases_of: AliasesOf | None = None) -> tuple[Question | Rejection, int, Usage]:
+                    max_attempts: int = 3, clues: ClueContext | None = None,
+                    aliases_of: AliasesOf | None = None) -> tuple[Question | Rejection, int, Usage]:
     """One chain -> an accepted Question or a Rejection with the last reason; returns LLM calls and usage.
 
-    ``aliases_of(title)``: other names of a chain entity (e.g. the graph's), kept as rubric aliases."""
+    ``clues`` (graph + search) enables the ``hop_ambiguous`` and ``shortcut`` checks; ``off_chain`` always runs.
+    ``aliases_of(title)``: other names of a chain entity (e.g. the graph's), kept as rubric aliases.
+    """
+    if clues is None and isinstance(writer, TemplateQuestionWriter):
+        clues = writer.clues
     docs: dict[str, Document] = {}
     for h in chain.hops:
         d = docstore.get(h.doc_id) if h.doc_id else None
@@ -55,7 +65,11 @@ async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationCon
     for attempt in range(1, (1 if is_template else max_attempts) + 1):
         draft: Draft | None
         if is_template:
-            draft = writer.draft(chain, docs)
+            made = writer.draft(chain, docs)
+            if isinstance(made, ClueFailure):
+                last = (made.reason, made.detail)
+                break
+            draft = made
         else:
             try:
                 calls += 1
@@ -70,18 +84,25 @@ async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationCon
                 feedback = "the reply was not the requested JSON object"
                 continue
         fails = validate(draft, chain, docs, cfg)
+        details: dict[str, Any] = {}
         if not fails:
+            rep = chain_checks(draft, chain, clues, cfg)
+            fails, details = rep.fails, rep.details
+        if not fails:
+            passed = [*BASIC_CHECKS, "on_chain"] + (["hop_unique"] if details.get("hops_checked") else [])
+            if clues is not None and not details.get("shortcut"):
+                passed.append("no_shortcut")
+            clue_list = (list(draft.hop_clues) + [""] * len(chain.hops))[: len(chain.hops)]
             gold = list(dict.fromkeys(draft.gold_entities))
             rubrics, rubric_aliases = rubric_entities(gold, aliases_of)
             q = Question(
                 question_id=question_id(chain.chain_id), chain_id=chain.chain_id, question=draft.question.strip(),
                 answer=draft.answer.strip(), answer_aliases=draft.answer_aliases,
                 gold_entities=gold, rubrics=rubrics, rubric_aliases=rubric_aliases,
-                gold_doc_ids=list(dict.fromkeys(h.doc_id for h in chain.hops if h.doc_id)),
+                gold_doc_ids=list(dict.fromkeys(h.doc_id for h in used_hops(draft, chain) if h.doc_id)),
                 writer=WriterInfo(backend=writer.backend, model=writer.model, prompt_version=writer.prompt_version),
-                validation={"passed": [n for n in ("fields", "question_length", "answer_short", "answer_in_last_document", "no_leak",
-                                                   "gold_from_chain", "hop_coverage")]},
-                attempts=attempt)
+                validation={"passed": passed, **details, **draft.info},
+                attempts=attempt, hop_clues=clue_list)
             return q, calls, usage
         last = fails[0]
         feedback = "; ".join(f"{r} ({d})" for r, d in fails)
@@ -93,7 +114,7 @@ async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationCon
 async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Any, out_path: Path | str,
                           rejects_path: Path | str, *, concurrency: int = 8, max_attempts: int = 3,
                           validation: ValidationConfig | None = None, progress: bool = True,
-                          aliases_of: AliasesOf | None = None) -> QuestionStats:
+                          clues: ClueContext | None = None, aliases_of: AliasesOf | None = None) -> QuestionStats:
     """Questions for ``chains`` into ``out_path`` and Rejections into ``rejects_path``; chains already in
     either file are skipped, and both files end in chain order whatever the completion order was."""
     cfg = validation or ValidationConfig()
@@ -102,6 +123,16 @@ async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Any, o
     rej = JsonlAppender(rejects_path, "item_id")
     todo = [c for c in chains if c.chain_id not in out.seen and c.chain_id not in rej.seen]
     stats.skipped_done = len(chains) - len(todo)
+    first_of: dict[tuple[str, ...], str] = {}
+    for c in chains:  # the same path walked twice (small or sparse graphs) would give the same question twice
+        first_of.setdefault(tuple(h.entity_id for h in c.hops), c.chain_id)
+    dups = [c for c in todo if first_of[tuple(h.entity_id for h in c.hops)] != c.chain_id]
+    for c in dups:
+        rej.write(Rejection(item_id=c.chain_id, stage="questions", reason="duplicate_chain",
+                            detail=f"same path as {first_of[tuple(h.entity_id for h in c.hops)]}", attempts=0))
+        stats.rejected += 1
+    dup_ids = {c.chain_id for c in dups}
+    todo = [c for c in todo if c.chain_id not in dup_ids]
     sem = asyncio.Semaphore(concurrency)
     bar: Any = None
     if progress:
@@ -113,12 +144,13 @@ async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Any, o
 
     async def one(c: Chain) -> None:
         async with sem:
-            res, calls, usage = await write_one(c, docstore, writer, cfg, max_attempts, aliases_of)
+            res, calls, usage = await write_one(c, docstore, writer, cfg, max_attempts, clues, aliases_of)
         stats.llm_calls += calls
         stats.usage = stats.usage.add(usage)
         if isinstance(res, Question):
             out.write(res)
             stats.accepted += 1
+            stats.kept_shortcut += 1 if res.validation.get("shortcut") else 0
         else:
             rej.write(res)
             stats.rejected += 1

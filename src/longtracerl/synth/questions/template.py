@@ -1,16 +1,27 @@
-"""The LLM-free question writer: deterministic questions from the chain's relation labels (a baseline,
-and what offline runs and tests use). The answer is an attribute of the last entity read from its page
-(capital, government type or national symbol, for World Factbook pages), else the last entity itself."""
+"""The LLM-free question writer: every hop pinned by a clue from its own page (see ``clues``).
+
+"Start with the entity whose page says: "...". Next, go to an entity it shares a border with, namely the one
+whose page says: "...". ... What is the capital of the last entity reached?" The seed (and any entity reached
+by a random jump) gets a clue unique in the whole corpus; every other hop a clue that, among the neighbours
+of the previous entity, fits only the target (margin ``hop_margin``). A jump is never phrased as a relation:
+with ``jump_mode="restart"`` the question says to start again from a described entity, with ``"cut"`` the
+question covers only the longest jump-free part of the chain. The answer is an attribute of the last entity
+read from its page (capital, government type or national symbol, for World Factbook pages), else the last
+entity itself.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any, Literal
 
 from longtracerl.records import Chain, Document, Hop
+from longtracerl.synth.questions.clues import ClueChoice, ClueConfig, ClueContext, ClueFailure, name_variants
 from longtracerl.synth.questions.validate import Draft
 
-PROMPT_VERSION = "template-v1"
+PROMPT_VERSION = "template-v2"
+JumpMode = Literal["restart", "cut"]
 # (attribute asked, pattern of its value in a World Factbook-style page); the chain id picks where to start
 _ATTRIBUTES: list[tuple[str, re.Pattern[str]]] = [
     ("capital", re.compile(r"^Capital: name: ([^;\n(]+)", re.M)),
@@ -18,35 +29,23 @@ _ATTRIBUTES: list[tuple[str, re.Pattern[str]]] = [
     ("first listed national symbol", re.compile(r"^National symbol\(s\): ([^;,\n(]+)", re.M)),
 ]
 _VERB_PHRASE = re.compile(r"\b(with|to|in|of|by|from|on|at|for|into)$")
-_SENT = re.compile(r"(?<=[.!?])\s+")
 
 
-def _relation_phrase(hop: Hop) -> str:
-    rel = (hop.relation or "").strip()
-    if hop.jumped or not rel:
-        return "Jump to another, unrelated entity"
-    if rel == "mentions":
-        return "Move to an entity that its description mentions"
-    if rel.endswith("(inverse)"):
-        return f"Move to the entity whose {rel.removesuffix('(inverse)').strip()} it is"
-    if _VERB_PHRASE.search(rel):  # "shares a border with" -> "Move to an entity it shares a border with"
-        return f"Move to an entity it {rel}"
-    return f"Move to its {rel}"  # a noun phrase: "largest export partner", "capital"
-
-
-def _describe(doc: Document | None, names: list[str]) -> str:
-    """An obfuscated description of the seed: its page's first informative sentence, every chain name masked."""
-    if doc is None:
-        return "a certain entity"
-    text = re.sub(r"^[A-Z][\w ]*\n", "", doc.text).replace("Background:", "")
-    for sent in _SENT.split(text.strip())[:6]:
-        sent = sent.strip()
-        if len(sent.split()) < 6:
-            continue
-        for n in sorted(names, key=len, reverse=True):
-            sent = re.sub(rf"\b{re.escape(n)}\b", "this entity", sent, flags=re.I)
-        return "the entity described thus: " + sent[:300].rstrip(".") + "."
-    return "a certain entity"
+def relation_phrase(hop: Hop) -> str:
+    """How the move into ``hop`` reads: the relation only; the clue that pins the target follows it."""
+    rel = (hop.relation or "").strip().replace("_", " ")
+    if not rel or rel == "mentions":
+        return "go to an entity its page mentions"
+    if rel.endswith("(inverse)"):  # the edge's target has the relation to the current entity
+        base = rel.removesuffix("(inverse)").strip()
+        if base.endswith(" of"):  # "dependency of" -> "an entity that is a dependency of it"
+            return f"go to an entity that is a {base} it"
+        if _VERB_PHRASE.search(base):  # "shares a border with" -> "an entity that shares a border with it"
+            return f"go to an entity that {base} it"
+        return f"go to an entity whose {base} it is"  # "largest export partner" -> "... whose ... it is"
+    if _VERB_PHRASE.search(rel):  # "shares a border with" -> "an entity it shares a border with"
+        return f"go to an entity it {rel}"
+    return f"go to its {rel}"  # a noun phrase: "largest export partner", "director"
 
 
 def suggest_answer(doc: Document | None, start: int = 0) -> tuple[str, str] | None:
@@ -62,20 +61,97 @@ def suggest_answer(doc: Document | None, start: int = 0) -> tuple[str, str] | No
     return None
 
 
+def jump_segment(chain: Chain) -> list[int]:
+    """Hop indices of the longest jump-free part of the chain (the first one on ties)."""
+    starts = [0] + [i for i, h in enumerate(chain.hops) if i > 0 and h.jumped]
+    ends = [*starts[1:], len(chain.hops)]
+    best = max(zip(starts, ends, strict=True), key=lambda se: se[1] - se[0])
+    return list(range(*best))
+
+
+class _DictStore:
+    def __init__(self, docs: dict[str, Document]) -> None:
+        self.docs = docs
+
+    def get(self, doc_id: str) -> Document | None:
+        return self.docs.get(doc_id)
+
+
 class TemplateQuestionWriter:
-    """``draft(chain, docs) -> Draft`` from relation labels only."""
+    """``draft(chain, docs) -> Draft | ClueFailure``.
+
+    ``clues`` brings the graph (the candidates of each hop) and the search engine (corpus IDF, weak and
+    unique clues). Without one the writer still masks names and uses page sentences, but cannot check that
+    a hop is unique among the neighbours: the pipeline and the ``questions`` CLI always pass one.
+    """
 
     backend = "template"
     model = ""
     prompt_version = PROMPT_VERSION
 
-    def draft(self, chain: Chain, docs: dict[str, Document]) -> Draft:
-        names = [h.title for h in chain.hops]
-        parts = [f"Start with {_describe(docs.get(chain.hops[0].doc_id or ''), names)}"]
-        parts += [_relation_phrase(h) + "." for h in chain.hops[1:]]
-        last = docs.get(chain.hops[-1].doc_id or "")
-        answer, ask = chain.hops[-1].title, "Which entity do you reach last?"
+    def __init__(self, clues: ClueContext | None = None, *, jump_mode: JumpMode = "restart",
+                 min_cut_hops: int = 2) -> None:
+        self.clues = clues
+        self.jump_mode = jump_mode
+        self.min_cut_hops = min_cut_hops
+
+    def _ctx(self, docs: dict[str, Document]) -> ClueContext:
+        if self.clues is not None:
+            return self.clues
+        return ClueContext(_DictStore(docs), config=ClueConfig())
+
+    def draft(self, chain: Chain, docs: dict[str, Document]) -> Draft | ClueFailure:
+        ctx = self._ctx(docs)
+        idx = list(range(len(chain.hops)))
+        has_jump = any(h.jumped for h in chain.hops[1:])
+        if has_jump and self.jump_mode == "cut":
+            idx = jump_segment(chain)
+            if len(idx) - 1 < self.min_cut_hops:
+                return ClueFailure("jump_cut_too_short", f"longest jump-free part has {len(idx) - 1} moves "
+                                   f"< {self.min_cut_hops}")
+        hops = [chain.hops[i] for i in idx]
+        last = docs.get(hops[-1].doc_id or "") or ctx.doc(hops[-1].doc_id)
+        answer, ask = hops[-1].title, "Which entity is the last one reached? Give its name."
         start = int(hashlib.sha1(chain.chain_id.encode()).hexdigest()[:8], 16)
         if (found := suggest_answer(last, start)) is not None:
-            answer, ask = found[1], f"What is the {found[0]} of the entity you reach last?"
-        return Draft(question=" ".join(parts) + " " + ask, answer=answer, gold_entities=names)
+            answer, ask = found[1], f"What is the {found[0]} of the last entity reached?"
+        names = {h.entity_id: name_variants(h.title, ctx.aliases(h)) for h in hops}
+        all_names = [n for h in hops for n in names[h.entity_id]]
+        parts: list[str] = []
+        clues: list[ClueChoice] = []
+        for k, hop in enumerate(hops):
+            own = names[hop.entity_id]
+            others = [n for n in all_names if n not in own]
+            forbidden = [answer] if answer != hop.title else []
+            first = k == 0
+            jumped = not first and hop.jumped
+            res: ClueChoice | ClueFailure
+            if first or jumped:
+                res = ctx.pick_unique_clue(hop, own, forbidden, others)
+            else:
+                res = ctx.pick_hop_clue(hops[k - 1], hop, own, forbidden, others)
+            if isinstance(res, ClueFailure):
+                res.detail = f"hop {idx[k]}: {res.detail}"
+                return res
+            clues.append(res)
+            said = f'the entity whose page says: "{res.text}"'
+            if first:
+                parts.append(f"Start with {said}.")
+            elif jumped:
+                parts.append(f"Then set that entity aside and start again from {said}.")
+            else:
+                parts.append(f"Next, {relation_phrase(hop)}, namely the one whose page says: \"{res.text}\".")
+        hop_clues = [""] * len(chain.hops)
+        for i, c in zip(idx, clues, strict=True):
+            hop_clues[i] = c.text
+        info: dict[str, Any] = {
+            "hops_used": idx,
+            "jump_mode": (self.jump_mode if has_jump else "none"),
+            "clue_margins": [c.margin for c in clues],
+            "clue_runner_up": [c.runner_up for c in clues],
+            "clue_candidates": [c.n_candidates for c in clues],
+            "clue_global_rank": [c.global_rank for c in clues],
+            "checked_candidates": ctx.graph is not None or ctx.search is not None,
+        }
+        return Draft(question=" ".join(parts) + " " + ask, answer=answer, gold_entities=[h.title for h in hops],
+                     hop_clues=hop_clues, info=info)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from longtracerl.records import Chain, Document
+from longtracerl.records import Chain, Document, Hop
 from longtracerl.reward.rubric import normalize_word
 
 
@@ -19,6 +19,12 @@ class ValidationConfig(BaseModel):
     min_question_words: int = 8  # a placeholder ("...") or a bare name is not a question
     min_hop_coverage: float = 0.5  # share of the chain's entities that must be among the gold entities
     require_answer_in_last_doc: bool = True
+    hop_margin: float = Field(0.35, ge=0.0, le=1.0, description="hop_ambiguous: min clue fit margin of the "
+                              "target over every other neighbour of the previous hop")
+    shortcut: Literal["reject", "keep"] = Field("reject", description="a question (or its last clue) whose "
+                                                "single search ranks the answer's page 1st: reject, or keep and count")
+    min_on_chain: float = Field(0.5, ge=0.0, le=1.0, description="off_chain: share of hops whose clue or relation "
+                                "words must appear in the question")
 
 
 class Draft(BaseModel):
@@ -28,6 +34,8 @@ class Draft(BaseModel):
     answer: str
     gold_entities: list[str] = Field(default_factory=list)
     answer_aliases: list[str] = Field(default_factory=list)
+    hop_clues: list[str] = Field(default_factory=list)  # one per chain hop, "" where none
+    info: dict[str, Any] = Field(default_factory=dict)  # writer details (hops used, clue margins, jump mode)
 
 
 def _has(haystack_norm: str, needle: str) -> bool:
@@ -50,14 +58,27 @@ def parse_draft(text: str) -> Draft | None:
                     ents = obj.get("gold_entities") or []
                     if not isinstance(ents, list):
                         ents = [ents]
+                    clues = obj.get("hop_clues") or []
+                    if not isinstance(clues, list):
+                        clues = [clues]
                     return Draft(question=str(obj["question"]), answer=str(obj["answer"]),
-                                 gold_entities=[str(e) for e in ents if str(e).strip()])
+                                 gold_entities=[str(e) for e in ents if str(e).strip()],
+                                 hop_clues=[str(c) for c in clues])
                 break
     return None
 
 
+def used_hops(draft: Draft, chain: Chain) -> list[Hop]:
+    """The hops the question covers: all of them, or the part a writer kept (a chain cut at a jump)."""
+    idx = draft.info.get("hops_used")
+    if isinstance(idx, list) and idx and all(isinstance(i, int) and 0 <= i < len(chain.hops) for i in idx):
+        return [chain.hops[i] for i in idx]
+    return list(chain.hops)
+
+
 def validate(draft: Draft, chain: Chain, docs: dict[str, Document], cfg: ValidationConfig) -> list[tuple[str, str]]:
     """All failures as ``(reason, detail)``; empty means accepted."""
+    hops = used_hops(draft, chain)
     fails: list[tuple[str, str]] = []
     q, a = draft.question.strip(), draft.answer.strip()
     if not q or not a or not draft.gold_entities:
@@ -68,17 +89,19 @@ def validate(draft: Draft, chain: Chain, docs: dict[str, Document], cfg: Validat
         fails.append(("question_too_short", f"{n_words} words < {cfg.min_question_words}"))
     if len(a.split()) > cfg.max_answer_words:
         fails.append(("answer_too_long", f"{len(a.split())} words > {cfg.max_answer_words}"))
-    last = chain.hops[-1]
+    last = hops[-1]
     last_doc = docs.get(last.doc_id or "")
-    if cfg.require_answer_in_last_doc and (last_doc is None or not _has(f" {normalize_word(last_doc.text)} ", a)):
+    # the page's title is part of it (contexts show each document's title): an entity answer is its title
+    if cfg.require_answer_in_last_doc and (last_doc is None or
+                                           not _has(f" {normalize_word(last_doc.title + ' ' + last_doc.text)} ", a)):
         fails.append(("answer_not_in_last_document", f"{a!r} not found in {last.title!r}"))
     qn = f" {normalize_word(q)} "
-    leaked = [e for e in {*draft.gold_entities, *(h.title for h in chain.hops)} if _has(qn, e)]
+    leaked = [e for e in {*draft.gold_entities, *(h.title for h in hops)} if _has(qn, e)]
     if leaked:
         fails.append(("entity_name_in_question", ", ".join(sorted(leaked))))
     if _has(qn, a):
         fails.append(("answer_in_question", a))
-    names = {normalize_word(h.title) for h in chain.hops}
+    names = {normalize_word(h.title) for h in hops}
     foreign = [e for e in draft.gold_entities if normalize_word(e) not in names]
     if foreign:
         fails.append(("gold_entity_not_in_chain", ", ".join(foreign)))

@@ -1,0 +1,210 @@
+"""A non-oracle, LLM-free search agent: it sees only the question and the tools (PAPER.md 2b).
+
+It is the solvability filter of LLM-free builds: it knows nothing of the chain, the gold pages or the answer.
+It reads the question as a sequence of steps ("Start with the entity whose page says: "..."", "Next, go to an
+entity it shares a border with, namely the one whose page says: "..."", "Then ... start again from ...") and
+a final ask, and for each step:
+
+- an entry step (start, restart): searches the clue, opens the top hits and keeps the page the clue fits best;
+- a move: searches the clue (then the current title with the relation words and the clue), prefers hits the
+  current page mentions (what a reader of that page can follow), opens a few and keeps the one the clue fits
+  best; without a clue every mentioned candidate fits equally and the pick is a seeded guess;
+
+then reads the asked attribute from the last page ("Capital: ..."), or answers with its title, and cites the
+pages of its path. Every search and open is a real call through ``ToolEnv``, so its trajectories give the
+tiers: pages it opened and dropped are Tier-1, results it never opened Tier-2. Attempt 1 is greedy; later
+attempts break near-ties at random (seeded by question and attempt), as K tries of a person would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass
+
+from longtracerl.corpus.base import SearchBackend
+from longtracerl.records import Question, Trajectory, Usage
+from longtracerl.synth.agent.tools import ToolEnv
+from longtracerl.synth.questions.clues import STOPWORDS, terms
+
+_CLUE = re.compile(r'says:\s*"([^"]*)"')
+_ASK_ATTR = re.compile(r"what is the (.+?) of the last entity", re.I)
+
+
+@dataclass
+class Step:
+    kind: str  # start | move | restart
+    relation: str
+    clue: str
+
+
+def parse_question(text: str) -> tuple[list[Step], str]:
+    """Steps and the final ask of a clue-pinned question; ``([], text)`` when it has no quoted clues."""
+    steps: list[Step] = []
+    pos = 0
+    for m in _CLUE.finditer(text):
+        lead = text[pos:m.start()]
+        low = lead.lower()
+        kind = "start" if not steps else ("restart" if "start again" in low else "move")
+        rel = re.sub(r".*?\bgo to\b", "", lead, flags=re.S | re.I)
+        rel = re.sub(r",?\s*namely.*", "", rel, flags=re.S | re.I).strip(" .,")
+        steps.append(Step(kind, rel if kind == "move" else "", m.group(1).strip()))
+        pos = m.end()
+    return steps, text[pos:].strip(" .")
+
+
+def query_of(clue: str) -> str:
+    """The clue as a search query: without the mask phrases, which name nothing."""
+    return re.sub(r"\b(this|another) entity('s)?\b", " ", clue, flags=re.I).strip()
+
+
+def _title_base(title: str) -> str:
+    return re.sub(r"\s*\([^)]*\)", "", title).strip()
+
+
+def mentions(page_text: str, title: str) -> bool:
+    t = _title_base(title)
+    return bool(t) and re.search(rf"(?<!\w){re.escape(t)}(?!\w)", page_text, re.I) is not None
+
+
+def fit(clue: str, page: str) -> float:
+    """Share of the clue's content words (longer words weigh more) found in the page."""
+    ct = [t for t in terms(clue) if t != "entity"]
+    if not ct:
+        return 0.0
+    have = set(terms(page))
+    w = {t: min(len(t), 10) for t in ct}
+    return sum(w[t] for t in ct if t in have) / sum(w.values())
+
+
+def read_attribute(page: str, attribute: str) -> str:
+    """The value of ``attribute`` on a page of ``Label: value`` lines (best label word overlap)."""
+    want = {w.rstrip("s") for w in re.findall(r"[a-z]+", attribute.lower()) if w not in STOPWORDS} - {"first",
+                                                                                                      "listed"}
+    best, value = 0, ""
+    for line in page.splitlines():
+        if ":" not in line:
+            continue
+        label, rest = line.split(":", 1)
+        have = {w.rstrip("s") for w in re.findall(r"[a-z]+", label.lower())}
+        score = len(want & have)
+        if score > best:
+            best, value = score, rest
+    value = re.sub(r"^\s*name:\s*", "", value)
+    value = re.split(r"[;\n(]", value)[0]
+    if "first listed" in attribute.lower():
+        value = value.split(",")[0]
+    return value.strip(" .")
+
+
+class ClueSolver:
+    """``solve(question, attempt)``: a trajectory of real searches and opens, knowing only the question."""
+
+    name = "solver"
+
+    def __init__(self, search: SearchBackend, *, k: int = 20, open_per_step: int = 4, seed: int = 0,
+                 tie: float = 0.1, confident: float = 1.15) -> None:
+        self.confident = confident
+        self.search = search
+        self.k = k
+        self.open_per_step = open_per_step
+        self.seed = seed
+        self.tie = tie
+
+    def _rng(self, q: Question, attempt: int) -> random.Random:
+        h = hashlib.sha256(f"solver:{self.seed}:{q.question_id}:{attempt}".encode()).digest()
+        return random.Random(int.from_bytes(h[:8], "big"))
+
+    def _read(self, env: ToolEnv, doc_id: str, pages: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
+        if doc_id not in pages:
+            obs = env.open(doc_id)
+            if not obs.startswith("Document "):
+                return None
+            head, _, body = obs.partition("\n")
+            pages[doc_id] = (head.split(": ", 1)[1] if ": " in head else doc_id, body)
+        return pages[doc_id]
+
+    def _choose(self, scored: list[tuple[float, str]], rng: random.Random, greedy: bool) -> str | None:
+        if not scored:
+            return None
+        top = max(s for s, _ in scored)
+        near = [d for s, d in scored if s >= top - self.tie]
+        return near[0] if greedy or len(near) == 1 else rng.choice(near)
+
+    def _entry(self, env: ToolEnv, step: Step, pages: dict[str, tuple[str, str]], path: list[str],
+               rng: random.Random, greedy: bool) -> str | None:
+        _, hits = env.search(query_of(step.clue))
+        scored = []
+        for h in [h for h in hits if h.doc_id not in path][: self.open_per_step]:
+            page = self._read(env, h.doc_id, pages)
+            if page is not None:
+                scored.append((fit(step.clue, page[0] + "\n" + page[1]), h.doc_id))
+        return self._choose(scored, rng, greedy)
+
+    def _move(self, env: ToolEnv, step: Step, cur: str, pages: dict[str, tuple[str, str]], path: list[str],
+              rng: random.Random, greedy: bool) -> str | None:
+        title, text = pages[cur]
+        rel_words = " ".join(t for t in terms(step.relation) if t not in ("go", "page", "mentions"))
+        clue_q = query_of(step.clue)
+        # what is around the current entity, then what fits the clue; both as a person would type them
+        rounds = [[f"{title} {rel_words}".strip(), clue_q] if step.clue else [f"{title} {rel_words}".strip()],
+                  [f"{title} {rel_words} {clue_q}".strip()] if step.clue else []]
+        scored: list[tuple[float, str]] = []
+        tried: set[str] = set()
+        for queries in [r for r in rounds if r]:
+            per_query: list[list[str]] = []
+            titles: dict[str, str] = {}
+            for q in queries:
+                _, hits = env.search(q)
+                per_query.append([h.doc_id for h in hits if h.doc_id not in path and h.doc_id not in tried])
+                titles.update((h.doc_id, h.title) for h in hits)
+            clue_hits = per_query[-1] if step.clue else []
+            near_hits = per_query[0] if not step.clue or len(per_query) > 1 else []
+            linked = [d for d in clue_hits if mentions(text, titles[d])]
+            unlinked = [d for d in clue_hits if d not in linked]
+            near = [d for d in near_hits if mentions(text, titles[d]) and d not in clue_hits]
+            if not step.clue:  # no clue: any entity the page mentions is as good as another
+                rng.shuffle(near)
+            # the clue's best linked hits, its best hit even if the page does not name it, then the rest
+            ranked = list(dict.fromkeys([*linked[:2], *unlinked[:1], *linked[2:], *near, *unlinked[1:]]))
+            others: list[str] = []
+            for did in (ranked + others)[: self.open_per_step]:
+                tried.add(did)
+                page = self._read(env, did, pages)
+                if page is None:
+                    continue
+                link = mentions(text, titles[did]) or mentions(page[1], title)  # either page names the other
+                sc = fit(step.clue, page[0] + "\n" + page[1]) if step.clue else 0.0
+                scored.append((sc + (0.25 if link else 0.0), did))
+            if scored and max(x for x, _ in scored) >= self.confident:
+                break
+        return self._choose(scored, rng, greedy)
+
+    async def solve(self, question: Question, attempt: int) -> Trajectory:
+        rng = self._rng(question, attempt)
+        greedy = attempt == 1
+        env = ToolEnv(self.search, k=self.k, max_open=10**6, obs_max_chars=10**7)
+        steps, ask = parse_question(question.question)
+        pages: dict[str, tuple[str, str]] = {}
+        path: list[str] = []
+        end = "answered"
+        if not steps:  # not a clue-pinned question: one search, answer with the top page's title
+            steps = [Step("start", "", question.question)]
+        for st in steps:
+            cur = path[-1] if path else None
+            nxt = (self._entry(env, st, pages, path, rng, greedy) if st.kind != "move" or cur is None
+                   else self._move(env, st, cur, pages, path, rng, greedy))
+            if nxt is None:
+                end = "lost"
+                break
+            path.append(nxt)
+        answer = ""
+        if path and end == "answered":
+            title, text = pages[path[-1]]
+            m = _ASK_ATTR.search(ask)
+            answer = read_attribute(text, m.group(1)) if m else _title_base(title)
+        env.answer(answer, path)
+        return Trajectory(question_id=question.question_id, attempt=attempt, steps=env.steps,
+                          final_answer=env.final_answer or "", cited_doc_ids=env.cited, usage=Usage(),
+                          agent=self.name, end_reason=end if answer else "empty_answer")

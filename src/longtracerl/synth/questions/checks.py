@@ -1,0 +1,130 @@
+"""Validators that need the graph and the search engine, for every writer (template and LLM).
+
+- ``hop_ambiguous``: a hop's clue fits another candidate about as well as the target (margin below
+  ``hop_margin``), a moved-to hop has no clue at all, or the seed's / a jump's clue does not single its
+  entity out in the whole corpus.
+- ``shortcut``: the whole question, or its last clue alone, searched once ranks the answer's page 1st: the
+  chain is not needed. ``ValidationConfig.shortcut`` says whether that rejects or is only counted.
+- ``off_chain``: the question does not ask about the chain: fewer than ``min_on_chain`` of its hops have
+  their clue (or, without a clue, their relation) in the question's words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from longtracerl.records import Chain
+from longtracerl.synth.questions.clues import ClueContext, terms
+from longtracerl.synth.questions.validate import Draft, ValidationConfig, used_hops
+
+
+@dataclass
+class CheckReport:
+    fails: list[tuple[str, str]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _indices(draft: Draft, chain: Chain) -> list[int]:
+    idx = draft.info.get("hops_used")
+    if isinstance(idx, list) and idx and all(isinstance(i, int) and 0 <= i < len(chain.hops) for i in idx):
+        return list(idx)
+    return list(range(len(chain.hops)))
+
+
+def check_hops(draft: Draft, chain: Chain, ctx: ClueContext, cfg: ValidationConfig) -> CheckReport:
+    """Recompute every hop's margin from the clue text alone (whoever wrote it)."""
+    rep = CheckReport()
+    idx = _indices(draft, chain)
+    clues = list(draft.hop_clues) + [""] * (len(chain.hops) - len(draft.hop_clues))
+    margins: list[float | None] = []
+    for k, i in enumerate(idx):
+        hop, clue = chain.hops[i], clues[i].strip()
+        entry = k == 0 or hop.jumped
+        if not clue:
+            margins.append(None)
+            rep.fails.append(("hop_ambiguous", f"hop {i} ({hop.title!r}) has no clue: its target is not pinned"))
+            continue
+        if entry:
+            if ctx.search is None:
+                margins.append(None)
+                continue
+            rank, hits = ctx.global_rank(clue, hop.doc_id)
+            m, who = ctx.margin(clue, hop.doc_id or "", [(h.doc_id, h.title) for h in hits])
+            margins.append(round(m, 3))
+            if rank != 1 or m < ctx.cfg.unique_margin:
+                rep.fails.append(("hop_ambiguous", f"hop {i} ({hop.title!r}) is not unique in the corpus: its "
+                                  f"clue ranks it {rank or 'below ' + str(ctx.cfg.unique_k)}, margin {m:.2f} "
+                                  f"(also fits {who!r})"))
+            continue
+        prev = chain.hops[idx[k - 1]]
+        cands = ctx.candidates(prev, hop)
+        m, who = ctx.margin(clue, hop.doc_id or "", cands)
+        margins.append(round(m, 3))
+        if m < cfg.hop_margin:
+            rep.fails.append(("hop_ambiguous", f"hop {i} ({hop.title!r}): clue margin {m:.2f} < {cfg.hop_margin} "
+                              f"over {len(cands)} candidates (also fits {who!r})"))
+    rep.details["hop_margins"] = margins
+    return rep
+
+
+def check_shortcut(draft: Draft, chain: Chain, ctx: ClueContext) -> CheckReport:
+    """Does one search find the answer's page (rank 1) without the chain?"""
+    rep = CheckReport()
+    if ctx.search is None:
+        return rep
+    idx = _indices(draft, chain)
+    target = chain.hops[idx[-1]].doc_id
+    found: list[str] = []
+    top = ctx.search.search(draft.question, 1)
+    if top and top[0].doc_id == target:
+        found.append("question")
+    clues = list(draft.hop_clues) + [""] * len(chain.hops)
+    last_clue = clues[idx[-1]].strip()
+    if len(idx) > 1 and last_clue:
+        top = ctx.search.search(last_clue, 1)
+        if top and top[0].doc_id == target:
+            found.append("last_clue")
+    rep.details["shortcut"] = found
+    if found:
+        rep.fails.append(("shortcut", f"searching the {' and the '.join(found)} ranks the answer's page "
+                          f"{chain.hops[idx[-1]].title!r} first"))
+    return rep
+
+
+def check_on_chain(draft: Draft, chain: Chain, cfg: ValidationConfig) -> CheckReport:
+    """Share of hops whose clue or relation words the question contains (half of them or more each)."""
+    rep = CheckReport()
+    hops = used_hops(draft, chain)
+    idx = _indices(draft, chain)
+    qt = set(terms(draft.question))
+    clues = list(draft.hop_clues) + [""] * len(chain.hops)
+    on = 0
+    for k, (i, hop) in enumerate(zip(idx, hops, strict=True)):
+        evidence = terms(clues[i]) if clues[i].strip() else terms(hop.relation or "") if k else []
+        if not evidence:  # a seed without a clue, or an unlabelled hop: nothing to look for
+            on += 1 if k == 0 else 0
+            continue
+        if sum(1 for t in evidence if t in qt) >= 0.5 * len(evidence):
+            on += 1
+    share = on / len(hops) if hops else 0.0
+    rep.details["on_chain_share"] = round(share, 3)
+    if share < cfg.min_on_chain:
+        rep.fails.append(("off_chain", f"only {on} of {len(hops)} hops have their clue or relation in the question"))
+    return rep
+
+
+def chain_checks(draft: Draft, chain: Chain, ctx: ClueContext | None, cfg: ValidationConfig) -> CheckReport:
+    """All three checks; ``shortcut`` only fails the draft when ``cfg.shortcut == "reject"``."""
+    out = CheckReport()
+    reps = [check_on_chain(draft, chain, cfg)]
+    if ctx is not None:
+        reps += [check_hops(draft, chain, ctx, cfg), check_shortcut(draft, chain, ctx)]
+    for r in reps:
+        out.details.update(r.details)
+        for f in r.fails:
+            if f[0] == "shortcut" and cfg.shortcut == "keep":
+                continue
+            out.fails.append(f)
+    out.details["hops_checked"] = ctx is not None
+    return out

@@ -1,0 +1,345 @@
+"""Hop clues: what pins each hop of a template question to exactly one entity (PAPER.md 2a).
+
+A relation alone ("an entity it shares a border with", "an entity its page mentions") has many targets.
+A reader standing on hop ``i-1`` sees its graph neighbours (the entities its page links to or names):
+the clue of hop ``i`` is a sentence of the target's own page, with the target's names masked and no other
+chain name or the answer in it, chosen so that among those neighbours only the target fits it.
+
+Fit is measured by term overlap weighted by corpus IDF: ``fit(clue, page)`` is the IDF mass of the clue's
+content terms found in the page over the clue's total mass (1.0 for the target, whose page the clue comes
+from). The hop's *margin* is ``fit(target) - max fit(other candidate)``; a clue is usable when the margin
+is at least ``hop_margin``. Among usable clues the writer prefers *weak* ones: clues that, searched on their
+own over the whole corpus, do not put the target at rank 1 (so the chain, not one lookup, finds it).
+
+The seed, and an entity reached by a random jump, have no incoming relation: they are pinned by a clue that
+is unique in the whole corpus (the target is the top hit of a search for the clue, with a margin over the
+next hit), so the reader can find them by searching.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from longtracerl.records import Document, Hop
+
+MASK = "this entity"
+OTHER_MASK = "another entity"
+_M1, _M2 = "\u2063THISENTITY\u2063", "\u2063OTHERENTITY\u2063"  # one-word stand-ins while cutting windows
+_SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_HEADER = re.compile(r"^[A-Z][\w ()'/-]{0,40}:\s*")
+STOPWORDS = frozenset(
+    """a an the of in on at to for from by with and or but is are was were be been being do does did has have
+    had it its as into than then there their they he she his her him them we you your i me my our us not no
+    this that these those which who whom whose what where when why how also such other another some any all
+    one entity certain name names about after before over under between during while since until same both
+    s known called""".split()
+)
+
+
+class ClueConfig(BaseModel):
+    """How hop clues are chosen and checked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hop_margin: float = Field(0.35, ge=0.0, le=1.0, description="min fit(target) - fit(best other candidate)")
+    min_clue_words: int = Field(3, ge=1, description="content words a clue sentence must have")
+    max_clue_words: int = Field(28, ge=5, description="clue sentences are cut to this many words")
+    max_sentences: int = Field(12, ge=1, description="sentences of the target page considered")
+    window_words: int = Field(10, ge=4, description="words of the shorter (weaker) parts of long sentences tried")
+    max_searches: int = Field(12, ge=1, description="clues searched per hop when looking for a weak one")
+    max_candidates: int = Field(400, ge=2, description="neighbours scored per hop (hubs are sampled)")
+    prefer_weak: bool = Field(True, description="prefer clues whose own search does not rank the target 1st")
+    unique_k: int = Field(10, ge=2, description="hits checked when a clue must be unique in the corpus")
+    unique_margin: float = Field(0.2, ge=0.0, le=1.0, description="seed/jump clue: min fit margin over other hits")
+
+
+@dataclass
+class ClueChoice:
+    """The clue chosen for one hop, with the numbers that justify it."""
+
+    text: str
+    margin: float
+    runner_up: str | None = None  # title of the best other candidate
+    n_candidates: int = 0
+    global_rank: int | None = None  # rank of the target when the clue alone is searched (None: not in top k)
+    kind: str = "hop"  # hop | unique (seed or jump)
+
+
+@dataclass
+class ClueFailure:
+    reason: str  # no_clue_sentence | hop_ambiguous | seed_not_unique
+    detail: str
+
+
+def terms(text: str) -> list[str]:
+    """Distinct content terms (lowercased words and numbers, no stopwords), in order."""
+    seen: dict[str, None] = {}
+    for w in _WORD.findall(text.lower()):
+        if w not in STOPWORDS and (len(w) > 1 or w.isdigit()):
+            seen.setdefault(w, None)
+    return list(seen)
+
+
+GENERIC_NAME_WORDS = frozenset(
+    """republic kingdom island islands united states state north south east west northern southern eastern
+    western saint democratic people federal federation union commonwealth territory city county river lake
+    mount film album song novel band company university school church district province region central
+    new great little upper lower""".split()
+)
+
+
+def name_variants(title: str, aliases: Iterable[str] = ()) -> list[str]:
+    """Surface forms to mask for an entity: title and aliases (with and without parentheses, "/"-separated
+    forms), and the distinctive single words of the title ("Guinea" of "Equatorial Guinea")."""
+    out: dict[str, None] = {}
+    forms = [title.strip()] + [p.strip() for a in aliases for p in a.split("/")]
+    for n in forms:
+        if not n:
+            continue
+        out.setdefault(n, None)
+        base = re.sub(r"\s*\([^)]*\)", "", n).strip(" ,")
+        if base and len(base) >= 3:
+            out.setdefault(base, None)
+    base_title = re.sub(r"\s*\([^)]*\)", "", title).strip()
+    for w in re.findall(r"[^\W\d_][\w'-]*", base_title):
+        if len(w) >= 4 and w[0].isupper() and w.lower() not in STOPWORDS and w.lower() not in GENERIC_NAME_WORDS:
+            out.setdefault(w, None)
+    return sorted(out, key=len, reverse=True)
+
+
+def mask(text: str, names: Iterable[str], replacement: str = MASK) -> str:
+    for n in names:
+        text = re.sub(rf"(?<!\w){re.escape(n)}(?:'s)?(?!\w)", replacement, text, flags=re.I)
+    return text
+
+
+def contains_any(text: str, names: Iterable[str]) -> str | None:
+    low = f" {' '.join(_WORD.findall(text.lower()))} "
+    for n in names:
+        nn = " ".join(_WORD.findall(n.lower()))
+        if nn and f" {nn} " in low:
+            return n
+    return None
+
+
+def sentences(text: str) -> list[str]:
+    out = []
+    for s in _SENT.split(text):
+        s = _HEADER.sub("", s.strip()).strip()
+        if s:
+            out.append(s)
+    return out
+
+
+class ClueContext:
+    """Graph, pages and corpus statistics shared by every chain of a run (pages and IDF are cached)."""
+
+    def __init__(self, docstore: Any, graph: Any = None, search: Any = None, config: ClueConfig | None = None,
+                 seed: int = 0) -> None:
+        self.docstore = docstore
+        self.graph = graph
+        self.search = search
+        self.cfg = config or ClueConfig()
+        self.seed = seed
+        self._docs: dict[str, Document | None] = {}
+        self._terms: dict[str, set[str]] = {}
+        self._idf: dict[str, float] = {}
+        searcher = getattr(search, "searcher", None)
+        self._df = getattr(searcher, "doc_freq", None)
+        self._n_docs = int(getattr(search, "_n_docs", 0) or 0) or (len(docstore) if hasattr(docstore, "__len__") else 0)
+
+    # ------------------------------------------------------------ pages and statistics
+    def doc(self, doc_id: str | None) -> Document | None:
+        if not doc_id:
+            return None
+        if doc_id not in self._docs:
+            try:
+                self._docs[doc_id] = self.docstore.get(doc_id)
+            except KeyError:
+                self._docs[doc_id] = None
+        return self._docs[doc_id]
+
+    def doc_terms(self, doc_id: str) -> set[str]:
+        if doc_id not in self._terms:
+            d = self.doc(doc_id)
+            self._terms[doc_id] = set(terms(f"{d.title}\n{d.text}")) if d is not None else set()
+        return self._terms[doc_id]
+
+    def idf(self, term: str) -> float:
+        if term not in self._idf:
+            df = 1
+            if self._df is not None:
+                try:
+                    df = int(self._df("body", term))
+                except Exception:  # an engine without this term's statistics: treat it as rare
+                    df = 1
+            n = max(self._n_docs, df, 1)
+            self._idf[term] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        return self._idf[term]
+
+    def fit(self, clue_terms: list[str], doc_id: str) -> float:
+        """IDF mass of ``clue_terms`` found in the page over their total mass."""
+        total = sum(self.idf(t) for t in clue_terms)
+        if total <= 0:
+            return 0.0
+        have = self.doc_terms(doc_id)
+        return sum(self.idf(t) for t in clue_terms if t in have) / total
+
+    # ------------------------------------------------------------ candidates
+    def node(self, hop: Hop) -> int | None:
+        g = self.graph
+        if g is None:
+            return None
+        try:
+            return int(g.node_of(hop.entity_id))
+        except (KeyError, ValueError):
+            n = g.node_by_doc(hop.doc_id) if hop.doc_id else None
+            return None if n is None else int(n)
+
+    def aliases(self, hop: Hop) -> list[str]:
+        n = self.node(hop)
+        if n is None or self.graph is None:
+            return []
+        return list(self.graph.aliases[n] or [])
+
+    def candidates(self, prev: Hop, target: Hop) -> list[tuple[str, str]]:
+        """``(doc_id, title)`` of what a reader of ``prev`` can move to: its graph neighbours with a page.
+
+        Without a graph the neighbours are approximated by the pages whose title ``prev``'s page names
+        among the top search hits for it. Hubs are sampled (seeded), the target always kept.
+        """
+        out: dict[str, str] = {}
+        g = self.graph
+        pn = self.node(prev)
+        if g is not None and pn is not None:
+            nb = np.unique(np.asarray(g.neighbors(pn)))
+            for v in nb.tolist():
+                did = g.doc_ids[v]
+                if did and v != pn:
+                    out.setdefault(did, g.titles[v])
+        elif self.search is not None:
+            page = self.doc(prev.doc_id)
+            text = (page.text if page else "").lower()
+            for h in self.search.search(prev.title, 50):
+                if h.doc_id != prev.doc_id and h.title.lower() in text:
+                    out.setdefault(h.doc_id, h.title)
+        if target.doc_id:
+            out.setdefault(target.doc_id, target.title)
+        items = sorted(out.items())
+        cap = self.cfg.max_candidates
+        if len(items) > cap:
+            import random
+
+            rng = random.Random(f"{self.seed}:{prev.entity_id}")
+            rest = [it for it in items if it[0] != target.doc_id]
+            items = sorted([*rng.sample(rest, cap - 1), (target.doc_id or "", target.title)])
+        return items
+
+    # ------------------------------------------------------------ clue sentences
+    def clue_sentences(self, target: Hop, masked_self: list[str], forbidden: list[str],
+                       windows: bool = False, masked_other: Sequence[str] = ()) -> list[str]:
+        """Masked sentences of the target's page usable as clues: the target's names read "this entity", other
+        chain entities' names "another entity"; no sentence with a ``forbidden`` string (the answer)."""
+        d = self.doc(target.doc_id)
+        if d is None:
+            return []
+        out: list[str] = []
+        n_sent = 0
+        for sent in sentences(d.text):
+            # masks are one word while cutting, so a window never ends in half of one ("... and this")
+            words = mask(mask(sent, masked_self, _M1), masked_other, _M2).rstrip(".").split()
+            n_sent += 1
+            if n_sent > self.cfg.max_sentences:
+                break
+            pieces = [" ".join(words[: self.cfg.max_clue_words])]
+            if windows and len(words) > self.cfg.window_words + 2:  # weaker parts of a long sentence
+                w = self.cfg.window_words
+                pieces += [" ".join(words[i:i + w]) for i in range(0, len(words) - w + 1, max(2, w // 2))]
+            for s in pieces:
+                s = s.replace(_M1, MASK).replace(_M2, OTHER_MASK)
+                s = re.sub(r"\s+", " ", s.replace('"', "'")).strip(" ,;:'").strip()  # quotes delimit clues
+                if len([t for t in terms(s) if t != "entity"]) < self.cfg.min_clue_words:
+                    continue
+                if contains_any(s, forbidden) or contains_any(s, masked_self) or contains_any(s, masked_other):
+                    continue
+                if s not in out:
+                    out.append(s)
+        return out
+
+    def global_rank(self, clue: str, doc_id: str | None) -> tuple[int | None, list[Any]]:
+        if self.search is None or not doc_id:
+            return None, []
+        hits = self.search.search(clue, self.cfg.unique_k)
+        for h in hits:
+            if h.doc_id == doc_id:
+                return int(h.rank), hits
+        return None, hits
+
+    def margin(self, clue: str, target_doc: str, cands: list[tuple[str, str]]) -> tuple[float, str | None]:
+        ct = terms(clue)
+        ft = self.fit(ct, target_doc)
+        best, who = 0.0, None
+        for did, title in cands:
+            if did == target_doc:
+                continue
+            f = self.fit(ct, did)
+            if f > best:
+                best, who = f, title
+        return ft - best, who
+
+    def pick_hop_clue(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
+                      masked_other: Sequence[str] = ()) -> ClueChoice | ClueFailure:
+        sents = self.clue_sentences(target, masked_self, forbidden, windows=self.cfg.prefer_weak,
+                                    masked_other=masked_other)
+        if not sents:
+            return ClueFailure("no_clue_sentence", f"no usable sentence on the page of hop {target.title!r}")
+        cands = self.candidates(prev, target)
+        scored = []
+        for s in sents:
+            m, who = self.margin(s, target.doc_id or "", cands)
+            scored.append((m, who, s))
+        ok = [x for x in scored if x[0] >= self.cfg.hop_margin]
+        if not ok:
+            m, who, _ = max(scored, key=lambda x: x[0])
+            return ClueFailure("hop_ambiguous", f"hop {target.title!r}: best clue margin {m:.2f} < "
+                               f"{self.cfg.hop_margin} (fits {who!r} too; {len(cands)} candidates)")
+        ok.sort(key=lambda x: -x[0])
+        choice = None
+        for m, who, s in ok[: self.cfg.max_searches]:
+            rank, _ = self.global_rank(s, target.doc_id)
+            c = ClueChoice(text=s, margin=round(m, 3), runner_up=who, n_candidates=len(cands), global_rank=rank)
+            if choice is None:
+                choice = c
+            if not self.cfg.prefer_weak or rank != 1:
+                return c
+        assert choice is not None
+        return choice
+
+    def pick_unique_clue(self, target: Hop, masked_self: list[str], forbidden: list[str],
+                         masked_other: Sequence[str] = ()) -> ClueChoice | ClueFailure:
+        """A clue that finds ``target`` in the whole corpus: top hit of its own search, with a fit margin."""
+        sents = self.clue_sentences(target, masked_self, forbidden, masked_other=masked_other)
+        if not sents:
+            return ClueFailure("no_clue_sentence", f"no usable sentence on the page of {target.title!r}")
+        best_m, best_who = -1.0, None
+        for s in sents:
+            rank, hits = self.global_rank(s, target.doc_id)
+            if self.search is not None and rank != 1:
+                continue
+            cands = [(h.doc_id, h.title) for h in hits]
+            m, who = self.margin(s, target.doc_id or "", cands)
+            if m >= self.cfg.unique_margin:
+                return ClueChoice(text=s, margin=round(m, 3), runner_up=who, n_candidates=len(cands),
+                                  global_rank=rank, kind="unique")
+            if m > best_m:
+                best_m, best_who = m, who
+        return ClueFailure("seed_not_unique", f"no clue of {target.title!r} is unique in the corpus "
+                           f"(best margin {max(best_m, 0):.2f}, also fits {best_who!r})")

@@ -1,0 +1,228 @@
+"""Hop clues and the chain validators on hand-made worlds (real DocStore, real tantivy index, real graph):
+an ambiguous hop, a shortcut, jumps (restart and cut), entities that share a name, a page with no usable
+clue sentence, an off-chain question; and the non-oracle solver needing the clues."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from longtracerl.corpus.docstore import DocStore, build_docstore
+from longtracerl.corpus.search import TantivySearch, build_index
+from longtracerl.graph.build import GraphBuilder
+from longtracerl.records import Chain, Document, Hop, Question, Rejection
+from longtracerl.synth.agent import ClueSolver, parse_question
+from longtracerl.synth.questions import Draft, TemplateQuestionWriter, ValidationConfig, write_one
+from longtracerl.synth.questions.checks import chain_checks, check_hops, check_on_chain, check_shortcut
+from longtracerl.synth.questions.clues import ClueConfig, ClueContext, ClueFailure
+
+FILLER = [
+    Document(doc_id=f"f{i}", title=f"Filler {i}", text=f"Filler {i} is a village with a market, a river and "
+             f"{i} farms that grow barley and rye near the old mill.") for i in range(30)
+]
+
+
+@dataclass
+class World:
+    ctx: ClueContext
+    store: Any
+    search: Any
+    graph: Any
+
+
+def make_world(tmp: Path, docs: list[Document], edges: list[tuple[str, str, str]]) -> World:
+    all_docs = [*docs, *FILLER]
+    build_docstore(tmp / "docs", all_docs)
+    store = DocStore.open(tmp / "docs")
+    build_index(tmp / "index", store, progress=False)
+    search = TantivySearch.load(tmp / "index", store)
+    b = GraphBuilder()
+    nodes = {d.doc_id: b.entity(d.doc_id, d.title, d.doc_id) for d in all_docs}
+    for src, dst, rel in edges:
+        b.add_edge(nodes[src], nodes[dst], rel)
+    g = b.build(tmp / "graph")
+    return World(ClueContext(store, g, search, ClueConfig()), store, search, g)
+
+
+def hop(d: Document, rel: str | None = None, jumped: bool = False) -> Hop:
+    return Hop(entity_id=d.doc_id, title=d.title, doc_id=d.doc_id, relation=rel, jumped=jumped)
+
+
+def run(chain: Chain, w: World, writer: Any = None, cfg: ValidationConfig | None = None) -> Question | Rejection:
+    writer = writer or TemplateQuestionWriter(w.ctx)
+    # tiny worlds: any clue finds its page, so shortcuts are kept (and counted) here; tested on their own below
+    res, _, _ = asyncio.run(write_one(chain, w.store, writer, cfg or ValidationConfig(shortcut="keep"), clues=w.ctx))
+    return res
+
+
+A = Document(doc_id="a", title="Orlanda", text="Orlanda is a harbour city founded by salt traders in 1204. "
+             "Orlanda is known for its glass workshops and a lighthouse built of basalt. "
+             "Rivers from Orlanda lead to Tessaly and to Varn.")
+B = Document(doc_id="b", title="Tessaly", text="Tessaly is a mountain town whose monks brew a bitter cherry liqueur. "
+             "Tessaly holds a winter horse fair every January.")
+C = Document(doc_id="c", title="Varn", text="Varn is a lowland town famous for tulip auctions and windmills. "
+             "Varn hosts a spring cheese market on its cobbled square.")
+B_TWIN = Document(doc_id="b", title="Tessaly", text="Tessaly is a lowland town famous for tulip auctions and windmills. "
+                  "Tessaly hosts a spring cheese market on its cobbled square.")
+
+
+def test_clue_pins_the_hop_among_neighbours(tmp_path: Path) -> None:
+    w = make_world(tmp_path, [A, B, C], [("a", "b", "mentions"), ("a", "c", "mentions")])
+    chain = Chain(chain_id="c1", seed=0, hops=[hop(A), hop(B, "mentions")])
+    q = run(chain, w)
+    assert isinstance(q, Question), q
+    assert len(q.hop_clues) == 2 and all(q.hop_clues) and "Tessaly" not in q.question
+    # the hop's clue comes from Tessaly's page and fits Varn's page clearly less
+    assert "hop_unique" in q.validation["passed"] and q.validation["hop_margins"][1] >= 0.35
+    assert q.hop_clues[1] in q.question and ("cherry" in q.hop_clues[1] or "horse" in q.hop_clues[1])
+
+
+def test_ambiguous_hop_is_rejected(tmp_path: Path) -> None:
+    # Tessaly and Varn have the same description: nothing on Tessaly's page tells it apart from Varn
+    w = make_world(tmp_path, [A, B_TWIN, C], [("a", "b", "mentions"), ("a", "c", "mentions")])
+    chain = Chain(chain_id="c1", seed=0, hops=[hop(A), hop(B_TWIN, "mentions")])
+    res = run(chain, w)
+    assert isinstance(res, Rejection) and res.reason == "hop_ambiguous" and "Varn" in res.detail
+    # the validator says the same of any writer's clue, e.g. an LLM's
+    d = Draft(question='Start with the harbour city of glass workshops. Go to the lowland town with tulip auctions.',
+              answer="Tessaly", gold_entities=["Orlanda", "Tessaly"],
+              hop_clues=["harbour city founded by salt traders", "lowland town famous for tulip auctions"])
+    fails = check_hops(d, chain, w.ctx, ValidationConfig()).fails
+    assert [r for r, _ in fails] == ["hop_ambiguous"] and "hop 1" in fails[0][1]
+    d.hop_clues = ["harbour city founded by salt traders", ""]
+    assert "no clue" in check_hops(d, chain, w.ctx, ValidationConfig()).fails[0][1]
+
+
+def test_shortcut_rejects_or_is_counted(tmp_path: Path) -> None:
+    w = make_world(tmp_path, [A, B, C], [("a", "b", "mentions"), ("a", "c", "mentions")])
+    chain = Chain(chain_id="c1", seed=0, hops=[hop(A), hop(B, "mentions")])
+    d = Draft(question="Which town's monks brew a bitter cherry liqueur and hold a winter horse fair in January?",
+              answer="Tessaly", gold_entities=["Orlanda", "Tessaly"],
+              hop_clues=["harbour city founded by salt traders in 1204", "monks brew a bitter cherry liqueur"])
+    rep = check_shortcut(d, chain, w.ctx)
+    assert [r for r, _ in rep.fails] == ["shortcut"] and rep.details["shortcut"] == ["question", "last_clue"]
+    assert [r for r, _ in chain_checks(d, chain, w.ctx, ValidationConfig()).fails].count("shortcut") == 1
+    keep = chain_checks(d, chain, w.ctx, ValidationConfig(shortcut="keep"))
+    assert "shortcut" not in [r for r, _ in keep.fails] and keep.details["shortcut"]
+    far = Draft(question="Start at a harbour city of glass and basalt. Which place does it name next?",
+                answer="Tessaly", gold_entities=["Orlanda", "Tessaly"], hop_clues=["glass workshops", "a town near a river and a market"])
+    assert check_shortcut(far, chain, w.ctx).fails == []
+
+
+def test_off_chain_question_is_rejected() -> None:
+    chain = Chain(chain_id="c1", seed=0, hops=[hop(A), hop(B, "shares a border with"), hop(C, "largest export partner")])
+    junk = Draft(question="How can I create a JSON object that contains all the gold entities from the path?",
+                 answer="Varn", gold_entities=["Orlanda", "Tessaly", "Varn"])
+    rep = check_on_chain(junk, chain, ValidationConfig())
+    assert [r for r, _ in rep.fails] == ["off_chain"]
+    good = Draft(question="Start with a harbour city. Take the town it shares a border with, then that town's largest "
+                 "export partner. Name it.", answer="Varn", gold_entities=["Orlanda", "Tessaly", "Varn"])
+    assert check_on_chain(good, chain, ValidationConfig()).fails == []
+
+
+def test_jump_restarts_with_a_unique_entity_or_cuts(tmp_path: Path) -> None:
+    D = Document(doc_id="d", title="Quillon", text="Quillon is an island republic whose parliament meets in a "
+                 "lighthouse. Its flag shows a blue heron over three waves.")
+    E = Document(doc_id="e", title="Marrow Bay", text="Marrow Bay is a fishing port on Quillon with oyster beds. "
+                 "Marrow Bay exports smoked eel to distant markets.")
+    w = make_world(tmp_path, [A, B, C, D, E], [("a", "b", "mentions"), ("a", "c", "mentions"),
+                                              ("d", "e", "mentions")])
+    chain = Chain(chain_id="c9", seed=0, hops=[hop(A), hop(B, "mentions"), hop(D, None, jumped=True),
+                                               hop(E, "mentions")])
+    q = run(chain, w)
+    assert isinstance(q, Question), q
+    assert "start again" in q.question and q.validation["jump_mode"] == "restart"
+    assert all(q.hop_clues) and q.gold_doc_ids == ["a", "b", "d", "e"]
+    # the jumped entity is found by its clue alone, at rank 1 in the corpus: a real restart, not a link
+    assert w.search.search(q.hop_clues[2].replace("this entity", ""), 1)[0].doc_id == "d"
+    steps, _ = parse_question(q.question)
+    assert [s.kind for s in steps] == ["start", "move", "restart", "move"]
+    cut = run(chain, w, TemplateQuestionWriter(w.ctx, jump_mode="cut", min_cut_hops=1))
+    assert isinstance(cut, Question) and "start again" not in cut.question
+    assert cut.gold_doc_ids == ["a", "b"] and cut.hop_clues[2:] == ["", ""] and cut.validation["hops_used"] == [0, 1]
+    short = run(chain, w, TemplateQuestionWriter(w.ctx, jump_mode="cut", min_cut_hops=2))
+    assert isinstance(short, Rejection) and short.reason == "jump_cut_too_short"
+
+
+def test_entities_sharing_a_name_never_leak(tmp_path: Path) -> None:
+    G1 = Document(doc_id="g1", title="Georgia (country)", text="Georgia is a country in the Caucasus whose "
+                  "capital Tbilisi lies on the Kura river. Georgia has an ancient alphabet of its own.")
+    G2 = Document(doc_id="g2", title="Georgia (U.S. state)", text="Georgia is a state in the American South whose "
+                  "capital Atlanta hosted the 1996 Olympic Games. Georgia grows many peaches and pecans.")
+    w = make_world(tmp_path, [G1, G2], [("g1", "g2", "shares a name with")])
+    chain = Chain(chain_id="cg", seed=0, hops=[hop(G1), hop(G2, "shares a name with")])
+    q = run(chain, w)
+    assert isinstance(q, Question), q
+    assert "Georgia" not in q.question and "this entity" in q.question
+    assert "Atlanta" in q.hop_clues[1] or "peaches" in q.hop_clues[1]
+
+
+def test_page_without_usable_clue_is_a_named_rejection(tmp_path: Path) -> None:
+    bare = Document(doc_id="b", title="Tessaly", text="Tessaly.\nTessaly, Tessaly.")
+    w = make_world(tmp_path, [A, bare, C], [("a", "b", "mentions"), ("a", "c", "mentions")])
+    res = run(Chain(chain_id="c1", seed=0, hops=[hop(A), hop(bare, "mentions")]), w)
+    assert isinstance(res, Rejection) and res.reason == "no_clue_sentence" and "Tessaly" in res.detail
+
+
+def _strip_hop_clues(q: Question) -> Question:
+    """The question with every clue after the seed's emptied (the relation phrases stay)."""
+    import re
+
+    n = [0]
+
+    def rep(m: re.Match[str]) -> str:
+        n[0] += 1
+        return m.group(0) if n[0] == 1 else 'says: ""'
+
+    return q.model_copy(update={"question": re.sub(r'says:\s*"[^"]*"', rep, q.question)})
+
+
+def test_solver_needs_the_hop_clues_on_the_sample_world() -> None:
+    """The non-oracle solver solves the sample world's kept questions, and mostly fails once hop clues are gone."""
+    from longtracerl.corpus.sample_world import ensure_sample_world
+    from longtracerl.graph.sample import load_sample_graph
+    from longtracerl.graph.walk import WalkConfig, walk
+    from longtracerl.reward import get_outcome_scorer
+    from longtracerl.synth.agent.collect import score_trajectory
+
+    sw = ensure_sample_world(progress=False)
+    store = DocStore.open(sw.docstore_dir)
+    search = TantivySearch.load(sw.index_dir, store)
+    g = load_sample_graph()
+    ctx = ClueContext(store, g, search)
+    writer = TemplateQuestionWriter(ctx)
+    chains = walk(g, WalkConfig(n_walks=14, seed=5, min_hops=3, max_hops=3)).chains
+    qs = [q for c in chains
+          if isinstance(q := run(c, World(ctx, store, search, g), writer, ValidationConfig()), Question)]
+    assert len(qs) >= 6
+    solver, scorer = ClueSolver(search), get_outcome_scorer("contains")
+
+    def solved(q: Question, with_clues: bool, attempts: int = 3) -> bool:
+        for a in range(1, attempts + 1):
+            t = asyncio.run(score_trajectory(asyncio.run(solver.solve(q, a)), q, scorer))
+            if t.correct:
+                if with_clues:  # it read the answer on the last page (without clues a shared value can be hit)
+                    assert t.cited_doc_ids[0] == q.gold_doc_ids[0] and t.cited_doc_ids[-1] == q.gold_doc_ids[-1]
+                return True
+        return False
+
+    with_clues = sum(solved(q, True) for q in qs) / len(qs)
+    without = sum(solved(_strip_hop_clues(q), False) for q in qs) / len(qs)
+    assert with_clues >= 0.8 and without <= with_clues / 2, (with_clues, without)
+
+
+@pytest.mark.parametrize("mode", ["restart", "cut"])
+def test_jump_mode_is_a_config_setting(mode: str) -> None:
+    from longtracerl.config import BuildConfig
+
+    cfg = BuildConfig.load(overrides=[f"questions.jump_mode={mode}", "questions.shortcut=keep"])
+    assert cfg.questions.jump_mode == mode and cfg.questions.shortcut == "keep"
+    with pytest.raises(ValueError):
+        BuildConfig.load(overrides=["questions.jump_mode=teleport"])
+    with pytest.raises(ValueError):
+        ClueConfig(bogus=1)  # type: ignore[call-arg]
+    assert isinstance(ClueFailure("x", "y"), ClueFailure)
