@@ -43,9 +43,13 @@ class MetricsCallback(TrainerCallback):  # type: ignore[misc]
     def __init__(self, metrics_path: Path, curves_path: Path) -> None:
         self.metrics_path, self.curves_path = metrics_path, curves_path
         self._t = time.perf_counter()
+        self._seconds = 0.0
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         self._t = time.perf_counter()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self._seconds = time.perf_counter() - self._t  # before evaluation and saving run
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
         if not logs or "reward" not in logs or not state.is_world_process_zero:
@@ -54,7 +58,7 @@ class MetricsCallback(TrainerCallback):  # type: ignore[misc]
         for k, name in TRAIN_KEYS.items():
             if k in logs:
                 row[name] = float(logs[k])
-        row["seconds"] = round(time.perf_counter() - self._t, 3)
+        row["seconds"] = round(self._seconds, 3)
         append_row(self.metrics_path, row)
 
     def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
