@@ -56,8 +56,8 @@ from longtracerl.train.trl_grpo import train_grpo
 
 def run(data, model_dir, out, eval_data=None):
     tok = load_tokenizer(model_dir)
-    bias = [[tok.encode(w, add_special_tokens=False), 9.0] for w in (" Paris", " France", " Europe")]
-    bias.append([[tok.eos_token_id], 7.0])
+    bias = [[tok.encode(w, add_special_tokens=False), 12.0] for w in (" Paris", " France", " Europe")]
+    bias.append([[tok.eos_token_id], 11.0])
     cfg = PaperGRPOConfig(max_steps=3, num_generations=4, prompts_per_step=2, max_completion_length=6,
                           learning_rate=5e-3)
     return train_grpo(data, model_dir, out, cfg, use_cpu=True, save=False, save_every=1, eval_data=eval_data,

@@ -72,6 +72,32 @@ def load_dataset(path: str | Path) -> Dataset:
     return Dataset.from_list(read_slime_jsonl(path))
 
 
+def resumable_trainer_class() -> Any:
+    """TRL's ``GRPOTrainer`` whose prompt order is a function of (seed, epoch) alone.
+
+    TRL's ``RepeatSampler`` draws each epoch's permutation from one generator seeded once; a run resumed in
+    epoch k would start that generator afresh and replay epoch 0's order (transformers does not fast-forward
+    past finished epochs). Reseeding at ``set_epoch`` (which the trainer calls every epoch) makes a resumed
+    run see the prompts in the same order as an uninterrupted one.
+    """
+    from trl import GRPOTrainer
+    from trl.trainer.utils import RepeatSampler
+
+    class EpochSeededRepeatSampler(RepeatSampler):  # type: ignore[misc]
+        def set_epoch(self, epoch: int) -> None:
+            if self.shuffle:
+                self.generator.manual_seed((self.seed or 0) * 1_000_003 + epoch)
+
+    class ResumableGRPOTrainer(GRPOTrainer):  # type: ignore[misc]
+        def _get_train_sampler(self, dataset: Any = None) -> Any:
+            sampler = super()._get_train_sampler(dataset)
+            if type(sampler) is RepeatSampler:
+                sampler.__class__ = EpochSeededRepeatSampler
+            return sampler
+
+    return ResumableGRPOTrainer
+
+
 def train_grpo(
     dataset_path: str | Path,
     model: Any = None,
@@ -104,7 +130,7 @@ def train_grpo(
     step 0, every ``eval_every`` steps and at the end.
     """
     import torch
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
     from longtracerl.reward.adapters._common import load_reward_config
     from longtracerl.reward.adapters.trl import LongTraceTRLReward
@@ -155,7 +181,6 @@ def train_grpo(
         save_strategy="steps" if save_every > 0 else "no",
         save_steps=save_every if save_every > 0 else 500,
         report_to=[] if report_to == "none" else [report_to],
-        logging_dir=str(out / "runs"),
         logging_steps=1,
     )
     kwargs.update(trainer_overrides or {})
@@ -170,7 +195,7 @@ def train_grpo(
         callbacks.append(EvalCallback(eval_rows, tokenizer, metrics, eval_every, rcfg, eval_max_new_tokens))
     from datasets import Dataset
 
-    trainer = GRPOTrainer(
+    trainer = resumable_trainer_class()(
         model=model,
         reward_funcs=[cast(Any, reward)],  # a callable; TRL's list type is invariant
         args=GRPOConfig(**kwargs),
