@@ -237,3 +237,15 @@ def test_slime_command_evaluates_on_the_outcome() -> None:
 
     out = asyncio.run(slime.reward_func(None, S()))
     assert "outcome_reward" in out  # the key the eval reads exists in what reward_func returns
+
+
+def test_readme_verl_and_slime_commands_are_the_recipe() -> None:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("python -m verl.trainer.main_ppo ...", 1)[1].split("```", 1)[0]
+    shown = [t for t in shlex.split(block.replace("\\\n", " ")) if "=" in t]
+    recipe = {o.replace("'", "") for o in PaperGRPOConfig().to_verl_overrides()}
+    assert shown and set(shown) <= recipe, set(shown) - recipe
+    slime = " ".join(slime_args())
+    for flag in ("--custom-rm-path", "--reward-key", "--eval-reward-key", "--custom-reward-post-process-path"):
+        i = slime.index(flag)
+        assert slime[i:].split()[1] in text.split(flag, 1)[1].split()[0], flag
