@@ -91,6 +91,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="keep train.jsonl / heldout.jsonl (and runs) here")
     ap.add_argument("--set-only", action="store_true", help="write the set to --out and stop (no training)")
+    ap.add_argument("--arms", default="rubric,outcome", help="which runs: rubric, outcome or both (comma list)")
     args = ap.parse_args()
     data = shared_data_dir()
     if data is None:
@@ -119,8 +120,11 @@ def main() -> None:
             return
         cfg = PaperGRPOConfig(max_steps=args.steps, num_generations=args.G, prompts_per_step=args.prompts,
                               max_completion_length=args.max_completion, learning_rate=args.lr, seed=args.seed)
-        for name, rcfg in (("rubric (positive-only, eta 0.3)", RewardConfig(strategy="positive_only", eta=0.3)),
-                           ("outcome only", RewardConfig(strategy="outcome_only"))):
+        arms = (("rubric (positive-only, eta 0.3)", RewardConfig(strategy="positive_only", eta=0.3)),
+                ("outcome only", RewardConfig(strategy="outcome_only")))
+        for name, rcfg in arms:
+            if name.split()[0] not in args.arms.split(","):
+                continue
             out = d / name.split()[0]
             t = time.perf_counter()
             train_grpo(d / "train.jsonl", "bundled", out, cfg, reward_config=rcfg, use_cpu=True, save=False,

@@ -19,8 +19,9 @@ unnormalized): use ``longtrace_grpo`` for the paper's reward.
 
 Load with ``reward.reward_manager.source=importlib``,
 ``reward.reward_manager.module.path=pkg://longtracerl.reward.adapters.verl``,
-``reward.reward_manager.name=LongTraceRewardManager``: importing this module in the trainer process also
-registers the advantage estimator. Settings: ``reward.reward_kwargs.longtrace`` (RewardConfig fields) for
+``reward.reward_manager.name=LongTraceRewardManager``. The advantage estimator is registered in every verl
+process by the ``verl.plugins`` entry point (``verl_plugin``), however the reward is wired; importing this
+module registers it too. Settings: ``reward.reward_kwargs.longtrace`` (RewardConfig fields) for
 the per-sample part and ``algorithm.longtrace`` (eta, strategy, normalize) for the group step, else
 ``$LONGTRACERL_REWARD_CONFIG``, else the paper's defaults.
 """
