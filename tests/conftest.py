@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fastapi import Request
+from fastapi import Request, Response
 
 from longtracerl.netutil import free_port, wait_http
 from longtracerl.paths import shared_data_dir
@@ -56,6 +60,65 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
             proc.kill()
 
 
+class FakeChatServers:
+    """The one factory of FAKE OpenAI-compatible chat servers, for fault injection only (timeouts, 5xx,
+    garbage, refused parameters), which the real bundled model cannot be made to produce.
+
+    ``start(reply)`` serves ``POST /v1/chat/completions`` on 127.0.0.1 with ``await reply(body)`` and
+    returns the base URL; every server is stopped when the test ends.
+    """
+
+    def __init__(self) -> None:
+        self._running: list[tuple[Any, threading.Thread]] = []
+
+    @staticmethod
+    def completion(content: str, tool_call: tuple[str, str] | None = None, *, prompt_tokens: int = 10,
+                   completion_tokens: int = 3) -> dict[str, Any]:
+        """A chat completion body with ``content`` (and one tool call when given)."""
+        msg: dict[str, Any] = {"role": "assistant", "content": content}
+        if tool_call:
+            msg["tool_calls"] = [{"id": "call_1", "type": "function",
+                                  "function": {"name": tool_call[0], "arguments": tool_call[1]}}]
+        return {"id": "x", "object": "chat.completion", "model": "fault", "choices": [
+            {"index": 0, "message": msg, "finish_reason": "tool_calls" if tool_call else "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}
+
+    def start(self, reply: Callable[[dict[str, Any]], Awaitable[Response]]) -> str:
+        import uvicorn
+        from fastapi import FastAPI
+
+        app = FastAPI()
+
+        @app.post("/v1/chat/completions")
+        async def chat(request: Request) -> Response:
+            return await reply(await request.json())
+
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+        t = threading.Thread(target=server.run, daemon=True)
+        t.start()
+        self._running.append((server, t))
+        wait_http(f"http://127.0.0.1:{port}/docs", timeout=20)
+        return f"http://127.0.0.1:{port}/v1"
+
+    def stop(self) -> None:
+        for server, t in self._running:
+            server.should_exit = True
+            t.join(timeout=5)
+        self._running.clear()
+
+
+@pytest.fixture()
+def fake_chat_servers() -> Iterator[FakeChatServers]:
+    """A ``FakeChatServers`` factory; its servers stop with the test."""
+    servers = FakeChatServers()
+    try:
+        yield servers
+    finally:
+        servers.stop()
+
+
 class FaultScript:
     """What the fault-injecting server does next: a queue of actions, then ``default``.
 
@@ -73,31 +136,16 @@ class FaultScript:
 
 
 @pytest.fixture()
-def fault_llm():  # type: ignore[no-untyped-def]
+def fault_llm(fake_chat_servers: FakeChatServers) -> tuple[str, FaultScript]:
     """A FAKE OpenAI-compatible server, for fault injection only (timeouts, 5xx, garbage, slow answers),
-    which the real bundled model cannot be made to produce. Yields ``(base_url, FaultScript)``."""
-    import asyncio
-    import threading
-
-    import uvicorn
-    from fastapi import FastAPI
+    which the real bundled model cannot be made to produce. Gives ``(base_url, FaultScript)``."""
     from fastapi.responses import JSONResponse, PlainTextResponse
 
     script = FaultScript()
-    app = FastAPI()
+    completion = fake_chat_servers.completion
 
-    def completion(content: str, tool_call: tuple | None = None) -> dict:  # type: ignore[type-arg]
-        msg: dict = {"role": "assistant", "content": content}  # type: ignore[type-arg]
-        if tool_call:
-            msg["tool_calls"] = [{"id": "call_1", "type": "function",
-                                  "function": {"name": tool_call[0], "arguments": tool_call[1]}}]
-        return {"id": "x", "object": "chat.completion", "model": "fault", "choices": [
-            {"index": 0, "message": msg, "finish_reason": "tool_calls" if tool_call else "stop"}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}}
-
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request):  # type: ignore[no-untyped-def]
-        script.requests.append(await request.json())
+    async def reply(body: dict[str, Any]) -> Response:
+        script.requests.append(body)
         act = script.next()
         kind = act[0]
         if kind == "ok":
@@ -115,11 +163,4 @@ def fault_llm():  # type: ignore[no-untyped-def]
             return JSONResponse(completion("", (act[1], act[2])))
         raise AssertionError(f"unknown action {act}")
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    wait_http(f"http://127.0.0.1:{port}/docs", timeout=20)
-    yield f"http://127.0.0.1:{port}/v1", script
-    server.should_exit = True
-    t.join(timeout=5)
+    return fake_chat_servers.start(reply), script

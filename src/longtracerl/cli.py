@@ -24,6 +24,7 @@ def version() -> None:
 def _register_all() -> None:
     # Each stage exposes ``register(app)`` in its ``commands`` module; imports inside the commands
     # themselves stay lazy so ``longtracerl --help`` is fast.
+    from longtracerl import schema as schema_cmds
     from longtracerl.corpus import commands as corpus_cmds
     from longtracerl.graph import commands as graph_cmds
     from longtracerl.llm import commands as llm_cmds
@@ -34,6 +35,7 @@ def _register_all() -> None:
 
     for mod in (reward_cmds, corpus_cmds, graph_cmds, llm_cmds, synth_cmds, pipeline_cmds, train_cmds):
         mod.register(app)
+    schema_cmds.register(app)
 
 
 _register_all()

@@ -67,13 +67,16 @@ def test_search_server_over_http(search_server) -> None:  # type: ignore[no-unty
     url, w = search_server
     assert httpx.post(f"{url}/search", json={"query": "Paris", "k": 2}).status_code == 401
     remote = RemoteSearch(url, token="tok")
-    local = TantivySearch.open(w.index_dir, w.docstore_dir)
-    assert remote.search("capital Paris France", 5) == local.search("capital Paris France", 5)
-    assert remote.batch_search(["Spain", "a:b (("], 3) == [local.search("Spain", 3), local.search("a:b ((", 3)]
-    assert remote.open("wfb-fr", max_chars=50).truncated
-    r = httpx.get(f"{url}/open", params={"doc_id": "nope"}, headers={"Authorization": "Bearer tok"})
-    assert r.status_code == 404 and "nope" in r.json()["detail"]
-    assert remote.get("nope") is None
+    try:
+        local = TantivySearch.open(w.index_dir, w.docstore_dir)
+        assert remote.search("capital Paris France", 5) == local.search("capital Paris France", 5)
+        assert remote.batch_search(["Spain", "a:b (("], 3) == [local.search("Spain", 3), local.search("a:b ((", 3)]
+        assert remote.open("wfb-fr", max_chars=50).truncated
+        r = httpx.get(f"{url}/open", params={"doc_id": "nope"}, headers={"Authorization": "Bearer tok"})
+        assert r.status_code == 404 and "nope" in r.json()["detail"]
+        assert remote.get("nope") is None
+    finally:
+        remote.close()
 
 
 def test_cli_works_with_no_corpus_arguments() -> None:

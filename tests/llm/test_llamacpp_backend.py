@@ -64,3 +64,19 @@ def test_local_shared_model_and_serialized_concurrency() -> None:
     assert len([k for k in lb._MODELS if k[1] == 8192]) == 1  # one loaded model shared by both instances
     # concurrent calls from several coroutines give what serial calls give: the context was never shared
     assert [o.content for o in asyncio.run(one_by_one())] == [o.content for o in outs]
+
+
+def test_process_exits_without_traceback(tmp_path: Path) -> None:
+    """A script that uses the in-process model and just ends: no ``Llama.__del__`` traceback, no
+    ResourceWarning (the model is freed by an atexit hook while the interpreter is still whole)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import asyncio\nfrom longtracerl.llm import make_llm\n"
+            "llm = make_llm('local', n_ctx=512)\n"
+            "print(asyncio.run(llm.chat([{'role': 'user', 'content': 'Hi'}], max_tokens=2)).usage.calls)\n")
+    r = subprocess.run([sys.executable, "-X", "dev", "-c", code], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONWARNINGS": "error::ResourceWarning"}, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "Exception ignored" not in r.stderr, r.stderr[-2000:]

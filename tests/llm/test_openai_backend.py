@@ -138,3 +138,31 @@ def test_cache_key_separates_models(tmp_path: Path) -> None:
     assert k1 != k2
     c.put(k1, {"content": "x"})
     assert c.get(k1) == {"content": "x"} and c.get(k2) is None
+
+
+def test_session_closes_with_its_event_loop(fault_llm) -> None:  # type: ignore[no-untyped-def]
+    """One asyncio.run per stage and no aclose(): the HTTP session still closes when each loop ends."""
+    import gc
+    import warnings
+
+    url, script = fault_llm
+    script.default = ("ok", "hi")
+    llm = OpenAIChatLLM(url, model="fault")
+    sessions = []
+    for _ in range(2):
+        assert run(llm.chat(HELLO)).content == "hi"
+        sessions.append(llm._client)
+    assert sessions[0] is not sessions[1]  # a session belongs to one loop
+    assert all(s is not None and s.closed for s in sessions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an unclosed session would warn when collected
+        del sessions
+        gc.collect()
+
+    async def explicit() -> bool:
+        await llm.chat(HELLO)
+        client = llm._client
+        await llm.aclose()
+        return client is not None and client.closed and llm._client is None
+
+    assert run(explicit())

@@ -22,6 +22,7 @@ COMPARED = ["chains.jsonl", "questions.jsonl", "rejected.jsonl", "trajectories.j
 def _env(home: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["LONGTRACERL_HOME"] = str(home)
+    env["PYTHONWARNINGS"] = "error::ResourceWarning"  # an unclosed file or session prints "Exception ignored"
     env.update(extra)
     return env
 
@@ -33,6 +34,7 @@ def _cmd(out: Path, name: str, *args: str) -> list[str]:
 def _build(out: Path, name: str, home: Path, *args: str) -> Path:
     r = subprocess.run(_cmd(out, name, *args), env=_env(home), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert "Exception ignored" not in r.stderr and "Traceback" not in r.stderr, r.stderr[-3000:]  # clean shutdown
     return out / name
 
 
@@ -75,6 +77,32 @@ def test_build_outputs_and_report(reference: Path) -> None:
     assert all(manifest["stages"][s]["done"] for s in ("walk", "questions", "agent", "assembly", "export", "report"))
     cfg = (run / "config.yaml").read_text()
     assert "max_tokens: 40000" in cfg and "versions:" in cfg
+
+
+def test_every_field_written_is_declared(reference: Path) -> None:
+    from longtracerl.io import iter_jsonl
+    from longtracerl.records import Chain, Question, Record, Rejection, Sample, Trajectory
+
+    def undeclared(rec: Record, where: str) -> list[str]:
+        out = [f"{where}.{k}" for k in rec.model_extra or {}]
+        for name in type(rec).model_fields:
+            v = getattr(rec, name)
+            for i, sub in enumerate(v if isinstance(v, list) else [v]):
+                if isinstance(sub, Record):
+                    out += undeclared(sub, f"{where}.{name}[{i}]")
+        return out
+
+    files = {"chains.jsonl": Chain, "questions.jsonl": Question, "rejected.jsonl": Rejection,
+             "trajectories.jsonl": Trajectory, "samples.jsonl": Sample}
+    for name, model in files.items():
+        path = reference / name
+        rows = [model.model_validate(o) for _, o in iter_jsonl(path)] if path.exists() else []
+        assert rows or name == "rejected.jsonl", name
+        for r in rows:
+            assert undeclared(r, name) == []
+    sample = Sample.model_validate_json((reference / "samples.jsonl").read_text().splitlines()[0])
+    assert [d.position for d in sample.docs] == list(range(len(sample.docs)))
+    assert {"instruction", "budget_tokens", "removed"} <= set(sample.details)
 
 
 def test_slime_export_scored_by_the_reward(reference: Path) -> None:

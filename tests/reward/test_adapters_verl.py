@@ -129,6 +129,7 @@ def test_reward_manager_and_estimator_as_verl_trainer_calls_them(tokenizer: Any)
         return await asyncio.gather(*(manager.run_single(data[i : i + 1]) for i in range(len(data))))
 
     outputs = asyncio.run(compute_score_batch())
+    manager.loop.close()  # verl's base class made a loop we never use: close it rather than leak its sockets
     scores = [o["reward_score"] for o in outputs]
     rm_scores = cls.assemble_rm_scores(data, scores)  # RewardLoopManager.compute_rm_score
     lengths = data.batch["attention_mask"][:, P:].sum(-1)
@@ -168,10 +169,13 @@ def test_compute_score_through_verls_naive_manager(tokenizer: Any) -> None:
     """``custom_reward_function`` path: verl's own NaiveRewardManager calls our compute_score."""
     manager = NaiveRewardManager(config=_verl_config(), tokenizer=tokenizer, compute_score=adapter.compute_score)
     data = _dataproto(tokenizer)
-    out = manager.loop.run_until_complete(manager.run_single(data[0:1]))
+    try:
+        out = manager.loop.run_until_complete(manager.run_single(data[0:1]))
+        wrong = manager.loop.run_until_complete(manager.run_single(data[5:6]))
+    finally:
+        manager.loop.close()  # the manager made this loop; leaving it open leaks its sockets
     assert out["reward_score"] == pytest.approx(adapter.encode(1.0, 0.5))  # correct, 1 of 2 entities in the answer
     assert out["reward_extra_info"]["outcome"] == 1.0 and out["reward_extra_info"]["rubric_raw"] == 0.5
-    wrong = manager.loop.run_until_complete(manager.run_single(data[5:6]))
     assert wrong["reward_score"] == 0.0
 
 

@@ -22,10 +22,13 @@ def server():  # type: ignore[no-untyped-def]
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", timeout=60, proc=proc)
-        yield httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"})
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            yield client
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 PAYLOAD = {

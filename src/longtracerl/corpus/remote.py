@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ class RemoteSearch:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        weakref.finalize(self, self._http.close)  # a forgotten client still closes its sockets
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         r = self._http.post(path, json=body)

@@ -7,16 +7,17 @@ are serialized behind a lock and run in a worker thread to keep the event loop f
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from longtracerl.llm.base import ChatResponse, LLMError
 from longtracerl.llm.bundled import BUNDLED_MODEL_NAME, bundled_gguf_path
-from longtracerl.llm.cache import LLMCache, request_key
+from longtracerl.llm.cache import LLMCache
+from longtracerl.llm.metered import MeteredChatLLM
 from longtracerl.llm.usage import UsageMeter
 from longtracerl.records import Usage
 
@@ -33,12 +34,37 @@ def _load(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
             from llama_cpp import Llama
 
             llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 2, verbose=False, seed=0)
+            atexit.unregister(_at_exit)  # registered once, however many models come and go
+            atexit.register(_at_exit)
             _MODELS[key] = (llm, threading.Lock())
         return _MODELS[key]
 
 
-class LlamaCppChatLLM:
-    """``ChatLLM`` over llama-cpp-python, in process."""
+def close_models() -> None:
+    """Free every loaded llama.cpp context now; also runs at exit, because ``Llama.__del__`` during
+    interpreter teardown (modules half gone) prints a traceback instead of freeing cleanly."""
+    with _MODELS_LOCK:
+        models = list(_MODELS.values())
+        _MODELS.clear()
+    for llm, lock in models:
+        with lock:
+            llm.close()
+
+
+def _at_exit() -> None:
+    close_models()
+    # llama_cpp keeps two /dev/null handles (it silences model loading through them) open for the life of
+    # the process; with no model left nothing loads any more, so close them rather than leak them
+    from llama_cpp import _utils
+
+    for name in ("outnull_file", "errnull_file"):
+        f = getattr(_utils, name, None)
+        if f is not None and hasattr(f, "close"):
+            f.close()
+
+
+class LlamaCppChatLLM(MeteredChatLLM):
+    """``ChatLLM`` over llama-cpp-python, in process (caching and metering come from ``MeteredChatLLM``)."""
 
     backend = "llamacpp"
 
@@ -46,12 +72,10 @@ class LlamaCppChatLLM:
                  meter: UsageMeter | None = None, stage: str = "llm", **_ignored: Any) -> None:
         # HTTP-only knobs (max_concurrency, timeout, max_retries) are accepted and ignored: one context
         # serves one request at a time whatever the callers ask for.
+        super().__init__(cache=cache, meter=meter, stage=stage)
         self.path = Path(model_path) if model_path else bundled_gguf_path()
         self.model = BUNDLED_MODEL_NAME if model_path is None else self.path.stem
         self.n_ctx = n_ctx
-        self.cache = cache
-        self.meter = meter
-        self.stage = stage
 
     def _run(self, kw: dict[str, Any]) -> dict[str, Any]:
         llm, lock = _load(self.path, self.n_ctx)
@@ -61,18 +85,9 @@ class LlamaCppChatLLM:
             except ValueError as e:  # e.g. the prompt exceeds the context window
                 raise LLMError("request_rejected", str(e)) from None
 
-    async def chat(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        tools: list[dict[str, Any]] | None = None,
-        json_schema: dict[str, Any] | None = None,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        max_tokens: int = 512,
-        seed: int | None = None,
-        stop: list[str] | None = None,
-    ) -> ChatResponse:
+    def _body(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None,
+              json_schema: dict[str, Any] | None, temperature: float, top_p: float, max_tokens: int,
+              seed: int | None, stop: list[str] | None) -> dict[str, Any]:
         kw: dict[str, Any] = {"messages": messages, "temperature": temperature, "top_p": top_p,
                               "max_tokens": max_tokens, "seed": 0 if seed is None else seed,
                               "stop": [*(stop or []), *_STOP]}
@@ -80,28 +95,21 @@ class LlamaCppChatLLM:
             kw["tools"] = tools
         if json_schema is not None:
             kw["response_format"] = {"type": "json_object", "schema": json_schema}
-        key = request_key(self.backend, str(self.path), {k: v for k, v in kw.items()}) if self.cache is not None else None
-        if key is not None and self.cache is not None and (hit := self.cache.get(key)) is not None:
-            resp = ChatResponse.model_validate(hit)
-            resp.cached = True
-            if self.meter is not None:
-                self.meter.add(self.stage, Usage(), cached=True)
-            return resp
-        t0 = time.perf_counter()
-        data = await asyncio.to_thread(self._run, kw)
+        return kw
+
+    def _cache_scope(self) -> str:
+        return str(self.path)
+
+    async def _send(self, body: dict[str, Any]) -> ChatResponse:
+        data = await asyncio.to_thread(self._run, body)
         choice = data["choices"][0]
         msg = choice.get("message") or {}
         u = data.get("usage") or {}
-        resp = ChatResponse(
+        return ChatResponse(
             content=msg.get("content") or "", finish_reason=choice.get("finish_reason") or "stop", model=self.model,
             tool_calls=[{"id": tc.get("id", ""), "name": tc["function"]["name"],
                          "arguments": tc["function"].get("arguments", "") if isinstance(tc["function"].get("arguments"), str)
                          else json.dumps(tc["function"].get("arguments"))} for tc in msg.get("tool_calls") or []],
             usage=Usage(calls=1, prompt_tokens=int(u.get("prompt_tokens") or 0),
-                        completion_tokens=int(u.get("completion_tokens") or 0), seconds=time.perf_counter() - t0),
+                        completion_tokens=int(u.get("completion_tokens") or 0)),
         )
-        if self.meter is not None:
-            self.meter.add(self.stage, resp.usage)
-        if key is not None and self.cache is not None:
-            self.cache.put(key, resp.model_dump(mode="json"))
-        return resp

@@ -12,21 +12,23 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
 
 from longtracerl.llm.base import ChatResponse, LLMError
-from longtracerl.llm.cache import LLMCache, request_key
+from longtracerl.llm.cache import LLMCache
+from longtracerl.llm.metered import MeteredChatLLM
 from longtracerl.llm.usage import UsageMeter
 from longtracerl.records import Usage
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
-class OpenAIChatLLM:
-    """``await llm.chat(messages, ...)`` against ``{base_url}/chat/completions``."""
+class OpenAIChatLLM(MeteredChatLLM):
+    """``await llm.chat(messages, ...)`` against ``{base_url}/chat/completions`` (caching and metering come
+    from ``MeteredChatLLM``)."""
 
     backend = "openai"
 
@@ -45,24 +47,23 @@ class OpenAIChatLLM:
         stage: str = "llm",
         extra_body: dict[str, Any] | None = None,
     ) -> None:
+        super().__init__(cache=cache, meter=meter, stage=stage)
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key = api_key
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
-        self.cache = cache
-        self.meter = meter
-        self.stage = stage
         self.extra_body = dict(extra_body or {})
         self.max_concurrency = max_concurrency
         self._sem: asyncio.Semaphore | None = None
         self._client: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closer: AsyncGenerator[None, None] | None = None
         # learned on the first refusal, so later calls skip the failing round trip
         self._schema_dialect: str = "json_schema"  # -> "json_object" (llama.cpp) -> "none"
 
-    def _ensure_client(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
+    async def _ensure_client(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:  # sessions are bound to one event loop
             self._client = aiohttp.ClientSession(
@@ -72,17 +73,23 @@ class OpenAIChatLLM:
             )
             self._sem = asyncio.Semaphore(self.max_concurrency)
             self._loop = loop
+            # asyncio.run() finalizes unfinished async generators before closing its loop: this one owns
+            # the session, so callers that never call aclose() (one asyncio.run per stage) leak nothing
+            self._closer = _closes_at_loop_end(self._client)
+            await self._closer.__anext__()
         assert self._sem is not None
         return self._client, self._sem
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        """Close the HTTP session now (otherwise it closes when its event loop ends under asyncio.run)."""
+        if self._closer is not None:
+            await self._closer.aclose()
+            self._closer = None
+        self._client = None
 
-    def _payload(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
-                 json_schema: dict[str, Any] | None, temperature: float, top_p: float, max_tokens: int,
-                 seed: int | None, stop: list[str] | None) -> dict[str, Any]:
+    def _body(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None,
+              json_schema: dict[str, Any] | None, temperature: float, top_p: float, max_tokens: int,
+              seed: int | None, stop: list[str] | None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature,
                                 "top_p": top_p, "max_tokens": max_tokens, **self.extra_body}
         if seed is not None:
@@ -98,41 +105,14 @@ class OpenAIChatLLM:
             body["response_format"] = {"type": "json_object", "schema": json_schema}
         return body
 
-    async def chat(
-        self,
-        messages: list[dict[str, Any]],
-        *,
-        tools: list[dict[str, Any]] | None = None,
-        json_schema: dict[str, Any] | None = None,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        max_tokens: int = 512,
-        seed: int | None = None,
-        stop: list[str] | None = None,
-    ) -> ChatResponse:
-        body = self._payload(messages, tools, json_schema, temperature, top_p, max_tokens, seed, stop)
-        key = None
-        if self.cache is not None and (temperature == 0 or seed is not None):
-            key = request_key(self.backend, self.base_url, body)
-            hit = self.cache.get(key)
-            if hit is not None:
-                resp = ChatResponse.model_validate(hit)
-                resp.cached = True
-                if self.meter is not None:
-                    self.meter.add(self.stage, Usage(), cached=True)
-                return resp
-        t0 = time.perf_counter()
-        data = await self._post_with_retries(body)
-        resp = _parse_completion(data)
-        resp.usage.seconds = time.perf_counter() - t0
-        if self.meter is not None:
-            self.meter.add(self.stage, resp.usage)
-        if key is not None and self.cache is not None:
-            self.cache.put(key, resp.model_dump(mode="json"))
-        return resp
+    def _cache_scope(self) -> str:
+        return self.base_url
+
+    async def _send(self, body: dict[str, Any]) -> ChatResponse:
+        return _parse_completion(await self._post_with_retries(body))
 
     async def _post_with_retries(self, body: dict[str, Any]) -> dict[str, Any]:
-        client, sem = self._ensure_client()
+        client, sem = await self._ensure_client()
         url = f"{self.base_url}/chat/completions"
         last = ""
         for attempt in range(self.max_retries + 1):
@@ -168,6 +148,13 @@ class OpenAIChatLLM:
                 continue
             return data
         raise LLMError(last or "failed", f"{url} after {self.max_retries + 1} attempts")
+
+
+async def _closes_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await session.close()
 
 
 def _downgrade_response_format(body: dict[str, Any]) -> dict[str, Any]:

@@ -67,17 +67,18 @@ def write_verl(samples: Sequence[Sample], path: Path | str, split: str = "train"
     return len(rows)
 
 
+HF_COLUMNS = ("sample_id", "question_id", "messages", "label", "rubrics", "question", "n_tokens")  # Sample fields
+
+
 def write_hf(samples: Sequence[Sample], path: Path | str) -> int:
-    """``datasets.Dataset.save_to_disk``: messages, label, rubrics, question, sample_id, n_tokens."""
+    """``datasets.Dataset.save_to_disk`` of the ``HF_COLUMNS`` fields of each sample."""
     import datasets
     from datasets import Dataset
 
     datasets.disable_progress_bars()
     p = Path(path)
-    rows = [{"sample_id": s.sample_id, "question_id": s.question_id, "messages": s.messages, "label": s.label,
-             "rubrics": list(s.rubrics), "question": s.question, "n_tokens": s.n_tokens} for s in samples]
-    ds = Dataset.from_list(rows) if rows else Dataset.from_dict(
-        {k: [] for k in ("sample_id", "question_id", "messages", "label", "rubrics", "question", "n_tokens")})
+    rows = [s.model_dump(include=set(HF_COLUMNS)) for s in samples]
+    ds = Dataset.from_list(rows) if rows else Dataset.from_dict({k: [] for k in HF_COLUMNS})
     tmp = p.with_name(p.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -71,10 +71,11 @@ def _macro(values: list[float | None]) -> float | None:
 def compare_strategies(ctx: RunContext, questions: dict[str, Question], trajs: list[Trajectory],
                        mentions: _Mentions) -> dict[str, Any]:
     """Assemble every strategy for the same questions (no random fill) and measure the mention share."""
-    from longtracerl.pipeline.stages import distractor_set
     from longtracerl.synth.assembly import Assembler
+    from longtracerl.synth.distractors import distractor_set
 
     cfg = ctx.cfg.assembly.model_copy(update={"fill": "none"})
+    d = ctx.cfg.distractors
     asm = Assembler(ctx.docstore, ctx.tokenizer, cfg)
     per: dict[str, dict[str, list[float | None]]] = {s: defaultdict(list) for s in STRATEGIES}
     n_docs: dict[str, list[int]] = defaultdict(list)
@@ -83,7 +84,8 @@ def compare_strategies(ctx: RunContext, questions: dict[str, Question], trajs: l
         if q is None:
             continue
         for s in STRATEGIES:
-            ds = distractor_set(ctx, s, q, t)
+            ds = distractor_set(s, q, t, docstore=ctx.docstore, search=ctx.search, seed=ctx.cfg.seed,
+                                remove_answer_docs=d.remove_answer_docs, n=d.one_shot_n)
             res = asm.assemble(q, [(c.doc_id, c.tier) for c in ds.candidates], seed=ctx.cfg.seed, strategy=s)
             if not isinstance(res, Sample):
                 continue

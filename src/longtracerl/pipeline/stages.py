@@ -197,27 +197,6 @@ class AgentStage(ItemStage):
         return st.model_dump(mode="json")
 
 
-def distractor_set(ctx: RunContext, strategy: str, q: Question, traj: Trajectory | None) -> Any:
-    from longtracerl.synth.distractors import get_distractor_strategy
-
-    d = ctx.cfg.distractors
-    return get_distractor_strategy(strategy)(q, traj, docstore=ctx.docstore, search=ctx.search, seed=ctx.cfg.seed,
-                                             remove_answer_docs=d.remove_answer_docs, n=d.one_shot_n)
-
-
-def fill_provider(ctx: RunContext) -> Any:
-    from longtracerl.synth.distractors import random_docs
-
-    n = ctx.cfg.assembly.fill_docs
-
-    def fill(q: Question) -> list[str]:
-        ds = random_docs(q, None, docstore=ctx.docstore, n=n, seed=ctx.cfg.seed,
-                         remove_answer_docs=ctx.cfg.distractors.remove_answer_docs)
-        return ds.ids()
-
-    return fill
-
-
 class AssemblyStage(ItemStage):
     name = "assembly"
     out_key = "question_id"
@@ -234,6 +213,7 @@ class AssemblyStage(ItemStage):
 
     def run_items(self, ctx: RunContext, items: list[Trajectory], out: Path, rejected: Path) -> dict[str, Any]:
         from longtracerl.synth.assembly import Assembler
+        from longtracerl.synth.distractors import distractor_set, fill_provider
 
         questions = {q.question_id: q for q in read_records(ctx.questions, Question)}
         t0 = time.perf_counter()
@@ -242,8 +222,10 @@ class AssemblyStage(ItemStage):
         done_rej = {i for i in rej.seen}
         todo = [t for t in items if t.question_id not in samples.seen and t.question_id not in done_rej]
         asm = Assembler(ctx.docstore, ctx.tokenizer, ctx.cfg.assembly)
-        fill = fill_provider(ctx)
-        strategy = ctx.cfg.distractors.strategy
+        d = ctx.cfg.distractors
+        fill = fill_provider(ctx.docstore, n=ctx.cfg.assembly.fill_docs, seed=ctx.cfg.seed,
+                             remove_answer_docs=d.remove_answer_docs)
+        strategy = d.strategy
         stats: dict[str, Any] = {"skipped": len(items) - len(todo), "samples": 0, "rejected": 0, "reasons": {}}
         bar: Any = None
         if ctx.progress and todo:
@@ -264,7 +246,8 @@ class AssemblyStage(ItemStage):
                     res = Rejection(item_id=traj.question_id, stage="assembly", reason="question_missing",
                                     detail=f"{traj.question_id} not in {ctx.questions.name}")
                 else:
-                    ds = distractor_set(ctx, strategy, q, traj)
+                    ds = distractor_set(strategy, q, traj, docstore=ctx.docstore, search=ctx.search,
+                                        seed=ctx.cfg.seed, remove_answer_docs=d.remove_answer_docs, n=d.one_shot_n)
                     res = asm.assemble(q, [(c.doc_id, c.tier) for c in ds.candidates], seed=ctx.cfg.seed,
                                        strategy=strategy, fill_ids=fill,
                                        details={"removed": {k: len(v) for k, v in sorted(ds.removed.items())}})

@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
-import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from longtracerl.llm.base import ChatLLM, LLMError
+from longtracerl.llm.cache import SqliteStore
 from longtracerl.paths import home
 from longtracerl.reward.outcome_base import OutcomeResult
 from longtracerl.reward.think import split_think
@@ -69,30 +68,15 @@ def parse_verdict(prompt: JudgePrompt, text: str) -> bool | None:
     return found[-1].lower() == "yes"
 
 
-class JudgeCache:
+class JudgeCache(SqliteStore):
     """Verdicts on disk (sqlite), keyed by (prompt version, model, question, gold, answer)."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # no fsync per verdict: a lost tail only costs a re-ask
-        self._db.execute("CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        super().__init__(path, "verdicts")
 
     @staticmethod
     def key(*parts: str) -> str:
         return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM verdicts WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO verdicts VALUES (?, ?)", (key, json.dumps(value)))
 
 
 class LLMJudge:

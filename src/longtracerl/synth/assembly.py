@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from longtracerl.records import ContextDoc, Document, Question, Rejection, Sample
+from longtracerl.records import ContextDoc, Document, Question, Rejection, Sample, Tier
 from longtracerl.synth.tokens import count_tokens_batch, tokenizer_name
 
 INSTRUCTIONS = [
@@ -59,7 +59,7 @@ def sample_rng(seed: int, key: str, what: str) -> random.Random:
     return random.Random(int.from_bytes(h[:8], "big"))
 
 
-Candidate = tuple[str, str]  # (doc_id, tier)
+Candidate = tuple[str, Tier]  # (doc_id, tier)
 FillProvider = Callable[[Question], Sequence[str]]
 
 
@@ -143,7 +143,7 @@ class Assembler:
                         continue
                     n = self.token_cache[d]
                     if used + n <= budget:
-                        chosen.append(ContextDoc(doc_id=d, tier=t, n_tokens=n))  # type: ignore[arg-type]
+                        chosen.append(ContextDoc(doc_id=d, tier=t, n_tokens=n))
                         taken.add(d)
                         used += n
                         misses = 0
@@ -171,9 +171,9 @@ class Assembler:
             context = [c for c in context if c.doc_id not in gone]
             used -= sum(self.token_cache[d] for d in gone)
             skipped_missing += gone
-        body = "".join(section(docs[c.doc_id]) for c in context)  # type: ignore[arg-type]
+        body = "".join(section(d) for c in context if (d := docs[c.doc_id]) is not None)
         for pos, c in enumerate(context):
-            c.position = pos  # type: ignore[attr-defined]
+            c.position = pos
         info: dict[str, Any] = dict(details or {})
         info.update(instruction=k, budget_tokens=cfg.max_tokens, scaffold_tokens=fixed, n_fill=n_fill)
         if skipped_missing:

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from longtracerl.records import Document, Question, Trajectory
+from longtracerl.records import Document, Question, Tier, Trajectory
 
 TRIVIAL_ANSWERS = frozenset({"yes", "no", "true", "false"})
 
@@ -54,7 +54,7 @@ class Tiers(BaseModel):
 
 class DistractorCandidate(BaseModel):
     doc_id: str
-    tier: str  # "tier1" | "tier2" | "fill"
+    tier: Tier  # "tier1" | "tier2" | "fill"
 
 
 class DistractorSet(BaseModel):
@@ -339,3 +339,30 @@ def get_distractor_strategy(name: str) -> DistractorStrategy:
         raise ValueError(
             f"unknown distractor strategy {name!r}; known: {', '.join(DISTRACTOR_STRATEGIES)}"
         ) from None
+
+
+def distractor_set(
+    strategy: str,
+    question: Question,
+    trajectory: Trajectory | None,
+    *,
+    docstore: DocLookup,
+    search: Any = None,
+    seed: int = 0,
+    remove_answer_docs: bool = True,
+    n: int = 100,
+) -> DistractorSet:
+    """The named strategy's distractors for one question: what ``build`` assembles and its report compares."""
+    return get_distractor_strategy(strategy)(question, trajectory, docstore=docstore, search=search, seed=seed,
+                                             remove_answer_docs=remove_answer_docs, n=n)
+
+
+def fill_provider(docstore: DocLookup, *, n: int = 200, seed: int = 0,
+                  remove_answer_docs: bool = True) -> Callable[[Question], list[str]]:
+    """``question -> doc ids`` of random padding for the assembler, cleaned like every distractor."""
+
+    def fill(question: Question) -> list[str]:
+        return random_docs(question, None, docstore=docstore, n=n, seed=seed,
+                           remove_answer_docs=remove_answer_docs).ids()
+
+    return fill

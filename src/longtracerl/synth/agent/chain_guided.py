@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 
 from longtracerl.corpus.base import SearchBackend
-from longtracerl.records import Chain, Question, Trajectory, Usage
+from longtracerl.records import Chain, Question, Trajectory
 from longtracerl.synth.agent.tools import ToolEnv
 
 _STOPWORDS = frozenset(
@@ -121,14 +121,5 @@ class ChainGuidedAgent:
             prev_title = title
         cited = [d for d in question.gold_doc_ids if d in env.opened]
         env.answer(question.answer, cited)
-        usage = Usage()  # no LLM calls; no wall-clock either, so reruns write identical records
-        return Trajectory(
-            question_id=question.question_id,
-            attempt=attempt,
-            steps=env.steps,
-            final_answer=env.final_answer or "",
-            cited_doc_ids=env.cited,
-            usage=usage,
-            agent=self.name,
-            end_reason="answered",
-        )
+        # no LLM calls, so no usage; no wall-clock either, so reruns write identical records
+        return env.trajectory(question.question_id, attempt, agent=self.name, end_reason="answered")

@@ -148,16 +148,7 @@ class LLMSearchAgent:
             if env.final_answer is not None:
                 end_reason = "answered" if env.final_answer else "empty_answer"
                 break
-        return Trajectory(
-            question_id=question.question_id,
-            attempt=attempt,
-            steps=env.steps,
-            final_answer=env.final_answer or "",
-            cited_doc_ids=env.cited,
-            usage=usage,
-            agent=self.name,
-            end_reason=end_reason,
-        )
+        return env.trajectory(question.question_id, attempt, agent=self.name, end_reason=end_reason, usage=usage)
 
     # ------------------------------------------------------------ one turn per protocol
 

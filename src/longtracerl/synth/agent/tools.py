@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from longtracerl.corpus.base import DocumentNotFound, SearchBackend
-from longtracerl.records import SearchHit, TrajectoryStep
+from longtracerl.records import SearchHit, Trajectory, TrajectoryStep, Usage
 
 CHARS_PER_TOKEN = 4  # observation budgets are given in tokens; ~4 characters per token for English
 
@@ -183,4 +183,18 @@ class ToolEnv:
         self.cited = list(seen)
         self.steps.append(
             TrajectoryStep(kind="answer", answer=self.final_answer, cited_doc_ids=self.cited, thought=thought)
+        )
+
+    def trajectory(self, question_id: str, attempt: int, *, agent: str, end_reason: str,
+                   usage: Usage | None = None) -> Trajectory:
+        """The attempt as a record: every agent builds its trajectory here, so all look the same."""
+        return Trajectory(
+            question_id=question_id,
+            attempt=attempt,
+            steps=self.steps,
+            final_answer=self.final_answer or "",
+            cited_doc_ids=self.cited,
+            usage=usage or Usage(),
+            agent=agent,
+            end_reason=end_reason,
         )
