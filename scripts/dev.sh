@@ -16,6 +16,21 @@ pick_python() {
   echo "longtracerl needs Python >= 3.11 on PATH (or set PYTHON=...)" >&2; exit 1
 }
 
+browser() {
+  # Headless Chromium + its WebDriver for the viewer's browser tests (tests/view/test_browser.py); they skip,
+  # saying why, where neither can be installed. Best effort: never fails the setup.
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then return 0; fi
+  command -v apt-get >/dev/null 2>&1 || { echo "no apt-get: browser tests will skip (install chromium + chromedriver)" >&2; return 0; }
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      echo "not root and no sudo: browser tests will skip (apt-get install chromium chromium-driver)" >&2; return 0; fi
+  fi
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver; } \
+    >/dev/null 2>&1 || echo "could not install chromium: browser tests will skip" >&2
+  return 0
+}
+
 setup() {
   if [ ! -x .venv/bin/python ]; then
     "$(pick_python)" -m venv .venv
@@ -26,7 +41,7 @@ setup() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
   # torch first and pinned: anything that pulls torch must find it already there (no multi-GB CUDA fetch).
   .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install "torch==2.13.0"
-  .venv/bin/python -m pip install -e ".[train,dev]"
+  .venv/bin/python -m pip install -e ".[train,eval,dev]"
   # OpenRLHF's own argument parser checks our OpenRLHF command (tests/train); its runtime deps (deepspeed,
   # vLLM, flash-attn) are GPU-only, so the package alone, without them. Tests skip if this fails.
   .venv/bin/python -m pip install --no-deps "openrlhf==0.11.2" || echo "openrlhf not installed: its parser test will skip" >&2
@@ -38,6 +53,7 @@ case "$cmd" in
   setup) setup ;;
   build) setup; exec .venv/bin/longtracerl build "$@" ;;
   test)
+    browser
     setup
     .venv/bin/ruff check src tests benchmarks
     .venv/bin/mypy

@@ -26,14 +26,17 @@ def _register_all() -> None:
     # themselves stay lazy so ``longtracerl --help`` is fast.
     from longtracerl import schema as schema_cmds
     from longtracerl.corpus import commands as corpus_cmds
+    from longtracerl.eval import commands as eval_cmds
     from longtracerl.graph import commands as graph_cmds
     from longtracerl.llm import commands as llm_cmds
     from longtracerl.pipeline import commands as pipeline_cmds
     from longtracerl.reward import commands as reward_cmds
     from longtracerl.synth import commands as synth_cmds
     from longtracerl.train import commands as train_cmds
+    from longtracerl.view import commands as view_cmds
 
-    for mod in (reward_cmds, corpus_cmds, graph_cmds, llm_cmds, synth_cmds, pipeline_cmds, train_cmds):
+    for mod in (reward_cmds, corpus_cmds, graph_cmds, llm_cmds, synth_cmds, pipeline_cmds, train_cmds, eval_cmds,
+                view_cmds):
         mod.register(app)
     schema_cmds.register(app)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from longtracerl.synth.assembly import AssemblyConfig
 
@@ -26,6 +26,9 @@ class WorldConfig(_Strict):
     docstore: str | None = None
     index: str | None = None
     graph: str | None = None
+    search_url: str | None = Field(None, description="a running `longtracerl serve-search` used as the search "
+                                   "backend of every worker (instead of reading the index from a path)")
+    search_token: str | None = Field(None, description="bearer token of that search server")
 
 
 class WalkSettings(_Strict):
@@ -38,13 +41,17 @@ class WalkSettings(_Strict):
 
 
 class LLMSettings(_Strict):
-    """One endpoint shared by every LLM role; ``none`` keeps the whole build LLM-free."""
+    """The LLM of every role; ``none`` keeps the whole build LLM-free. Several base URLs make a pool."""
 
     kind: Literal["none", "local", "openai"] = "none"
-    base_url: str | None = None
+    base_url: str | list[str] | None = Field(
+        None, description="OpenAI-compatible endpoint, or a list of them: a pool with least-outstanding routing")
     model: str | None = None
     api_key: str | None = None
-    max_concurrency: int = 8
+    max_concurrency: int = Field(8, ge=1, description="requests in flight per endpoint (with Ray: over the whole "
+                                 "cluster, shared out among the tasks in flight)")
+    endpoint_cooldown: float = Field(5.0, gt=0, description="seconds a failing pool endpoint is left out before "
+                                     "it is tried again (doubles while it keeps failing, up to 60 s)")
 
 
 class QuestionSettings(_Strict):
@@ -65,7 +72,13 @@ class AgentSettings(_Strict):
 
 
 class OutcomeSettings(_Strict):
+    """How the build decides that an agent attempt solved its question (the solve filter, PAPER.md 2b)."""
+
     scorer: Literal["contains", "em", "f1", "judge"] = "contains"
+    judge_prompt: Literal["hle", "aa_lcr"] = Field("hle", description="built-in judge prompt (our wording)")
+    judge_prompt_file: str | None = Field(None, description="judge template file with {question} {response} "
+                                                            "{correct_answer}; overrides judge_prompt")
+    judge_tries: int = Field(3, ge=1, description="judge calls per answer before the explicit error state")
 
 
 class DistractorSettings(_Strict):
@@ -80,16 +93,46 @@ ExportFormat = Literal["slime", "verl", "hf"]
 
 class ExportSettings(_Strict):
     formats: list[ExportFormat] = Field(default_factory=lambda: list[ExportFormat](["slime", "verl", "hf"]))
+    test_fraction: float = Field(0.0, ge=0.0, lt=1.0, description=(
+        "share of chains held out for evaluation (export/slime_test.jsonl, verl/test.parquet, hf_test); a chain "
+        "and its questions are never on both sides"))
+
+
+class RaySettings(_Strict):
+    """How ``executor.kind=ray`` reaches its cluster and cuts stages into tasks."""
+
+    address: str | None = Field(None, description="existing cluster: 'auto', 'HOST:6379' or 'ray://HOST:10001' "
+                                "(default: $RAY_ADDRESS, else a local Ray sized to this machine)")
+    connect_timeout: float = Field(5.0, gt=0, description="seconds to reach the cluster before giving up")
+    batch_size: int = Field(32, ge=1, description="items per task (smaller when a stage has few items)")
+    max_in_flight: int | None = Field(None, ge=1, description="tasks submitted at once (default: 2 x cluster CPUs); "
+                                      "bounds driver memory and the object store")
+    num_cpus: float = Field(1.0, gt=0, description="CPUs reserved per task")
+    local_cpus: int | None = Field(None, ge=1, description="size of the local Ray started without an address "
+                                   "(default: every CPU of this machine)")
+    ship_code: bool = Field(True, description="upload this longtracerl package to the workers (runtime_env "
+                            "py_modules); off when the nodes have the same version installed")
+    runtime_env: dict[str, Any] = Field(default_factory=dict, description="extra Ray runtime_env (pip, env_vars, ...)")
+    max_retries: int = Field(3, ge=0, description="reruns of a task whose worker died")
+
+
+class ExecutorSettings(_Strict):
+    """Where per-item work runs: in this process (default) or as Ray tasks (same output, byte for byte)."""
+
+    kind: Literal["local", "ray"] = "local"
+    ray: RaySettings = Field(default_factory=RaySettings)
 
 
 class BuildConfig(_Strict):
     """Everything ``longtracerl build`` does; the defaults run offline on the bundled sample world."""
 
+    preset: Literal["default", "paper"] = Field(
+        "default", description="values laid under the config (longtracerl.presets); YAML keys, flags and --set win")
     name: str = "default"
     out: str = "runs"
     seed: int = 0
-    executor: Literal["local", "ray"] = "local"
-    ray_shards: int = 2
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    ray_shards: int = Field(2, ge=1, description="fewest tasks a Ray stage is cut into (when items are few)")
     world: WorldConfig = Field(default_factory=WorldConfig)
     walk: WalkSettings = Field(default_factory=WalkSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
@@ -99,6 +142,17 @@ class BuildConfig(_Strict):
     distractors: DistractorSettings = Field(default_factory=DistractorSettings)
     assembly: AssemblyConfig = Field(default_factory=AssemblyConfig)
     export: ExportSettings = Field(default_factory=ExportSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_and_shorthands(cls, data: Any) -> Any:
+        """Lay the preset (``preset: paper``) under the given keys; ``executor: ray`` means ``{kind: ray}``."""
+        from longtracerl.presets import apply_preset
+
+        data = apply_preset("build", data)
+        if isinstance(data, dict) and isinstance(data.get("executor"), str):
+            data = {**data, "executor": {"kind": data["executor"]}}
+        return data
 
     @property
     def run_dir(self) -> Path:
@@ -115,6 +169,8 @@ class BuildConfig(_Strict):
             if not isinstance(loaded, dict):
                 raise ValueError(f"{p}: expected a mapping at the top level, got {type(loaded).__name__}")
             data = loaded
+        if isinstance(data.get("executor"), str):  # so that executor.kind / executor.ray.* can be set below
+            data["executor"] = {"kind": data["executor"]}
         for k, v in (extra or {}).items():
             if v is not None:
                 set_dotted(data, k, v)

@@ -112,6 +112,10 @@ class Question(Record):
     gold_entities: list[str] = Field(description="entities of the path: the rubrics of the reward")
     gold_doc_ids: list[str] = Field(description="gold pages of the path, in path order")
     writer: WriterInfo = Field(description="who wrote the question")
+    rubrics: list[str] = Field(default_factory=list, description="the rubric: gold entities in surface form "
+                               "(synth/rubrics.py); empty in questions written before it existed")
+    rubric_aliases: dict[str, list[str]] = Field(default_factory=dict, description="other names of each rubric "
+                                                 "entity that also count (full title, graph aliases)")
     validation: dict[str, Any] = Field(default_factory=dict, description="results of the validators it passed")
     attempts: int = Field(1, description="writer attempts it took")
 
@@ -219,6 +223,8 @@ class Sample(Record):
     seed: int = Field(0, description="seed of the assembly (instruction choice, shuffle, fill)")
     dataset_name: str = Field("longqa", description="dataset name written into the exports")
     details: dict[str, Any] = Field(default_factory=dict, description="assembly facts: instruction index, budget, scaffold tokens, fill count, removed distractors")
+    rubric_aliases: dict[str, list[str]] = Field(default_factory=dict, description="other names of each rubric "
+                                                 "entity that also count (full title, graph aliases)")
 
 
 # ---------------------------------------------------------------- reward

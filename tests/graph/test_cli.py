@@ -65,8 +65,12 @@ def test_cli_errors_are_clear(tmp_path: Path, kilt) -> None:  # type: ignore[no-
     assert r.exit_code == 1 and "no seed node" in r.output
     r = runner.invoke(app, ["graph", "stats", str(tmp_path)])
     assert r.exit_code == 1 and "not a graph directory" in r.output
-    r = runner.invoke(app, ["walk", "--graph", str(tmp_path / "g"), "--chooser", "llm"])
+    r = runner.invoke(app, ["walk", "--graph", str(tmp_path / "g"), "--chooser", "bogus"])
     assert r.exit_code != 0 and "unknown chooser" in r.output
+    r = runner.invoke(app, ["walk", "--graph", str(tmp_path / "g"), "--chooser", "llm"])  # no LLM given
+    assert r.exit_code != 0 and "--chooser llm needs an LLM" in r.output and "--llm" in r.output
+    r = runner.invoke(app, ["walk", "--graph", str(tmp_path / "g"), "--chooser", "llm", "--llm", "openai"])
+    assert r.exit_code != 0 and "--base-url" in r.output
     r = runner.invoke(app, ["graph", "build", "--triples", str(bad)])
     assert r.exit_code != 0 and "--out" in r.output
 
@@ -123,3 +127,22 @@ def test_build_from_2wiki_triples_and_mentions_with_a_docstore(shared_data: Path
     assert r.exit_code == 0, r.output
     got = read_records(chains, Chain)
     assert got and all(all(h.doc_id for h in c.hops) for c in got)
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_walk_with_the_llm_chooser_and_the_bundled_model(tmp_path: Path) -> None:
+    """``walk --chooser llm --llm local``: the real bundled model picks every hop (PAPER.md 2a)."""
+    out = tmp_path / "chains.jsonl"
+    args = ["walk", "--chooser", "llm", "--llm", "local", "--n", "2", "--hops", "2", "--out", str(out),
+            "--llm-cache", str(tmp_path / "cache")]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    chains = read_records(out, Chain)
+    rejected = read_records(tmp_path / "chains.rejected.jsonl", Rejection) if (tmp_path / "chains.rejected.jsonl").exists() else []
+    assert len(chains) + len(rejected) == 2 and chains
+    assert all(len(c.hops) == 3 for c in chains)
+    assert "LLM chooser" in r.output and "'calls': 0" not in r.output
+    # rerun: ids already written are skipped (resumable), no new LLM calls needed
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0 and "0 new chains" in r.output

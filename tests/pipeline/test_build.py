@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,7 +60,7 @@ def _same(a: Path, b: Path) -> None:
 
 def test_build_outputs_and_report(reference: Path) -> None:
     run = reference
-    for rel in ["config.yaml", "manifest.json", *COMPARED, "report/report.md", "report/context_lengths.png",
+    for rel in ["config.yaml", "manifest.json", *COMPARED, "report/report.md", "report/index.html", "report/context_lengths.png",
                 "report/tier_composition.png", "report/mention_share.png"]:
         assert (run / rel).exists(), rel
     samples = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]
@@ -77,6 +79,22 @@ def test_build_outputs_and_report(reference: Path) -> None:
     assert all(manifest["stages"][s]["done"] for s in ("walk", "questions", "agent", "assembly", "export", "report"))
     cfg = (run / "config.yaml").read_text()
     assert "max_tokens: 40000" in cfg and "versions:" in cfg
+
+
+@pytest.mark.skipif(not any(map(shutil.which, ("chromium", "chromium-browser"))), reason="no chromium binary")
+def test_report_page_renders_in_chromium(reference: Path) -> None:
+    """The index.html the build wrote, run by headless Chromium (--dump-dom: the DOM after the script ran)."""
+    samples = [json.loads(x) for x in (reference / "samples.jsonl").read_text().splitlines()]
+    n_rej = len((reference / "rejected.jsonl").read_text().splitlines())
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    url = (reference / "report" / "index.html").as_uri() + "#sample=" + samples[0]["sample_id"]
+    r = subprocess.run([str(exe), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url],
+                       capture_output=True, text=True, timeout=120)
+    n = len(samples) + n_rej
+    assert f'data-total="{n}">{n} shown of {n} matching<' in r.stdout
+    tiers = re.findall(r'class="doc tier-(\w+)[^"]*" data-doc-id', r.stdout)
+    assert tiers == [d["tier"] for d in samples[0]["docs"]]
+    assert "Gold entities: " in r.stdout and 'id="trajectory"' in r.stdout
 
 
 def test_every_field_written_is_declared(reference: Path) -> None:
@@ -171,14 +189,108 @@ def test_kill9_at_several_points_then_resume_is_identical(reference: Path, tmp_p
     _same(reference, run)
 
 
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real multi-node Ray cluster simulated with Ray's own test utility: a head and a worker node (1 CPU each).
+
+    Each node writes task outputs to its own scratch directory (keyed by node id); the world data (sample world)
+    sits in one home every node reads. ``LONGTRACERL_TEST_KILL_WORKER_ONCE`` makes the first task anywhere kill
+    its worker process (fault injection), so the build must survive a dead worker.
+    """
+    pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    scratch = tmp_path_factory.mktemp("scratch")
+    marker = scratch / "worker-killed-once"
+    env = {"LONGTRACERL_RAY_SCRATCH": str(scratch), "LONGTRACERL_TEST_KILL_WORKER_ONCE": str(marker),
+           "LONGTRACERL_HOME": str(tmp_path_factory.getbasetemp() / "home")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the nodes (and so their workers) inherit it
+    try:
+        c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+        c.add_node(num_cpus=1)
+        c.wait_for_nodes()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    yield c.address, scratch, marker
+    c.shutdown()
+
+
 @pytest.mark.slow
-def test_ray_executor_equals_local(reference: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_ray_cluster_equals_local_after_kills(reference: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                              cluster: tuple[str, Path, Path]) -> None:
+    address, scratch, marker = cluster
     home = tmp_path_factory.getbasetemp() / "home"
-    run = _build(tmp_path, "ray", home, "--executor", "ray")
-    manifest = json.loads((run / "manifest.json").read_text())["stages"]
-    assert manifest["assembly"]["runs"][-1]["executor"] == "ray"
-    assert manifest["assembly"]["runs"][-1]["shards"] == 2
+    run = tmp_path / "ray"
+    args = ["--ray-address", address, "--set", "executor.ray.batch_size=1"]
+    # test-only throttle of assembly on the workers, so that the driver's kill -9 lands mid-stage
+    slow = ["--set", "executor.ray.runtime_env={env_vars: {LONGTRACERL_TEST_ASSEMBLY_DELAY: '1.5'}}"]
+    proc = subprocess.Popen(_cmd(tmp_path, "ray", *args, *slow), env=_env(home), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    assert _kill_when(proc, lambda: _lines(run / "samples.jsonl") >= 1 and "assembly" not in _manifest(run), 300)
+    n_partial = _lines(run / "samples.jsonl")
+    _build(tmp_path, "ray", home, *args)
+    assert 1 <= n_partial < _lines(run / "samples.jsonl")
+    assert marker.exists()  # a worker died in a task; Ray reran its batch and nothing was duplicated
     _same(reference, run)
+    manifest = json.loads((run / "manifest.json").read_text())["stages"]
+    for stage in ("walk", "questions", "agent", "assembly", "report"):
+        assert manifest[stage]["runs"][-1].get("executor") == "ray" or stage == "report", stage
+    last = manifest["assembly"]["runs"][-1]
+    assert last["cluster"]["nodes"] == 2 and last["batch_size"] == 1
+    assert manifest["report"]["runs"][-1]["strategies"]["executor"] == "ray"
+    # task outputs went to each node's own scratch, never into the driver's run directory
+    assert len([d for d in scratch.iterdir() if d.is_dir()]) == 2
+    assert not (run / "parts").exists() or not any((run / "parts").rglob("*.jsonl"))
+    md = (run / "report" / "report.md").read_text()
+    assert "## Execution" in md and address in md
+
+
+def test_workers_run_the_drivers_package(cluster: tuple[str, Path, Path]) -> None:
+    """The package ships through runtime_env py_modules: workers import this source tree's code, not another."""
+    import ray
+
+    import longtracerl
+    from longtracerl.config import RaySettings
+    from longtracerl.pipeline.ray_cluster import connect, package_fingerprint
+
+    info = connect(RaySettings(address=cluster[0]))
+    try:
+        assert info["nodes"] == 2 and info["code"] == "py_modules (this package)"
+
+        @ray.remote(num_cpus=0.5)
+        def probe() -> tuple[str, str, str]:
+            import longtracerl as lt
+            from longtracerl.pipeline.ray_cluster import package_fingerprint as fp
+
+            return lt.__file__, lt.__version__, fp()
+
+        got = ray.get([probe.options(scheduling_strategy="SPREAD").remote() for _ in range(4)])
+        for file, version, fingerprint in got:
+            assert fingerprint == package_fingerprint() and version == longtracerl.__version__
+            assert "runtime_resources" in file and file != longtracerl.__file__  # the uploaded copy
+    finally:
+        ray.shutdown()
+
+
+def test_unreachable_ray_address_is_one_line_within_seconds(tmp_path: Path,
+                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    from longtracerl.netutil import free_port
+
+    home = tmp_path_factory.getbasetemp() / "home"
+    t0 = time.time()
+    r = subprocess.run(_cmd(tmp_path, "x", "--ray-address", f"127.0.0.1:{free_port()}"), env=_env(home),
+                       capture_output=True, text=True, timeout=120)
+    took = time.time() - t0
+    assert r.returncode == 1, r.stderr[-2000:]
+    err = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(err) == 1 and err[0].startswith("error: cannot reach the Ray cluster at 127.0.0.1:"), r.stderr
+    assert took < 30, took
+    assert not (tmp_path / "x" / "chains.jsonl").exists()
 
 
 def test_bad_config_and_changed_config(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -206,4 +318,4 @@ def test_example_configs_load() -> None:
     a = BuildConfig.load(root / "build_sample_world.yaml")
     b = BuildConfig.load(root / "build_kilt.yaml", extra={"llm.base_url": "http://127.0.0.1:1/v1"})
     assert a.world.kind == "sample" and a.assembly.max_tokens == 131072
-    assert b.executor == "ray" and b.walk.hops == 8 and b.llm.base_url == "http://127.0.0.1:1/v1"
+    assert b.executor.kind == "ray" and b.walk.hops == 8 and b.llm.base_url == "http://127.0.0.1:1/v1"

@@ -60,3 +60,39 @@ def test_slime_export_is_scored_by_the_reward_and_read_by_trl(tmp_path: Path) ->
     bad = rw.score_one("<think>x</think>Lyon.", row["label"], info["rubrics"], question=info["question"])
     assert good.outcome == 1.0 and good.rubric_raw == 0.5 and bad.reward == 0.0
     assert len(read_slime_jsonl(path)) == 3
+
+
+def _many(n: int) -> list[Sample]:
+    base = _samples()[0]
+    return [base.model_copy(update={"sample_id": f"s-{i}", "question_id": f"q-{i}", "label": f"L{i}"}) for i in range(n)]
+
+
+def test_held_out_split_by_chain(tmp_path: Path) -> None:
+    """export.test_fraction: whole chains go to the test side; files beside the train files; stable."""
+    from longtracerl.pipeline.export import split_held_out
+
+    samples = _many(40)
+    groups = {f"q-{i}": f"chain-{i // 2}" for i in range(40)}  # two questions per chain
+    paths = export_all(samples, tmp_path / "export", ["slime", "verl"], test_fraction=0.25, groups=groups)
+    train = [json.loads(x) for x in Path(paths["slime"]).read_text().splitlines()]
+    test = [json.loads(x) for x in Path(paths["slime_test"]).read_text().splitlines()]
+    assert len(test) == 10 and len(train) == 30  # 5 of 20 chains
+    chain_of = {f"L{i}": groups[f"q-{i}"] for i in range(40)}
+    assert not {chain_of[r["label"]] for r in train} & {chain_of[r["label"]] for r in test}
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(paths["verl_test"]).num_rows == 10 and Path(paths["verl_test"]).parent.name == "verl"
+    again = split_held_out(list(reversed(samples)), groups, 0.25)[1]
+    assert {s.sample_id for s in again} == {s.sample_id for s in split_held_out(samples, groups, 0.25)[1]}
+    assert split_held_out(samples, groups, 0.0) == (samples, [])
+
+
+def test_test_fraction_is_validated() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from longtracerl.config import BuildConfig
+
+    assert BuildConfig.load(overrides=["export.test_fraction=0.1"]).export.test_fraction == 0.1
+    with pytest.raises(ValidationError):
+        BuildConfig.load(overrides=["export.test_fraction=1.5"])

@@ -36,8 +36,24 @@ def tokenizer():  # type: ignore[no-untyped-def]
 
 def test_dataset_columns(tmp_path: Path) -> None:
     ds = load_dataset(_jsonl(tmp_path / "d.jsonl"))
-    assert set(ds.column_names) == {"prompt", "label", "rubrics", "question"}
+    assert set(ds.column_names) == {"prompt", "label", "rubrics", "question", "aliases"}
     assert ds[0]["prompt"][0]["role"] == "user" and ds[0]["rubrics"] == ["France", "Seine"] and ds[1]["label"] == "Europe"
+    assert ds[0]["aliases"] == ""  # no rubric_aliases in these rows
+
+
+def test_rubric_aliases_reach_the_trl_reward(tmp_path: Path) -> None:
+    from longtracerl.reward.adapters.trl import LongTraceTRLReward
+
+    p = tmp_path / "a.jsonl"
+    info = {"question": "q", "rubrics": ["Mercury", "Seine"], "rubric_aliases": {"Mercury": ["Planet Mercury"]}}
+    p.write_text(json.dumps({"input_messages": [{"role": "user", "content": "q"}], "label": "Paris",
+                             "metadata": {"extra_reward_info": info}}) + "\n")
+    ds = load_dataset(p)
+    assert json.loads(ds[0]["aliases"]) == {"Mercury": ["Planet Mercury"]}
+    reward = LongTraceTRLReward({"strategy": "all", "normalize": False}, num_generations=1)
+    got = reward(prompts=["q"], completions=["</think>Paris, near Planet Mercury"], label=["Paris"],
+                 rubrics=[ds[0]["rubrics"]], question=["q"], aliases=[ds[0]["aliases"]])
+    assert got == pytest.approx([0.7 + 0.3 * 0.5])  # Mercury earned through its alias, Seine not
 
 
 def test_bad_rows_name_file_line_and_field(tmp_path: Path) -> None:

@@ -183,7 +183,14 @@ def walk_cmd(
     min_hops: int | None = typer.Option(None, "--min-hops", help="Moves a kept walk must make [= --hops]."),
     cap: int | None = typer.Option(None, "--cap", help="Candidates offered per move [5]."),
     jump_prob: float | None = typer.Option(None, "--jump-prob", help="Chance a move teleports [0.1]."),
-    chooser: str = typer.Option("uniform", "--chooser", help="uniform | degree"),
+    chooser: str = typer.Option("uniform", "--chooser", help="uniform | degree | llm (an LLM picks each hop; "
+                                "give --llm)"),
+    llm: str | None = typer.Option(None, "--llm", help="With --chooser llm: local (bundled model) | openai."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint for --llm openai."),
+    model: str | None = typer.Option(None, "--model", help="Model name (openai) or GGUF path (local)."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY", help="API key for --llm openai."),
+    llm_cache: Path | None = typer.Option(None, "--llm-cache", help="Cache LLM answers here (reruns reuse them)."),
+    concurrency: int = typer.Option(16, "--concurrency", help="Walks in flight with --chooser llm."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed [0]."),
     config: Path | None = typer.Option(None, "--config", help="WalkConfig YAML; options above override it."),
     docstore: Path | None = typer.Option(None, "--docstore", help="DocStore (first sentences for custom choosers)."),
@@ -200,8 +207,19 @@ def walk_cmd(
     from longtracerl.graph.write import run_walks
 
     console = Console(stderr=True)
-    if chooser not in CHOOSERS:
-        raise typer.BadParameter(f"unknown chooser {chooser!r}; choose from {sorted(CHOOSERS)}", param_hint="--chooser")
+    if chooser not in CHOOSERS and chooser != "llm":
+        raise typer.BadParameter(f"unknown chooser {chooser!r}; choose from {sorted([*CHOOSERS, 'llm'])}",
+                                 param_hint="--chooser")
+    if chooser == "llm" and llm is None:
+        raise typer.BadParameter("--chooser llm needs an LLM: add --llm local, or --llm openai --base-url URL "
+                                 "--model NAME", param_hint="--llm")
+    if llm is not None and chooser != "llm":
+        raise typer.BadParameter("--llm is used only with --chooser llm", param_hint="--llm")
+    if llm is not None and llm not in ("local", "openai"):
+        raise typer.BadParameter(f"unknown --llm {llm!r}; expected local or openai", param_hint="--llm")
+    if llm == "openai" and not base_url:
+        raise typer.BadParameter("--llm openai needs --base-url URL (e.g. http://127.0.0.1:8000/v1)",
+                                 param_hint="--base-url")
     base: dict[str, Any] = {}
     if config is not None:
         loaded = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
@@ -225,16 +243,38 @@ def walk_cmd(
             graph = ensure_sample_graph()
         g = Graph.load(graph)
         with console.status(f"walking {cfg.n_walks:,} walks on {graph}"):
-            summary = run_walks(g, cfg, CHOOSERS[chooser](), out, rejected_path=rej,
-                                docstore=_open_docstore(docstore))  # fmt: skip
+            if chooser == "llm":
+                summary = _llm_walks(g, cfg, out, rej, _open_docstore(docstore), llm or "local", base_url, model,
+                                     api_key, llm_cache, concurrency)  # fmt: skip
+            else:
+                summary = run_walks(g, cfg, CHOOSERS[chooser](), out, rejected_path=rej,
+                                    docstore=_open_docstore(docstore))  # fmt: skip
     except _known_errors() as e:
         raise _fail(e) from None
     console.print(
         f"{summary['written']:,} new chains -> [bold]{out}[/] ({summary['skipped']:,} already there); "
         f"{summary['failed']:,} walks failed {summary['failures']} -> {rej}; "
-        f"{summary['hops_per_s']:,.0f} moves/s",
+        f"{summary['hops_per_s']:,.0f} moves/s"
+        + (f"; LLM chooser {summary['chooser']}" if "chooser" in summary else ""),
         soft_wrap=True,
     )
+
+
+def _llm_walks(g: Any, cfg: Any, out: Path, rej: Path, docstore: Any, kind: str, base_url: str | None,
+               model: str | None, api_key: str | None, cache: Path | None, concurrency: int) -> dict[str, Any]:
+    """Walks whose every hop an LLM picks among the offered candidates (PAPER.md 2a)."""
+    import asyncio
+
+    from longtracerl.graph.write import arun_walks
+    from longtracerl.llm import make_llm
+    from longtracerl.llm.walk_chooser import LLMWalkChooser
+
+    llm = make_llm(kind, base_url=base_url, model=model, api_key=api_key, cache_dir=cache, stage="walk")
+    chooser = LLMWalkChooser(llm)
+    summary = asyncio.run(arun_walks(g, cfg, chooser, out, rejected_path=rej, docstore=docstore,
+                                     concurrency=concurrency))
+    summary["chooser"] = chooser.counters
+    return summary
 
 
 def register(app: typer.Typer) -> None:

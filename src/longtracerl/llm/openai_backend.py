@@ -115,9 +115,13 @@ class OpenAIChatLLM(MeteredChatLLM):
         client, sem = await self._ensure_client()
         url = f"{self.base_url}/chat/completions"
         last = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                await asyncio.sleep(self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random()))
+        attempt, downgraded = -1, False
+        while attempt < self.max_retries or downgraded:
+            if not downgraded:  # a response_format downgrade is not a failure: it does not use up a retry
+                attempt += 1
+                if attempt:
+                    await asyncio.sleep(self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random()))
+            downgraded = False
             try:
                 async with sem, client.post(url, json=body) as r:
                     status, text = r.status, await r.text()
@@ -132,6 +136,7 @@ class OpenAIChatLLM(MeteredChatLLM):
                 # and wants {"type": "json_object", "schema": ...}): try that dialect, then plain text
                 body = _downgrade_response_format(body)
                 self._schema_dialect = body["response_format"]["type"] if "response_format" in body else "none"
+                downgraded = True
                 continue
             if status in RETRY_STATUS:
                 last = f"http {status}"

@@ -7,14 +7,24 @@ from typing import Any
 
 from longtracerl.config import BuildConfig
 from longtracerl.pipeline.context import RunContext
-from longtracerl.pipeline.stages import STAGES, ItemStage
+from longtracerl.pipeline.stages import STAGES, ItemStage, Stage
+from longtracerl.synth.tokens import load_tokenizer
 
 
 def run_build(cfg: BuildConfig, *, progress: bool = True, stages: list[str] | None = None,
               log: Any = None) -> RunContext:
-    """Run (or resume) the build; returns the context (``ctx.dir`` is the run directory)."""
+    """Run (or resume) the build; returns the context (``ctx.dir`` is the run directory).
+
+    A preset that lacks what it needs (an LLM, a tokenizer) raises ``PresetError`` before anything is written.
+    """
+    from longtracerl.presets import check_build_requirements
+
+    check_build_requirements(cfg)
     ctx = RunContext(cfg, progress=progress)
     ctx.check_config()
+    if not ctx.is_done("assembly") and (stages is None or "assembly" in stages):
+        # a tokenizer that cannot be loaded must fail now, not after the LLM stages have been paid for
+        ctx.__dict__["tokenizer"] = load_tokenizer(cfg.assembly.tokenizer)
     for stage in STAGES:
         if stages is not None and stage.name not in stages:
             continue
@@ -23,15 +33,27 @@ def run_build(cfg: BuildConfig, *, progress: bool = True, stages: list[str] | No
                 log(f"[dim]{stage.name}: done earlier, skipped[/]")
             continue
         t0 = time.perf_counter()
-        if cfg.executor == "ray" and isinstance(stage, ItemStage):
-            from longtracerl.pipeline.executors import run_ray
-
-            info = run_ray(ctx, stage)
+        if cfg.executor.kind == "ray" and (isinstance(stage, ItemStage) or stage.name in ("walk", "report")):
+            info = _run_distributed(ctx, stage)
         else:
             info = stage.run(ctx)
         info = dict(info)
+        endpoints = ctx.pop_endpoint_stats()
+        if endpoints:
+            info["endpoints"] = endpoints
         info["seconds"] = round(time.perf_counter() - t0, 3)
         ctx.mark_done(stage.name, info)
         if log is not None:
             log(f"[green]{stage.name}[/] done in {info['seconds']:.1f}s")
     return ctx
+
+
+def _run_distributed(ctx: RunContext, stage: Stage) -> dict[str, Any]:
+    """Every stage that does real work runs as Ray tasks (export is a single sequential write)."""
+    from longtracerl.pipeline import executors
+
+    if isinstance(stage, ItemStage):
+        return executors.run_ray(ctx, stage)
+    if stage.name == "walk":
+        return executors.run_walk_ray(ctx)
+    return executors.run_report_ray(ctx)

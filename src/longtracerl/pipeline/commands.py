@@ -17,13 +17,22 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Option(None, "--name", help="Run name: outputs go to <out>/<name>/ [default]."),
         out: str = typer.Option(None, "--out", help="Parent directory of runs [runs]."),
         llm: str = typer.Option(None, "--llm", help="none | local (bundled model) | openai [none]."),
-        base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint for --llm openai."),
+        base_url: list[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint for --llm openai; "
+                                           "repeat it for a pool of endpoints (least-outstanding routing)."),
         model: str = typer.Option(None, "--model", help="Model name (openai) or GGUF path (local)."),
         api_key: str = typer.Option(None, "--api-key", envvar="OPENAI_API_KEY", help="API key for --llm openai."),
         n_chains: int = typer.Option(None, "--n-chains", help="Walks to attempt [40]."),
         max_tokens: int = typer.Option(None, "--max-tokens", help="Context length L in tokens [131072]."),
         executor: str = typer.Option(None, "--executor", help="local | ray [local]."),
+        ray_address: str = typer.Option(None, "--ray-address", help="Join this Ray cluster (HOST:6379, ray://HOST:10001, "
+                                        "auto) instead of starting one; implies --executor ray [$RAY_ADDRESS]."),
         seed: int = typer.Option(None, "--seed", help="Seed of every random choice [0]."),
+        preset: str = typer.Option(None, "--preset", help="default | paper: the paper's settings (PAPER.md 2); "
+                                   "YAML keys, flags and --set still win. See docs/settings.md."),
+        tokenizer: str = typer.Option(None, "--tokenizer", help="HF tokenizer dir or Hub id counting L "
+                                      "(the trained model's) [bundled]."),
+        judge_prompt_file: str = typer.Option(None, "--judge-prompt-file", help="Judge template for the solve "
+                                              "filter ({question} {response} {correct_answer})."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     ) -> None:
         """Build a long-context RL training set (resumable: rerun the same command after any interruption)."""
@@ -33,26 +42,48 @@ def register(app: typer.Typer) -> None:
         from longtracerl.io import JsonlError
         from longtracerl.pipeline.build import run_build
         from longtracerl.pipeline.context import ConfigMismatch
+        from longtracerl.pipeline.ray_cluster import RayConnectError
+        from longtracerl.presets import check_build_requirements, print_table, settings_table
 
         console = Console(stderr=True)
-        extra = {"name": name, "out": out, "llm.kind": llm, "llm.base_url": base_url, "llm.model": model,
+        urls = base_url[0] if base_url and len(base_url) == 1 else (list(base_url) if base_url else None)
+        extra = {"name": name, "out": out, "llm.kind": llm, "llm.base_url": urls, "llm.model": model,
                  "llm.api_key": api_key, "walk.n_chains": n_chains, "assembly.max_tokens": max_tokens,
-                 "executor": executor, "seed": seed}
+                 "executor.kind": executor or ("ray" if ray_address else None),
+                 "executor.ray.address": ray_address, "seed": seed, "preset": preset, "assembly.tokenizer": tokenizer,
+                 "outcome.judge_prompt_file": judge_prompt_file}
         try:
             cfg = BuildConfig.load(config, overrides, extra)
         except (ValueError, OSError) as e:
             console.print(f"[red]error:[/] bad build config: {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        try:
+            check_build_requirements(cfg)
+        except ValueError as e:  # PresetError, or a bad judge prompt file
+            console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        if cfg.executor.kind == "ray":  # an unreachable cluster is one line, before anything is written
+            from longtracerl.pipeline.ray_cluster import check_reachable, resolve_address
+
+            address = resolve_address(cfg.executor.ray)
+            try:
+                if address is not None:
+                    check_reachable(address, cfg.executor.ray.connect_timeout)
+            except RayConnectError as e:
+                console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+                raise typer.Exit(1) from None
+        if not quiet:
+            print_table(settings_table(build=cfg), f"build settings vs the paper (preset: {cfg.preset})", console)
         console.print(f"building [bold]{cfg.run_dir}[/] (resumable: rerun the same command to continue)")
         try:
             ctx = run_build(cfg, progress=not quiet, log=console.print)
-        except (ConfigMismatch, JsonlError, FileNotFoundError) as e:
+        except (ConfigMismatch, JsonlError, FileNotFoundError, RayConnectError) as e:
             console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         d = ctx.dir
         console.print(f"\n[bold]outputs in {d}/[/]")
         for rel in ("config.yaml", "chains.jsonl", "questions.jsonl", "trajectories.jsonl", "samples.jsonl",
                     "rejected.jsonl", "export/slime.jsonl", "export/verl/train.parquet", "export/hf",
-                    "report/report.md"):
+                    "report/report.md", "report/index.html"):
             if (d / rel).exists():
                 console.print(f"  {d / rel}", highlight=False)

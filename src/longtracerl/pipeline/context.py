@@ -26,6 +26,9 @@ class RunContext:
         from longtracerl.llm.usage import UsageMeter
 
         self.meter = UsageMeter()
+        self.cache_dir = self.dir / "cache"  # LLM and judge caches (a Ray worker points it at node-local disk)
+        self.llm_cap: int | None = None  # per-endpoint requests in flight, when a Ray task gets a share of the cap
+        self._pools: list[Any] = []
 
     # ------------------------------------------------------------------ files
     def path(self, name: str) -> Path:
@@ -95,8 +98,12 @@ class RunContext:
         if p.exists():
             have = yaml.safe_load(p.read_text()) or {}
             have = {k: v for k, v in have.items() if k in want}
+            try:  # settings added since that run was started compare as their defaults
+                have = type(self.cfg).model_validate(have).model_dump(mode="json")
+            except ValueError:
+                pass
             ignore = {"executor", "ray_shards"}  # how it runs, not what it makes
-            diff = sorted(k for k in want if k not in ignore and have.get(k) != want[k])
+            diff = sorted(k for k in want if k not in ignore and _what(k, have.get(k)) != _what(k, want[k]))
             if diff:
                 raise ConfigMismatch(
                     f"{p} was written by a build with another config (differs in: {', '.join(diff)}); "
@@ -135,9 +142,26 @@ class RunContext:
 
     @cached_property
     def search(self) -> Any:
+        w = self.cfg.world
+        if w.search_url:  # one serve-search for the whole cluster
+            from longtracerl.corpus.remote import RemoteSearch
+
+            return RemoteSearch(w.search_url, w.search_token)
         from longtracerl.corpus.search import TantivySearch
 
         return TantivySearch.load(self.world_dirs[1], self.docstore)
+
+    def world_access(self) -> dict[str, str]:
+        """How workers reach the world (for the report): paths every node must read, or the search server."""
+        w = self.cfg.world
+        d = self.world_dirs
+        out = {"docstore": f"path {d[0]}", "graph": f"path {d[2]}" if d[2] is not None else "sample graph (built per node)"}
+        out["search"] = f"serve-search at {w.search_url}" if w.search_url else f"path {d[1]}"
+        if w.kind == "sample":
+            out["docstore"] = "sample world (built per node)"
+            if not w.search_url:
+                out["search"] = "sample world (built per node)"
+        return out
 
     @cached_property
     def graph(self) -> Any:
@@ -156,6 +180,13 @@ class RunContext:
 
         return load_tokenizer(self.cfg.assembly.tokenizer)
 
+    def assembler(self, factory: Any) -> Any:
+        """One assembler per context, so a Ray worker's batches share its per-document token counts."""
+        asm = self.__dict__.get("_assembler")
+        if asm is None or len(asm.token_cache) > 2_000_000:  # bounded: a worker may see millions of pages
+            asm = self.__dict__["_assembler"] = factory(self.docstore, self.tokenizer, self.cfg.assembly)
+        return asm
+
     def llm(self, stage: str) -> Any:
         """The configured LLM for one role (None when the build is LLM-free); answers cached in the run."""
         s = self.cfg.llm
@@ -165,6 +196,31 @@ class RunContext:
 
         kw: dict[str, Any] = {}
         if s.kind == "openai":
-            kw["max_concurrency"] = s.max_concurrency
-        return make_llm(s.kind, base_url=s.base_url, model=s.model, api_key=s.api_key,
-                        cache_dir=self.dir / "cache" / "llm", meter=self.meter, stage=stage, **kw)
+            kw["max_concurrency"] = self.llm_cap or s.max_concurrency
+            if isinstance(s.base_url, list):
+                kw["cooldown"] = s.endpoint_cooldown
+        llm = make_llm(s.kind, base_url=s.base_url, model=s.model, api_key=s.api_key,
+                       cache_dir=self.cache_dir / "llm", meter=self.meter, stage=stage, **kw)
+        if hasattr(llm, "stats"):
+            self._pools.append(llm)
+        return llm
+
+    def pop_endpoint_stats(self) -> dict[str, dict[str, Any]]:
+        """Per-endpoint counts of the LLM pools opened since the last call (for the manifest and report)."""
+        from longtracerl.llm.pool import merge_endpoint_stats
+
+        out: dict[str, dict[str, Any]] = {}
+        for p in self._pools:
+            merge_endpoint_stats(out, p.stats())
+        self._pools = []
+        return out
+
+
+# settings of a section that say how to reach a service, not what is made: a resume may change them
+_HOW = {"llm": {"base_url", "api_key", "max_concurrency", "endpoint_cooldown"}, "world": {"search_url", "search_token"}}
+
+
+def _what(section: str, value: Any) -> Any:
+    if isinstance(value, dict) and section in _HOW:
+        return {k: v for k, v in value.items() if k not in _HOW[section]}
+    return value

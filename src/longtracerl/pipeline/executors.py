@@ -1,83 +1,488 @@
-"""Executors of per-item stages: in process (default) or as Ray tasks over shards.
+"""The Ray executor: every stage as Ray tasks over batches, with no shared disk between driver and workers.
 
-Ray: the items not yet done are cut into contiguous shards; each shard is one Ray task that rebuilds the
-run context from the config and runs the stage's ``run_items`` into its own part files (themselves
-resumable). The parts are then merged into the stage file (duplicates dropped by id) and put in canonical
-order, so the output is byte-identical to the local executor's.
+The driver streams the items not yet done (a stage file is read line by line, never loaded whole) into
+batches of ``executor.ray.batch_size`` and keeps at most ``max_in_flight`` tasks submitted (backpressure:
+driver memory and the object store stay bounded whatever the number of items). A task runs on any node: it
+rebuilds the run context from the config (opened once per worker process, world data read from paths every
+node can read or from ``serve-search``), writes the stage's output into a scratch directory on its own node,
+and returns the records through Ray's object store. Only the driver writes the run directory: each result is
+appended as it arrives, so a killed driver loses only the batches in flight and a rerun recomputes nothing
+it wrote. A task whose worker dies is rerun by Ray (``max_retries``); results are keyed by item id, so
+nothing is duplicated. At the end the stage file is rewritten in canonical order by streaming (an index of
+byte offsets, not the records), which makes it byte-identical to the local executor's.
+
+Records a stage needs besides its items (the chain of a question for the chain-guided agent, the question
+of a trajectory for assembly) travel with the batch, looked up through a byte-offset index of their file.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from longtracerl.io import JsonlAppender, iter_jsonl
+from longtracerl.io import JsonlAppender, iter_jsonl, repair_tail
 from longtracerl.pipeline.context import RunContext
-from longtracerl.pipeline.stages import ItemStage
+from longtracerl.pipeline.stages import STAGES, ItemStage, Stage, canonical_rejections
+
+# stage -> (its input file, the id key of the input) and, if it needs them, (file, key in that file, item field)
+INPUTS = {"questions": ("chains.jsonl", "chain_id"), "agent": ("questions.jsonl", "question_id"),
+          "assembly": ("trajectories.jsonl", "question_id")}
+DEPS = {"agent": ("chains.jsonl", "chain_id", "chain_id"), "assembly": ("questions.jsonl", "question_id", "question_id")}
+
+
+# ---------------------------------------------------------------------------- streaming file helpers
+
+
+def stage_input(stage: ItemStage) -> tuple[str, str]:
+    """(input file name in the run dir, id key of its records) of a per-item stage."""
+    if stage.name in INPUTS:
+        return INPUTS[stage.name]
+    return str(getattr(stage, "input_file")), str(getattr(stage, "input_key"))  # noqa: B009
+
+
+def iter_lines(path: Path) -> Iterator[bytes]:
+    """Complete JSONL lines of a file, one at a time (a torn last line is left out)."""
+    if not path.exists():
+        return
+    with path.open("rb") as f:
+        for line in f:
+            if line.endswith(b"\n") and line.strip():
+                yield line
+
+
+def _key_of(line: bytes, key: str) -> str:
+    return str(json.loads(line).get(key))
+
+
+class OffsetIndex:
+    """id -> (offset, length) of each line of a JSONL file: random access without holding the records."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = path
+        self.pos: dict[str, tuple[int, int]] = {}
+        if path.exists():
+            off = 0
+            with path.open("rb") as f:
+                for line in f:
+                    if line.endswith(b"\n") and line.strip():
+                        self.pos.setdefault(_key_of(line, key), (off, len(line)))
+                    off += len(line)
+        self._f = path.open("rb") if path.exists() else None
+
+    def get(self, item_id: str) -> bytes | None:
+        p = self.pos.get(item_id)
+        if p is None or self._f is None:
+            return None
+        self._f.seek(p[0])
+        return self._f.read(p[1])
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+
+
+def rewrite_in_order_streaming(path: Path, key: str, order: Iterator[str]) -> None:
+    """``io.rewrite_in_order`` without loading the file: same bytes, memory O(ids)."""
+    if not path.exists():
+        return
+    repair_tail(path)
+    idx = OffsetIndex(path, key)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    written: set[str] = set()
+    try:
+        with tmp.open("wb") as out:
+            for i in order:
+                line = idx.get(i)
+                if line is not None and i not in written:
+                    out.write(line)
+                    written.add(i)
+            for i in sorted(set(idx.pos) - written, key=lambda k: idx.pos[k][0]):  # unknown ids keep file order
+                out.write(idx.get(i) or b"")
+    finally:
+        idx.close()
+    os.replace(tmp, path)
 
 
 def _done_ids(ctx: RunContext, stage: ItemStage) -> set[str]:
-    done: set[str] = set()
     out = stage.out_path(ctx)
-    if out.exists():
-        done |= {str(o.get(stage.out_key)) for _, o in iter_jsonl(out)}
+    done = {_key_of(x, stage.out_key) for x in iter_lines(out)}
     if ctx.rejected.exists():
         done |= {str(o.get("item_id")) for _, o in iter_jsonl(ctx.rejected) if o.get("stage") == stage.name}
     return done
 
 
-def _shard_task(cfg_json: str, stage_name: str, items: list[dict[str, Any]], out: str, rej: str) -> dict[str, Any]:
-    from longtracerl.config import BuildConfig
-    from longtracerl.pipeline.stages import STAGES
+def add_stats(into: dict[str, Any], add: dict[str, Any]) -> dict[str, Any]:
+    """Sum numbers (recursively in dicts) of per-task stats; ``endpoints`` merge as pool counters."""
+    from longtracerl.llm.pool import merge_endpoint_stats
 
-    cfg = BuildConfig.model_validate_json(cfg_json)
-    ctx = RunContext(cfg, progress=False)
-    stage = next(s for s in STAGES if s.name == stage_name)
-    assert isinstance(stage, ItemStage)
-    objs = [stage.item_model.model_validate(i) for i in items]
-    return stage.run_items(ctx, objs, Path(out), Path(rej))
+    for k, v in add.items():
+        if k == "endpoints" and isinstance(v, dict):
+            merge_endpoint_stats(into.setdefault("endpoints", {}), v)
+        elif isinstance(v, dict):
+            add_stats(into.setdefault(k, {}), v)
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            into[k] = into.get(k, 0) + v
+    return into
 
 
-def run_ray(ctx: RunContext, stage: ItemStage, n_shards: int | None = None) -> dict[str, Any]:
-    """Run ``stage`` as Ray tasks over shards, then merge the part files in canonical order."""
+# ---------------------------------------------------------------------------- the worker side
+
+_WORKER_CTX: dict[str, RunContext] = {}
+
+
+def scratch_root() -> Path:
+    """Node-local scratch of this worker (``$LONGTRACERL_RAY_SCRATCH`` or the temp dir), one per Ray node."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
-                 configure_logging=False)
-    n = max(1, n_shards or ctx.cfg.ray_shards)
+    base = os.environ.get("LONGTRACERL_RAY_SCRATCH") or os.path.join(tempfile.gettempdir(), "longtracerl-ray")
+    return Path(base) / ray.get_runtime_context().get_node_id()[:12]
+
+
+def worker_context(cfg_json: str, llm_cap: int | None) -> RunContext:
+    """The run context of this worker process (world data and tokenizer opened once, reused by its tasks)."""
+    import hashlib
+
+    from longtracerl.config import BuildConfig
+
+    key = hashlib.sha256(cfg_json.encode()).hexdigest()[:16]
+    ctx = _WORKER_CTX.get(key)
+    if ctx is None:
+        cfg = BuildConfig.model_validate_json(cfg_json)
+        cfg = cfg.model_copy(update={"out": str(scratch_root() / key)})
+        ctx = _WORKER_CTX[key] = RunContext(cfg, progress=False)
+    ctx.llm_cap = llm_cap
+    return ctx
+
+
+def _resolve_stage(ref: str) -> Stage:
+    for s in STAGES:
+        if s.name == ref:
+            return s
+    import importlib
+
+    mod, _, qual = ref.partition(":")
+    return importlib.import_module(mod).__dict__[qual]()  # type: ignore[no-any-return]
+
+
+def _stage_ref(stage: Stage) -> str:
+    if any(s is stage or type(s) is type(stage) for s in STAGES):
+        return stage.name
+    return f"{type(stage).__module__}:{type(stage).__qualname__}"
+
+
+def run_batch(spec: dict[str, Any], items: bytes, deps: bytes) -> dict[str, Any]:
+    """One task: ``run_items`` over a batch in a node-local scratch dir; the records come back as bytes."""
+    import ray
+
+    from longtracerl.pipeline.ray_cluster import package_fingerprint
+
+    ctx = worker_context(spec["cfg"], spec.get("llm_cap"))
+    stage = _resolve_stage(spec["stage"])
+    assert isinstance(stage, ItemStage)
+    task_dir = ctx.cfg.run_dir / "tasks" / uuid.uuid4().hex
+    task_dir.mkdir(parents=True)
+    ctx.dir = task_dir  # stage files of this task (its items' dependencies, its outputs); caches stay in cache_dir
+    try:
+        if spec.get("deps_file") and deps:
+            (task_dir / spec["deps_file"]).write_bytes(deps)
+        objs = [stage.item_model.model_validate_json(x) for x in items.splitlines() if x.strip()]
+        fail = os.environ.get("LONGTRACERL_TEST_KILL_WORKER_ONCE")  # fault injection for the tests
+        if fail and not os.path.exists(fail):
+            Path(fail).write_text(str(os.getpid()))
+            os._exit(1)
+        out, rej = task_dir / "out.jsonl", task_dir / "rejected.jsonl"
+        stats = dict(stage.run_items(ctx, objs, out, rej))
+        stats["endpoints"] = ctx.pop_endpoint_stats()
+        return {"out": out.read_bytes() if out.exists() else b"", "rejected": rej.read_bytes() if rej.exists() else b"",
+                "stats": stats, "node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
+                "fingerprint": package_fingerprint()}
+    finally:
+        shutil.rmtree(task_dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- the driver side
+
+
+def _batches(ctx: RunContext, stage: ItemStage, done: set[str], size: int) -> Iterator[tuple[bytes, bytes]]:
+    """(items, their dependencies) as JSONL bytes, ``size`` items at a time, streamed from the input file."""
+    fname, key = stage_input(stage)
+    dep = DEPS.get(stage.name)
+    index = OffsetIndex(ctx.dir / dep[0], dep[1]) if dep else None
+    try:
+        buf: list[bytes] = []
+        for line in iter_lines(ctx.dir / fname):
+            if _key_of(line, key) in done:
+                continue
+            buf.append(line)
+            if len(buf) >= size:
+                yield b"".join(buf), _deps(index, dep, buf)
+                buf = []
+        if buf:
+            yield b"".join(buf), _deps(index, dep, buf)
+    finally:
+        if index is not None:
+            index.close()
+
+
+def _deps(index: OffsetIndex | None, dep: tuple[str, str, str] | None, lines: list[bytes]) -> bytes:
+    if index is None or dep is None:
+        return b""
+    out, seen = [], set()
+    for line in lines:
+        ref = str(json.loads(line).get(dep[2]))
+        if ref not in seen:
+            seen.add(ref)
+            got = index.get(ref)
+            if got is not None:
+                out.append(got)
+    return b"".join(out)
+
+
+def plan(ctx: RunContext, n_todo: int, cluster_cpus: float) -> tuple[int, int, int | None]:
+    """(batch size, tasks in flight, per-task share of the per-endpoint LLM cap)."""
+    rs = ctx.cfg.executor.ray
+    batch = max(1, min(rs.batch_size, -(-n_todo // max(1, ctx.cfg.ray_shards))))
+    n_batches = max(1, -(-n_todo // batch))
+    slots = max(1, int(cluster_cpus / rs.num_cpus))
+    in_flight = rs.max_in_flight or max(2, 2 * slots)
+    llm_cap = None
+    if ctx.cfg.llm.kind == "openai":  # the per-endpoint cap holds over the whole cluster
+        llm_cap = max(1, ctx.cfg.llm.max_concurrency // min(n_batches, in_flight))
+    return batch, in_flight, llm_cap
+
+
+def submit_stream(
+    jobs: Iterator[tuple[Any, ...]], submit: Callable[..., Any], on_result: Callable[[Any], None], in_flight: int
+) -> int:
+    """Submit ``jobs`` keeping at most ``in_flight`` pending; hand each result to ``on_result`` as it lands."""
+    import ray
+
+    pending: list[Any] = []
+    n = 0
+    jobs = iter(jobs)
+    exhausted = False
+    while pending or not exhausted:
+        while not exhausted and len(pending) < in_flight:
+            job = next(jobs, None)
+            if job is None:
+                exhausted = True
+                break
+            pending.append(submit(*job))
+        if not pending:
+            break
+        ready, pending = ray.wait(pending, num_returns=1)
+        on_result(ray.get(ready[0]))
+        n += 1
+    return n
+
+
+def task_options(ctx: RunContext) -> dict[str, Any]:
+    """Resources, retries on worker death, and SPREAD so batches go to every node (the code ships at ray.init)."""
+    rs = ctx.cfg.executor.ray
+    return {"num_cpus": rs.num_cpus, "max_retries": rs.max_retries, "scheduling_strategy": "SPREAD"}
+
+
+def run_ray(ctx: RunContext, stage: ItemStage) -> dict[str, Any]:
+    """Run a per-item stage as Ray tasks over batches (see the module docstring); returns merged stats."""
+    import ray
+
+    from longtracerl.pipeline.ray_cluster import connect, package_fingerprint
+
+    info = connect(ctx.cfg.executor.ray)
     done = _done_ids(ctx, stage)
-    items = [i for i in stage.items(ctx) if stage.out_id(i) not in done]
-    parts_dir = ctx.dir / "parts" / stage.name
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    shards = [items[k * len(items) // n:(k + 1) * len(items) // n] for k in range(n)]
-    task = ray.remote(_shard_task)
-    refs, parts = [], []
-    for k, shard in enumerate(shards):
-        out, rej = parts_dir / f"out-{k:03d}.jsonl", parts_dir / f"rejected-{k:03d}.jsonl"
-        parts.append((out, rej))
-        if shard:
-            refs.append(task.remote(ctx.cfg.model_dump_json(), stage.name,
-                                    [i.model_dump(mode="json") for i in shard], str(out), str(rej)))
-    results = ray.get(refs)
-    _merge(ctx, stage, parts)
-    stage.finalize(ctx)
-    for p in parts_dir.glob("*.jsonl"):
-        p.unlink()
-    merged: dict[str, Any] = {"executor": "ray", "shards": len(refs), "items": len(items)}
-    for r in results:
-        for k, v in r.items():
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                merged[k] = merged.get(k, 0) + v
+    fname, key = stage_input(stage)
+    n_todo = sum(1 for x in iter_lines(ctx.dir / fname) if _key_of(x, key) not in done)
+    batch, in_flight, llm_cap = plan(ctx, n_todo, info["cpus"])
+    spec = {"cfg": ctx.cfg.model_dump_json(), "stage": _stage_ref(stage), "llm_cap": llm_cap,
+            "deps_file": DEPS[stage.name][0] if stage.name in DEPS else None}
+    task = ray.remote(run_batch).options(**task_options(ctx))
+    merged: dict[str, Any] = {"executor": "ray", "items": n_todo, "batch_size": batch, "tasks": 0, "nodes": [],
+                              "cluster": info}
+    nodes: set[str] = set()
+    fingerprint = package_fingerprint()
+    bar = _bar(ctx, stage.name, n_todo)
+    with JsonlAppender(stage.out_path(ctx), stage.out_key) as out, JsonlAppender(ctx.rejected, "item_id") as rej:
+        def on_result(res: dict[str, Any]) -> None:
+            if res["fingerprint"] != fingerprint:
+                raise RuntimeError(f"a Ray worker runs another longtracerl ({res['fingerprint']} != {fingerprint}); "
+                                   "keep executor.ray.ship_code on or install the same version on every node")
+            for line in res["out"].splitlines():
+                if line.strip():
+                    out.write(json.loads(line))
+            for line in res["rejected"].splitlines():
+                if line.strip():
+                    rej.write(json.loads(line))
+            add_stats(merged, res["stats"])
+            merged["tasks"] += 1
+            nodes.add(res["node"])
+            if bar is not None:
+                bar[0].advance(bar[1], len(res["out"].splitlines()) + len(res["rejected"].splitlines()))
+
+        try:
+            submit_stream(((spec, items, deps) for items, deps in _batches(ctx, stage, done, batch)),
+                          task.remote, on_result, in_flight)
+        finally:
+            if bar is not None:
+                bar[0].stop()
+    finalize(ctx, stage)
+    merged["nodes"] = len(nodes)
+    merged["shards"] = merged["tasks"]
     return merged
 
 
-def _merge(ctx: RunContext, stage: ItemStage, parts: list[tuple[Path, Path]]) -> None:
-    with JsonlAppender(stage.out_path(ctx), stage.out_key) as out, JsonlAppender(ctx.rejected, "item_id") as rej:
-        for o_path, r_path in parts:
-            if o_path.exists():
-                for _, o in iter_jsonl(o_path):
-                    out.write(o)
-            if r_path.exists():
-                for _, o in iter_jsonl(r_path):
-                    rej.write(o)
+def finalize(ctx: RunContext, stage: ItemStage) -> None:
+    """The stage file in its input's order (streamed) and rejections in canonical order."""
+    fname, key = stage_input(stage)
+    order = (_key_of(x, key) for x in iter_lines(ctx.dir / fname))
+    rewrite_in_order_streaming(stage.out_path(ctx), stage.out_key, order)
+    canonical_rejections(ctx.rejected)
+
+
+def _bar(ctx: RunContext, name: str, total: int) -> tuple[Any, Any] | None:
+    if not ctx.progress or not total:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn(f"[bold]{name}[/] (ray)"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    bar.start()
+    return bar, bar.add_task(name, total=total)
+
+
+# ---------------------------------------------------------------------------- walks
+
+
+def walk_batch(spec: dict[str, Any], start: int, stop: int, skip: list[str]) -> dict[str, Any]:
+    """One task: walks ``start..stop`` (their ids fix their randomness), records back as bytes."""
+    import asyncio
+
+    import ray
+
+    from longtracerl.graph.ranges import awalk_range, walk_range
+    from longtracerl.graph.simple_choosers import CHOOSERS
+    from longtracerl.io import dumps
+    from longtracerl.pipeline.ray_cluster import package_fingerprint
+    from longtracerl.pipeline.stages import WalkStage
+    from longtracerl.records import Chain
+
+    ctx = worker_context(spec["cfg"], spec.get("llm_cap"))
+    wc = WalkStage().walk_config(ctx)
+    if ctx.cfg.walk.chooser == "llm":
+        from longtracerl.llm.walk_chooser import LLMWalkChooser
+
+        items, res = asyncio.run(awalk_range(ctx.graph, wc, LLMWalkChooser(ctx.llm("walk")), ctx.docstore,
+                                             start=start, stop=stop, skip_ids=skip))
+    else:
+        items, res = walk_range(ctx.graph, wc, CHOOSERS[ctx.cfg.walk.chooser](), ctx.docstore, start=start,
+                                stop=stop, skip_ids=skip)
+    chains = b"".join((dumps(i) + "\n").encode() for i in items if isinstance(i, Chain))
+    rej = b"".join((dumps(i) + "\n").encode() for i in items if not isinstance(i, Chain))
+    stats = {"written": res.n_chains, "failed": sum(res.failures.values()), "failures": dict(res.failures),
+             "moves": res.n_moves, "endpoints": ctx.pop_endpoint_stats()}
+    return {"out": chains, "rejected": rej, "stats": stats, "node": ray.get_runtime_context().get_node_id(),
+            "pid": os.getpid(), "fingerprint": package_fingerprint()}
+
+
+def run_walk_ray(ctx: RunContext) -> dict[str, Any]:
+    """The walk stage as Ray tasks over ranges of walk ids; the driver writes chains as they come back."""
+    import ray
+
+    from longtracerl.graph.walk import chain_id
+    from longtracerl.pipeline.ray_cluster import connect, package_fingerprint
+
+    info = connect(ctx.cfg.executor.ray)
+    seed, n = ctx.cfg.seed, ctx.cfg.walk.n_chains
+    done = {_key_of(x, "chain_id") for x in iter_lines(ctx.chains)}
+    if ctx.rejected.exists():
+        done |= {str(o.get("item_id")) for _, o in iter_jsonl(ctx.rejected) if o.get("stage") == "walk"}
+    todo = [i for i in range(n) if chain_id(seed, i) not in done]
+    batch, in_flight, llm_cap = plan(ctx, len(todo), info["cpus"])
+    if ctx.cfg.walk.chooser != "llm":  # the vectorised engine walks thousands per millisecond: fewer, larger tasks
+        batch = max(batch, -(-len(todo) // max(ctx.cfg.ray_shards, int(info["cpus"]) or 1)))
+    spec = {"cfg": ctx.cfg.model_dump_json(), "llm_cap": llm_cap}
+    task = ray.remote(walk_batch).options(**task_options(ctx))
+    merged: dict[str, Any] = {"executor": "ray", "items": len(todo), "batch_size": batch, "tasks": 0, "cluster": info}
+    fingerprint = package_fingerprint()
+    nodes: set[str] = set()
+
+    def jobs() -> Iterator[tuple[Any, ...]]:
+        for k in range(0, len(todo), batch):
+            ids = todo[k:k + batch]
+            lo, hi = ids[0], ids[-1] + 1
+            skip = [chain_id(seed, i) for i in range(lo, hi) if chain_id(seed, i) in done]
+            yield spec, lo, hi, skip
+
+    with JsonlAppender(ctx.chains, "chain_id") as out, JsonlAppender(ctx.rejected, "item_id") as rej:
+        def on_result(res: dict[str, Any]) -> None:
+            if res["fingerprint"] != fingerprint:
+                raise RuntimeError(f"a Ray worker runs another longtracerl ({res['fingerprint']} != {fingerprint})")
+            for line in res["out"].splitlines():
+                out.write(json.loads(line))
+            for line in res["rejected"].splitlines():
+                rej.write(json.loads(line))
+            add_stats(merged, res["stats"])
+            merged["tasks"] += 1
+            nodes.add(res["node"])
+
+        submit_stream(jobs(), task.remote, on_result, in_flight)
+    rewrite_in_order_streaming(ctx.chains, "chain_id", (chain_id(seed, i) for i in range(n)))
+    canonical_rejections(ctx.rejected)
+    merged["nodes"] = len(nodes)
+    return merged
+
+
+# ---------------------------------------------------------------------------- the report's strategy comparison
+
+
+class StrategyRowsStage(ItemStage):
+    """The report's comparison of distractor strategies, one row per trajectory, as a distributable stage."""
+
+    name = "strategies"
+    out_key = "question_id"
+    input_file = "trajectories.jsonl"
+    input_key = "question_id"
+
+    def __init__(self) -> None:
+        from longtracerl.records import Trajectory
+
+        self.item_model = Trajectory  # type: ignore[misc]
+
+    def out_path(self, ctx: RunContext) -> Path:
+        return ctx.dir / "parts" / "strategies.jsonl"
+
+    def run_items(self, ctx: RunContext, items: list[Any], out: Path, rejected: Path) -> dict[str, Any]:
+        from longtracerl.io import read_records
+        from longtracerl.pipeline.report import _Mentions, strategy_assembler, strategy_row
+        from longtracerl.records import Question
+
+        questions = {q.question_id: q for q in read_records(ctx.questions, Question)}
+        asm, mentions = strategy_assembler(ctx), _Mentions(ctx.docstore)
+        with JsonlAppender(out, "question_id") as w:
+            for t in items:
+                q = questions.get(t.question_id)
+                if q is not None:
+                    w.write({"question_id": t.question_id, "row": strategy_row(ctx, asm, q, t, mentions)})
+        return {"rows": len(items)}
+
+
+DEPS["strategies"] = ("questions.jsonl", "question_id", "question_id")
+
+
+def run_report_ray(ctx: RunContext) -> dict[str, Any]:
+    """The report with its strategy comparison computed by Ray tasks (the rest is cheap and runs here)."""
+    from longtracerl.pipeline.report import write_report
+
+    rows_stage = StrategyRowsStage()
+    info: dict[str, Any] = {}
+    rows = None
+    if ctx.cfg.distractors.compare_all and ctx.trajectories.exists():
+        info = run_ray(ctx, rows_stage)
+        rows = (json.loads(x)["row"] for x in iter_lines(rows_stage.out_path(ctx)))
+    out = write_report(ctx, strategy_rows=rows)
+    rows_stage.out_path(ctx).unlink(missing_ok=True)
+    return {**out, "strategies": info}

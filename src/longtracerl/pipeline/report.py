@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -68,31 +68,40 @@ def _macro(values: list[float | None]) -> float | None:
     return mean(vals) if vals else None
 
 
-def compare_strategies(ctx: RunContext, questions: dict[str, Question], trajs: list[Trajectory],
-                       mentions: _Mentions) -> dict[str, Any]:
-    """Assemble every strategy for the same questions (no random fill) and measure the mention share."""
+def strategy_assembler(ctx: RunContext) -> Any:
+    """The assembler of the strategy comparison: the build's settings without random fill."""
     from longtracerl.synth.assembly import Assembler
+
+    return Assembler(ctx.docstore, ctx.tokenizer, ctx.cfg.assembly.model_copy(update={"fill": "none"}))
+
+
+def strategy_row(ctx: RunContext, asm: Any, q: Question, t: Trajectory, mentions: _Mentions) -> dict[str, Any]:
+    """One question under every strategy: distractors kept and mention shares (all and per tier)."""
     from longtracerl.synth.distractors import distractor_set
 
-    cfg = ctx.cfg.assembly.model_copy(update={"fill": "none"})
     d = ctx.cfg.distractors
-    asm = Assembler(ctx.docstore, ctx.tokenizer, cfg)
+    row: dict[str, Any] = {}
+    for s in STRATEGIES:
+        ds = distractor_set(s, q, t, docstore=ctx.docstore, search=ctx.search, seed=ctx.cfg.seed,
+                            remove_answer_docs=d.remove_answer_docs, n=d.one_shot_n)
+        res = asm.assemble(q, [(c.doc_id, c.tier) for c in ds.candidates], seed=ctx.cfg.seed, strategy=s)
+        if not isinstance(res, Sample):
+            continue
+        docs = [(c.doc_id, c.tier) for c in res.docs]
+        row[s] = {"n": sum(1 for _, tier in docs if tier != "gold"), **_shares(docs, q, mentions)}
+    return row
+
+
+def summarize_strategies(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Macro shares per strategy over rows in trajectory order (so any executor gives the same floats)."""
     per: dict[str, dict[str, list[float | None]]] = {s: defaultdict(list) for s in STRATEGIES}
     n_docs: dict[str, list[int]] = defaultdict(list)
-    for t in trajs:
-        q = questions.get(t.question_id)
-        if q is None:
-            continue
-        for s in STRATEGIES:
-            ds = distractor_set(s, q, t, docstore=ctx.docstore, search=ctx.search, seed=ctx.cfg.seed,
-                                remove_answer_docs=d.remove_answer_docs, n=d.one_shot_n)
-            res = asm.assemble(q, [(c.doc_id, c.tier) for c in ds.candidates], seed=ctx.cfg.seed, strategy=s)
-            if not isinstance(res, Sample):
-                continue
-            docs = [(c.doc_id, c.tier) for c in res.docs]
-            n_docs[s].append(sum(1 for _, tier in docs if tier != "gold"))
-            for k, v in _shares(docs, q, mentions).items():
-                per[s][k].append(v)
+    for row in rows:
+        for s, v in row.items():
+            n_docs[s].append(int(v["n"]))
+            for k, x in v.items():
+                if k != "n":
+                    per[s][k].append(x)
     out: dict[str, Any] = {}
     for s in STRATEGIES:
         out[s] = {"share_pct": _pct(_macro(per[s]["all"])), "paper_pct": PAPER_SHARES[s],
@@ -104,7 +113,16 @@ def compare_strategies(ctx: RunContext, questions: dict[str, Question], trajs: l
     return out
 
 
-def collect_stats(ctx: RunContext) -> dict[str, Any]:
+def compare_strategies(ctx: RunContext, questions: dict[str, Question], trajs: list[Trajectory],
+                       mentions: _Mentions) -> dict[str, Any]:
+    """Assemble every strategy for the same questions (no random fill) and measure the mention share."""
+    asm = strategy_assembler(ctx)
+    rows = (strategy_row(ctx, asm, q, t, mentions) for t in trajs
+            for q in (questions.get(t.question_id),) if q is not None)
+    return summarize_strategies(rows)
+
+
+def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | None = None) -> dict[str, Any]:
     chains = sum(1 for _ in iter_jsonl(ctx.chains)) if ctx.chains.exists() else 0
     questions = {q.question_id: q for q in read_records(ctx.questions, Question)}
     trajs = read_records(ctx.trajectories, Trajectory)
@@ -151,7 +169,8 @@ def collect_stats(ctx: RunContext) -> dict[str, Any]:
         },
     }
     if ctx.cfg.distractors.compare_all and trajs:
-        stats["strategies"] = compare_strategies(ctx, questions, trajs, mentions)
+        stats["strategies"] = (summarize_strategies(strategy_rows) if strategy_rows is not None
+                               else compare_strategies(ctx, questions, trajs, mentions))
     stats["_plot"] = {"n_tokens": n_tokens, "tiers_tok": tiers_tok}
     return stats
 
@@ -237,8 +256,11 @@ def _plots(out: Path, stats: dict[str, Any]) -> list[str]:
 
 
 def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[str, float]) -> str:
+    from longtracerl.presets import table_markdown
+
     c, t = stats["counts"], stats["context_tokens"]
-    lines = [f"# Build report: {ctx.cfg.name}", "",
+    lines = [f"# Build report: {ctx.cfg.name}", "", f"## Settings vs the paper (preset: {ctx.cfg.preset})", "",
+             table_markdown(stats["settings_vs_paper"]),
              f"{c['samples']} samples from {stats['funnel']['walks_attempted']} walks "
              f"({c['chains']} chains, {c['questions']} questions, {c['trajectories']} solved).", "",
              "## Funnel and drops", "", "| stage | dropped | reasons |", "|---|---|---|"]
@@ -268,15 +290,52 @@ def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[
     lines += ["", "## Cost", "", f"LLM calls {u['llm_calls']} (prompt {u['prompt_tokens']:,} + completion "
               f"{u['completion_tokens']:,} tokens); per kept sample: {u['calls_per_sample']} calls, "
               f"{u['tokens_per_sample']} tokens.", "", "Stage wall-clock (s, last run of each): "
-              + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), "", "## Plots", ""]
+              + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), ""]
+    lines += _execution_md(ctx)
+    lines += ["## Plots", ""]
     lines += [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
 
 
-def write_report(ctx: RunContext) -> dict[str, Any]:
+def _execution_md(ctx: RunContext) -> list[str]:
+    """Where the work ran (executor, cluster, how workers read the world) and per-endpoint LLM counts."""
+    from longtracerl.llm.pool import merge_endpoint_stats
+
+    ex = ctx.cfg.executor
+    lines = ["## Execution", ""]
+    runs = [r for st in ctx.manifest().get("stages", {}).values() for r in st.get("runs", [])]
+    cluster = next((r["cluster"] for r in reversed(runs) if isinstance(r.get("cluster"), dict)), None)
+    if ex.kind == "ray" and cluster:
+        lines.append(f"Executor: Ray at {cluster.get('address')} ({cluster.get('nodes')} nodes, "
+                     f"{cluster.get('cpus')} CPUs; code: {cluster.get('code')}); batches of up to "
+                     f"{ex.ray.batch_size} items, results returned through the object store.")
+    else:
+        lines.append(f"Executor: {ex.kind}.")
+    try:
+        access = ctx.world_access()
+        lines += ["", "World data on the workers: " + "; ".join(f"{k}: {v}" for k, v in access.items()) + "."]
+    except ValueError:
+        pass
+    endpoints: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        merge_endpoint_stats(endpoints, r.get("endpoints") or {})
+    if endpoints:
+        lines += ["", "| LLM endpoint | requests | ok | failed | times left out | peak in flight |",
+                  "|---|---|---|---|---|---|"]
+        for name, e in sorted(endpoints.items()):
+            lines.append(f"| {name} | {e.get('requests', 0)} | {e.get('ok', 0)} | {e.get('failed', 0)} | "
+                         f"{e.get('trips', 0)} | {e.get('max_in_flight', 0)} |")
+    return [*lines, ""]
+
+
+def write_report(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """report.md, stats.json and plots; ``strategy_rows`` are the comparison's rows when computed elsewhere (Ray)."""
     out = ctx.dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    stats = collect_stats(ctx)
+    from longtracerl.presets import settings_table
+
+    stats = collect_stats(ctx, strategy_rows)
+    stats["settings_vs_paper"] = settings_table(build=ctx.cfg, tokenizer_name=stats["context_tokens"]["tokenizer"])
     stats["llm_usage"] = _usage(ctx, stats["counts"]["samples"])
     plots = _plots(out, stats)
     stats.pop("_plot")
@@ -284,4 +343,7 @@ def write_report(ctx: RunContext) -> dict[str, Any]:
                if v.get("runs")}
     (out / "stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
     (out / "report.md").write_text(_md(ctx, stats, plots, timings))
-    return {"report": str(out / "report.md"), "plots": plots}
+    from longtracerl.view import write_build_html
+
+    html = write_build_html(ctx.dir)
+    return {"report": str(out / "report.md"), "plots": plots, "html": str(html)}

@@ -47,15 +47,20 @@ class Stage:
 class WalkStage(Stage):
     name = "walk"
 
+    def walk_config(self, ctx: RunContext) -> Any:
+        from longtracerl.graph.walk import WalkConfig
+
+        w = ctx.cfg.walk
+        return WalkConfig(n_walks=w.n_chains, seed=ctx.cfg.seed, max_hops=w.hops,
+                          min_hops=w.hops if w.min_hops is None else w.min_hops,
+                          max_candidates=w.max_candidates, jump_prob=w.jump_prob)
+
     def run(self, ctx: RunContext) -> dict[str, Any]:
         from longtracerl.graph.simple_choosers import CHOOSERS
-        from longtracerl.graph.walk import WalkConfig
         from longtracerl.graph.write import run_walks
 
         w = ctx.cfg.walk
-        wc = WalkConfig(n_walks=w.n_chains, seed=ctx.cfg.seed, max_hops=w.hops,
-                        min_hops=w.hops if w.min_hops is None else w.min_hops,
-                        max_candidates=w.max_candidates, jump_prob=w.jump_prob)
+        wc = self.walk_config(ctx)
         if w.chooser == "llm":
             from longtracerl.graph.write import arun_walks
             from longtracerl.llm.walk_chooser import LLMWalkChooser
@@ -63,8 +68,10 @@ class WalkStage(Stage):
             llm = ctx.llm("walk")
             if llm is None:
                 raise ValueError("walk.chooser=llm needs an LLM: --llm local or --llm openai --base-url ...")
-            return asyncio.run(arun_walks(ctx.graph, wc, LLMWalkChooser(llm), ctx.chains,
+            chooser = LLMWalkChooser(llm)
+            info = asyncio.run(arun_walks(ctx.graph, wc, chooser, ctx.chains,
                                           rejected_path=ctx.rejected, docstore=ctx.docstore))
+            return {**info, "chooser": chooser.name, "chooser_counters": chooser.counters}
         return run_walks(ctx.graph, wc, CHOOSERS[w.chooser](), ctx.chains, rejected_path=ctx.rejected,
                          docstore=ctx.docstore)
 
@@ -138,9 +145,15 @@ class QuestionStage(ItemStage):
         from longtracerl.synth.questions import write_questions
 
         q = ctx.cfg.questions
+        graph = ctx.graph
+
+        def aliases_of(title: str) -> list[str]:  # the graph's other names of a chain entity
+            node = graph.node_by_title(title)
+            return [] if node is None else list(graph.aliases[node])
+
         st = asyncio.run(write_questions(items, ctx.docstore, self.writer(ctx), out, rejected,
                                          concurrency=q.concurrency, max_attempts=q.attempts,
-                                         progress=ctx.progress))
+                                         progress=ctx.progress, aliases_of=aliases_of))
         return st.model_dump(mode="json")
 
 
@@ -179,12 +192,14 @@ class AgentStage(ItemStage):
     def scorer(self, ctx: RunContext) -> Any:
         from longtracerl.reward import get_outcome_scorer
 
-        name = ctx.cfg.outcome.scorer
-        if name == "judge":
+        o = ctx.cfg.outcome
+        name = o.scorer
+        if name == "judge":  # the reward's judge and decision rule (reward/judge.py) decide what "solved" means
             llm = ctx.llm("judge")
             if llm is None:
                 raise ValueError("outcome.scorer=judge needs an LLM: --llm local or --llm openai --base-url ...")
-            return get_outcome_scorer("judge", llm=llm, cache_path=ctx.dir / "cache" / "judge.sqlite")
+            return get_outcome_scorer("judge", llm=llm, cache_path=ctx.cache_dir / "judge.sqlite",
+                                      prompt=o.judge_prompt, prompt_file=o.judge_prompt_file, tries=o.judge_tries)
         return get_outcome_scorer(name)
 
     def run_items(self, ctx: RunContext, items: list[Question], out: Path, rejected: Path) -> dict[str, Any]:
@@ -221,7 +236,8 @@ class AssemblyStage(ItemStage):
         rej = JsonlAppender(rejected, "item_id")
         done_rej = {i for i in rej.seen}
         todo = [t for t in items if t.question_id not in samples.seen and t.question_id not in done_rej]
-        asm = Assembler(ctx.docstore, ctx.tokenizer, ctx.cfg.assembly)
+        asm = ctx.assembler(Assembler)
+        tokenized_before = asm.tokenized_docs
         d = ctx.cfg.distractors
         fill = fill_provider(ctx.docstore, n=ctx.cfg.assembly.fill_docs, seed=ctx.cfg.seed,
                              remove_answer_docs=d.remove_answer_docs)
@@ -265,7 +281,7 @@ class AssemblyStage(ItemStage):
             rej.close()
             if bar is not None:
                 bar.stop()
-        stats.update(tokenized_docs=asm.tokenized_docs, seconds=time.perf_counter() - t0)
+        stats.update(tokenized_docs=asm.tokenized_docs - tokenized_before, seconds=time.perf_counter() - t0)
         return stats
 
 
@@ -279,7 +295,11 @@ class ExportStage(Stage):
         from longtracerl.pipeline.export import export_all
 
         samples = read_records(ctx.samples, Sample)
-        paths = export_all(samples, ctx.dir / "export", ctx.cfg.export.formats)
+        groups: dict[str, str] = {}
+        if ctx.cfg.export.test_fraction > 0:  # held-out split by chain: read question -> chain
+            groups = {str(q["question_id"]): str(q["chain_id"]) for _, q in iter_jsonl(ctx.questions)}
+        paths = export_all(samples, ctx.dir / "export", ctx.cfg.export.formats,
+                           test_fraction=ctx.cfg.export.test_fraction, groups=groups, seed=ctx.cfg.seed)
         return {"samples": len(samples), "paths": paths}
 
 

@@ -6,6 +6,7 @@ Two modes:
   single CJK characters, join with spaces, then plain substring containment of each normalized entity.
   Its known flaws are kept on purpose ("art" hits inside "party"; accented letters are dropped; an entity
   that normalizes to nothing always hits; duplicates count twice).
+  Aliases (our addition) are accepted: an entity also hits through any of its aliases.
 - ``word`` (default): whole-token matches only, accents folded and non-ASCII letters kept, aliases,
   duplicates counted once, entities that normalize to nothing ignored with a warning.
 
@@ -90,16 +91,20 @@ def _found(patterns: Sequence[str], haystack: str) -> set[int]:
     return {i for i, _, _ in ac.find_matches_as_indexes(haystack.encode(), overlapping=True)}
 
 
-def _reference(text: str, entities: Sequence[str]) -> RubricScore:
+def _reference(text: str, entities: Sequence[str], aliases: Mapping[str, Sequence[str]] | None = None) -> RubricScore:
     if not entities:
         return RubricScore(score=0.0, n_entities=0)
     norm_text = normalize_reference(text)
     norm = [normalize_reference(e) for e in entities]
-    distinct = sorted({n for n in norm if n})
+    # aliases (our addition; the released data has none, and without them the decisions are the released
+    # ones): an entity also hits when one of its aliases is contained
+    alts = [[a for a in (normalize_reference(x) for x in (aliases or {}).get(e, ())) if a] for e in entities]
+    distinct = sorted({n for n in norm if n} | {a for xs in alts for a in xs})
     found_idx = _found(distinct, norm_text)
     found = {distinct[i] for i in found_idx}
     # "" in s is True in Python: an entity that normalizes to nothing always hits, as released.
-    matched = [e for e, n in zip(entities, norm, strict=True) if n == "" or n in found]
+    matched = [e for e, n, xs in zip(entities, norm, alts, strict=True)
+               if n == "" or n in found or any(a in found for a in xs)]
     return RubricScore(score=len(matched) / len(entities), matched=matched, n_entities=len(entities))
 
 
@@ -148,7 +153,7 @@ def rubric_score(
     reasoning, final, _ = split_think(text)
     target = f"{reasoning}\n{final}" if use_reasoning else final
     if mode == "reference":
-        return _reference(target, list(entities))
+        return _reference(target, list(entities), aliases)
     if mode == "word":
         return _word(target, list(entities), aliases)
     raise ValueError(f"unknown rubric mode {mode!r} (expected 'word' or 'reference')")

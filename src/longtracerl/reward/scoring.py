@@ -13,23 +13,32 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from longtracerl.records import RewardResult
 from longtracerl.reward.combine import Strategy, combine_group, combine_one
+from longtracerl.reward.format import END_OF_TURN, FormatRule, check_format
 from longtracerl.reward.outcome import get_outcome_scorer
 from longtracerl.reward.outcome_base import OutcomeResult, OutcomeScorer
 from longtracerl.reward.rubric import RubricMode, rubric_score
-from longtracerl.reward.think import split_think
 
 T = TypeVar("T")
 
 
 class JudgeSettings(BaseModel):
-    base_url: str | None = None
+    """The LLM judge of the outcome (``outcome: judge``); see ``reward/judge.py`` for the decision rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | list[str] | None = None  # several: a pool of judge endpoints (llm/pool.py)
     api_key: str = "none"
     model: str = ""
-    prompt: Literal["hle", "aa_lcr"] = "hle"
+    prompt: Literal["hle", "aa_lcr"] = Field("hle", description="built-in prompt (our wording)")
+    prompt_file: str | None = Field(None, description="a template file with {question} {response} "
+                                                      "{correct_answer} placeholders; overrides prompt")
+    verdict: Literal["yes_no", "correct_incorrect"] | None = Field(
+        None, description="how to read a prompt_file's reply (default: yes_no)")
+    tries: int = Field(3, ge=1, description="judge calls per answer before the explicit error state")
     max_concurrency: int = 128
     timeout: float = 60.0
     max_retries: int = 4
@@ -38,8 +47,13 @@ class JudgeSettings(BaseModel):
 
 
 class RewardConfig(BaseModel):
-    """Reward settings; defaults are the paper's (eta 0.3, positive-only, group-normalized rubric)."""
+    """Reward settings. Defaults: eta 0.3, positive-only, group-normalized rubric (the paper's), with our
+    rule outcome, word-mode rubric and lenient format gate; ``preset: paper`` switches to the paper's judge,
+    reference rubric and released format gate (``longtracerl.presets``)."""
 
+    model_config = ConfigDict(extra="forbid")
+
+    preset: Literal["default", "paper"] = Field("default", description="values laid under the ones given")
     eta: float = Field(0.3, ge=0.0, le=1.0)
     strategy: Strategy = "positive_only"
     normalize: bool = True
@@ -48,12 +62,29 @@ class RewardConfig(BaseModel):
     outcome: Literal["rule", "judge"] = "rule"
     rule: str = "contains"
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
-    format_gate: bool = True  # truncated responses or no final answer after </think> -> reward 0
+    format_gate: bool = Field(True, description="False: never pay 0 for the form of a response")
+    format: FormatRule = Field("lenient", description="released: the released reward's gate; lenient: "
+                                                      "truncation and empty answer only (reward/format.py)")
+    end_of_turn_tokens: list[str] = Field(default_factory=lambda: list(END_OF_TURN),
+                                          description="tokens that may end a response under format=released")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        from longtracerl.presets import apply_preset
+
+        return apply_preset("reward", data)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RewardConfig:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        return cls.model_validate(data.get("reward", data))
+        p = Path(path)
+        data = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{p}: a reward config must be a mapping of RewardConfig fields")
+        try:
+            return cls.model_validate(data.get("reward", data))
+        except ValueError as e:
+            raise ValueError(f"{p}: invalid reward config: {e}") from None
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -82,7 +113,8 @@ class LongTraceReward:
                 self._scorer = get_outcome_scorer(
                     "judge", base_url=j.base_url, api_key=j.api_key, model=j.model, prompt=j.prompt,
                     use_cache=j.cache, cache_path=j.cache_path, max_concurrency=j.max_concurrency,
-                    timeout=j.timeout, max_retries=j.max_retries,
+                    timeout=j.timeout, max_retries=j.max_retries, tries=j.tries, prompt_file=j.prompt_file,
+                    verdict=j.verdict,
                 )
             else:
                 self._scorer = get_outcome_scorer(c.rule)
@@ -90,14 +122,14 @@ class LongTraceReward:
 
     def gate(self, response: str, truncated: bool) -> str | None:
         """Why a response is paid 0 regardless of content (None when it passes the format gate)."""
-        if not self.config.format_gate:
-            return None
-        if truncated:
-            return "truncated"
-        _, final, _ = split_think(response)
-        if not final.strip():
-            return "no_final_answer"
-        return None
+        return self.check(response, truncated)[0]
+
+    def check(self, response: str, truncated: bool) -> tuple[str | None, str]:
+        """``(gate reason or None, the response to score)``: see ``reward/format.py``."""
+        c = self.config
+        if not c.format_gate:
+            return None, response
+        return check_format(response, c.format, truncated=truncated, end_of_turn=c.end_of_turn_tokens)
 
     async def _outcome(self, response: str, label: str, question: str, aliases: list[str] | None,
                        gate: str | None) -> OutcomeResult:
@@ -121,7 +153,9 @@ class LongTraceReward:
         trunc = list(truncated) if truncated is not None else [False] * len(responses)
         if len(trunc) != len(responses):
             raise ValueError(f"truncated has {len(trunc)} entries for {len(responses)} responses")
-        gates = [self.gate(r, t) for r, t in zip(responses, trunc, strict=True)]
+        checked = [self.check(r, t) for r, t in zip(responses, trunc, strict=True)]
+        gates = [g for g, _ in checked]
+        responses = [r for _, r in checked]
         outcomes = await asyncio.gather(
             *(self._outcome(r, label, question, answer_aliases, g) for r, g in zip(responses, gates, strict=True))
         )
@@ -166,7 +200,7 @@ class LongTraceReward:
         ``rubric_text`` overrides what the rubric is matched on (the server's content/reasoning flags)."""
         c = self.config
         ratio = c.eta if rubric_reward_ratio is None else rubric_reward_ratio
-        g = self.gate(response, truncated)
+        g, response = self.check(response, truncated)
         o = await self._outcome(response, label, question, answer_aliases, g)
         if rubric_text is not None:
             x = rubric_score(rubric_text.replace("</think>", " "), rubrics, aliases=aliases, mode=c.rubric_mode)

@@ -33,6 +33,7 @@ class ExtraRewardInfo(BaseModel):
     rubric_use_content: bool = True
     rubric_use_reasoning_content: bool = False
     answer_aliases: list[str] = Field(default_factory=list)
+    rubric_aliases: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class ChatMessage(BaseModel):
@@ -65,6 +66,7 @@ class EvaluateResponse(BaseModel):
     rubric_reward: float
     matched_entities: list[str] = Field(default_factory=list)
     error: str | None = None
+    format_gate: str | None = None  # why the response was paid 0 for its form (reward/format.py), else None
 
 
 class GroupRequest(BaseModel):
@@ -80,6 +82,7 @@ class GroupResponse(BaseModel):
     rubric_rewards: list[float]
     rubric_normalized: list[float]
     errors: list[str | None]
+    format_gates: list[str | None] = Field(default_factory=list)
 
 
 def response_text(req: EvaluateRequest) -> tuple[str, str | None]:
@@ -151,7 +154,9 @@ def create_app(config: RewardConfig | None = None, *, token: str | None = None,
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "outcome": cfg.outcome,
-                "rule": cfg.rule if cfg.outcome == "rule" else None, "strategy": cfg.strategy, "eta": cfg.eta}
+                "rule": cfg.rule if cfg.outcome == "rule" else None, "strategy": cfg.strategy, "eta": cfg.eta,
+                "format": cfg.format if cfg.format_gate else "off", "rubric_mode": cfg.rubric_mode,
+                "preset": cfg.preset}
 
     @app.post("/evaluate", response_model=EvaluateResponse)
     async def evaluate(req: EvaluateRequest) -> EvaluateResponse:
@@ -160,9 +165,10 @@ def create_app(config: RewardConfig | None = None, *, token: str | None = None,
         ratio = info.rubric_reward_ratio if info.rubric_reward_ratio is not None else 0.0
         r = await scorer.ascore_one(text, req.label, info.rubrics, question=info.question, rubric_reward_ratio=ratio,
                                     answer_aliases=info.answer_aliases or None, truncated=req.truncated,
-                                    rubric_text=rubric_text)
+                                    rubric_text=rubric_text, aliases=info.rubric_aliases or None)
         return EvaluateResponse(reward=r.reward, outcome_reward=r.outcome, rubric_reward=r.rubric_raw,
-                                matched_entities=r.matched_entities, error=r.details.get("outcome_error"))
+                                matched_entities=r.matched_entities, error=r.details.get("outcome_error"),
+                                format_gate=r.details.get("format_gate"))
 
     @app.post("/evaluate_group", response_model=GroupResponse)
     async def evaluate_group(req: GroupRequest) -> GroupResponse:
@@ -170,11 +176,13 @@ def create_app(config: RewardConfig | None = None, *, token: str | None = None,
         if req.truncated is not None and len(req.truncated) != len(req.responses):
             raise HTTPException(422, detail=f"truncated: {len(req.truncated)} entries for {len(req.responses)} responses")
         rs = await scorer.ascore_group(req.responses, req.label, info.rubrics, question=info.question,
-                                       answer_aliases=info.answer_aliases or None, truncated=req.truncated)
+                                       answer_aliases=info.answer_aliases or None, truncated=req.truncated,
+                                       aliases=info.rubric_aliases or None)
         return GroupResponse(rewards=[r.reward for r in rs], outcome_rewards=[r.outcome for r in rs],
                              rubric_rewards=[r.rubric_raw for r in rs],
                              rubric_normalized=[r.rubric_normalized for r in rs],
-                             errors=[r.details.get("outcome_error") for r in rs])
+                             errors=[r.details.get("outcome_error") for r in rs],
+                             format_gates=[r.details.get("format_gate") for r in rs])
 
     return app
 

@@ -17,9 +17,10 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from longtracerl.records import ContextDoc, Document, Question, Rejection, Sample, Tier
+from longtracerl.synth.rubrics import question_rubrics
 from longtracerl.synth.tokens import count_tokens_batch, tokenizer_name
 
 INSTRUCTIONS = [
@@ -35,11 +36,14 @@ STAGE = "assembly"
 class AssemblyConfig(BaseModel):
     """Knobs of the assembly; defaults follow PAPER.md 2d (L about 128K)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     max_tokens: int = Field(131072, ge=256, description="L: the prompt never exceeds this many tokens")
     fill: Literal["random", "none"] = Field("random", description="pad with random documents when the tiers run short")
     fill_docs: int = Field(200, ge=0, description="random candidates drawn for padding")
     instructions: list[str] = Field(default_factory=lambda: list(INSTRUCTIONS))
-    tokenizer: str | None = Field(None, description="HF tokenizer directory; None = the bundled model's")
+    tokenizer: str | None = Field(None, description="HF tokenizer directory or Hub id (the trained model's); "
+                                                      "None = the bundled model's")
     batch: int = Field(16, ge=1, description="documents tokenized per batch call")
     max_misses: int = Field(16, ge=1, description="stop after this many consecutive documents that do not fit")
 
@@ -172,6 +176,7 @@ class Assembler:
             used -= sum(self.token_cache[d] for d in gone)
             skipped_missing += gone
         body = "".join(section(d) for c in context if (d := docs[c.doc_id]) is not None)
+        rubrics, rubric_aliases = question_rubrics(question)
         for pos, c in enumerate(context):
             c.position = pos
         info: dict[str, Any] = dict(details or {})
@@ -183,7 +188,8 @@ class Assembler:
             question_id=question.question_id,
             messages=[{"role": "user", "content": head + body + tail}],
             label=question.answer,
-            rubrics=list(question.gold_entities),
+            rubrics=rubrics,
+            rubric_aliases=rubric_aliases,
             question=question.question,
             docs=context,
             n_tokens=fixed + used,

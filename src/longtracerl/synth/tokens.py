@@ -2,7 +2,10 @@
 
 Default: the bundled SmolLM2 model's tokenizer, converted from its GGUF once (a few seconds) and cached
 with ``save_pretrained`` under ``paths.home()/tokenizers/`` (``longtracerl.train.models.bundled_tokenizer``) so later loads take well under a second.
-Any other Hugging Face tokenizer directory works too; nothing is downloaded at run time.
+Any other Hugging Face tokenizer works too: a local directory (``tokenizer.json`` or the slow tokenizer's
+files), or a Hub id (``Qwen/Qwen3-4B-Thinking-2507``), loaded from the local Hugging Face cache or
+downloaded once by ``transformers`` when the machine has network. The paper preset asks for the trained
+model's tokenizer, so L counts the tokens the policy will see.
 """
 
 from __future__ import annotations
@@ -35,14 +38,25 @@ def load_tokenizer(name_or_path: str | None = None) -> Any:
         tok = bundled_tokenizer()
         tok.longtracerl_name = _bundled_name()
         return tok
-    p = Path(name_or_path)
-    if not p.exists():
+    p = Path(name_or_path).expanduser()
+    if p.exists():
+        if not p.is_dir():
+            raise FileNotFoundError(f"tokenizer {name_or_path!r}: expected a directory with tokenizer.json, got a file")
+        try:
+            tok = AutoTokenizer.from_pretrained(str(p))
+        except (OSError, ValueError) as e:
+            raise FileNotFoundError(f"tokenizer {name_or_path!r}: not a Hugging Face tokenizer directory ({e})") from None
+        tok.longtracerl_name = p.name
+        return tok
+    if name_or_path.count("/") > 1 or name_or_path.startswith((".", "/", "~")):
+        raise FileNotFoundError(f"tokenizer {name_or_path!r}: no such directory")
+    try:  # a Hub id: the local HF cache, or one download when the machine has network
+        tok = AutoTokenizer.from_pretrained(name_or_path)
+    except Exception as e:  # transformers raises OSError, ValueError or hub errors
         raise FileNotFoundError(
-            f"tokenizer {name_or_path!r}: no such directory (give a local Hugging Face tokenizer path; "
-            "nothing is downloaded at run time)"
-        )
-    tok = AutoTokenizer.from_pretrained(str(p))
-    tok.longtracerl_name = p.name
+            f"tokenizer {name_or_path!r}: not a local directory and not loadable as a Hugging Face Hub id "
+            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    tok.longtracerl_name = name_or_path
     return tok
 
 

@@ -25,7 +25,13 @@ def grpo(
     reward_config: Path | None = typer.Option(None, "--reward-config", exists=True, dir_okay=False,
                                               help="YAML/JSON RewardConfig (eta, strategy, outcome judge ...)."),
     use_vllm: bool = typer.Option(False, "--vllm", help="Generate with vLLM (enables the importance correction)."),
-    save: bool = typer.Option(True, "--save/--no-save", help="Save the final model to --output-dir."),
+    save: bool = typer.Option(True, "--save/--no-save", help="Save the trained model to --output-dir."),
+    preset: str = typer.Option(None, "--preset", help="default | paper: the paper's reward (judge outcome, released "
+                               "format gate, reference rubric); the GRPO defaults are the paper's either way."),
+    judge_base_url: str = typer.Option(None, "--judge-base-url", help="OpenAI-compatible judge endpoint."),
+    judge_model: str = typer.Option(None, "--judge-model", help="Judge model name."),
+    judge_prompt_file: Path | None = typer.Option(None, "--judge-prompt-file", help="Judge template file "
+                                                  "({question} {response} {correct_answer})."),
     save_every: int = typer.Option(0, "--save-every", help="Checkpoint (weights, optimizer, RNG) every N steps; 0: none."),
     resume: str = typer.Option("auto", "--resume",
                                help="auto: continue from the newest checkpoint in --output-dir; never; or a checkpoint dir."),
@@ -39,26 +45,32 @@ def grpo(
     """Run GRPO with TRL and the LongTraceRL reward (CPU works with small models); resumes after a kill."""
     from rich.console import Console
 
+    from longtracerl.presets import preset_values, print_table, settings_table
+    from longtracerl.reward.commands import reward_config_from
     from longtracerl.train.grpo_config import PaperGRPOConfig
     from longtracerl.train.trl_grpo import train_grpo
 
     console = Console()
     try:
-        cfg = PaperGRPOConfig(
-            max_steps=max_steps, num_generations=num_generations, prompts_per_step=prompts_per_step,
-            max_completion_length=max_completion_length, max_prompt_length=max_prompt_length,
-            learning_rate=learning_rate, seed=seed,
-        )
+        reward_cfg = reward_config_from(reward_config, {
+            "preset": preset, "judge.base_url": judge_base_url, "judge.model": judge_model,
+            "judge.prompt_file": str(judge_prompt_file) if judge_prompt_file else None})
+        cfg = PaperGRPOConfig.model_validate({
+            **preset_values("grpo", preset or "default"),
+            "max_steps": max_steps, "num_generations": num_generations, "prompts_per_step": prompts_per_step,
+            "max_completion_length": max_completion_length, "max_prompt_length": max_prompt_length,
+            "learning_rate": learning_rate, "seed": seed})
         cfg.to_trl_kwargs(per_device_train_batch_size=per_device_batch or None, use_vllm=use_vllm)  # layout check
     except ValueError as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2) from e
-    # TODO(#10): print the settings-vs-paper table here once its module lands on main.
+        console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    print_table(settings_table(reward=reward_cfg, grpo=cfg),
+                f"training settings vs the paper (preset: {preset or 'default'})", Console(stderr=True))
     for note in cfg.unsupported_in("trl", use_vllm=use_vllm):
         console.print(f"[yellow]not in TRL:[/yellow] {note}")
     try:
         trainer = train_grpo(
-            data, model, output_dir, cfg, reward_config=reward_config, use_vllm=use_vllm,
+            data, model, output_dir, cfg, reward_config=reward_cfg, use_vllm=use_vllm,
             per_device_train_batch_size=per_device_batch or None, save=save, save_every=save_every,
             resume=resume, report_to=report_to, eval_data=eval_data, eval_every=eval_every,
             eval_max_new_tokens=eval_max_new_tokens,

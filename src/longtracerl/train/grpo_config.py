@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class PaperGRPOConfig(BaseModel):
     """GRPO hyperparameters of LongTraceRL; the defaults are the paper's."""
+
+    model_config = ConfigDict(extra="forbid")
 
     # optimizer
     learning_rate: float = 2e-6

@@ -54,11 +54,16 @@ def read_slime_jsonl(path: str | Path, *, require_rubrics: bool = True) -> list[
             rubrics = info.get("rubrics", obj.get("rubrics", []))
             if not isinstance(rubrics, list) or not all(isinstance(r, str) for r in rubrics):
                 raise ValueError(f"{where}: field 'metadata.extra_reward_info.rubrics' must be a list of strings")
+            aliases = info.get("rubric_aliases") or {}
+            if not isinstance(aliases, dict):
+                raise ValueError(f"{where}: field 'metadata.extra_reward_info.rubric_aliases' must be a mapping")
             rows.append({
                 "prompt": [{"role": m["role"], "content": m["content"]} for m in msgs],
                 "label": str(obj["label"]),
                 "rubrics": rubrics,
                 "question": str(info.get("question", obj.get("question", ""))),
+                # JSON text: Arrow cannot hold mappings whose keys differ per row; the TRL reward parses it
+                "aliases": json.dumps(aliases, ensure_ascii=False, sort_keys=True) if aliases else "",
             })
     if not rows:
         raise ValueError(f"{p}: no examples")

@@ -101,3 +101,30 @@ def as_str_list(value: Any, field: str) -> list[str]:
     if not isinstance(value, list | tuple):
         raise ValueError(f"{field}: expected a list of strings, got {type(value).__name__}")
     return [str(v) for v in value]
+
+
+def as_aliases(value: Any) -> dict[str, list[str]] | None:
+    """Rubric aliases (entity -> other names) from a mapping, its JSON string, or None.
+
+    Datasets carry them as ``rubric_aliases`` (our exports); Arrow may turn a mapping into a struct with
+    null members, which are dropped here."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"rubric_aliases: not a JSON object: {value[:80]!r}") from e
+    if not hasattr(value, "items"):
+        raise ValueError(f"rubric_aliases: expected a mapping of entity -> list of names, got {type(value).__name__}")
+    out = {str(k): as_str_list(v, f"rubric_aliases[{k!r}]") for k, v in value.items() if v is not None}
+    return out or None
+
+
+def info_aliases(info: Any) -> dict[str, list[str]] | None:
+    """Aliases from an ``extra_reward_info``-like dict (``rubric_aliases``, else ``aliases``)."""
+    if not isinstance(info, dict):
+        return None
+    return as_aliases(info.get("rubric_aliases", info.get("aliases")))

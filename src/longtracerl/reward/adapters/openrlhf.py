@@ -4,14 +4,18 @@ OpenRLHF loads ``reward_func`` from a Python file and calls it with ``queries`` 
 with special tokens), ``prompts`` (the templated prompts) and ``labels`` (the ``--data.label_key`` column). It
 passes nothing else, so the label carries the rubrics:
 
-- a JSON string ``{"answer": "...", "rubrics": ["entity", ...], "question": "..."}`` (what
-  ``longtracerl`` exports for OpenRLHF), or
+- a JSON string ``{"answer": "...", "rubrics": ["entity", ...], "question": "...", "rubric_aliases":
+  {"entity": ["other name", ...]}}`` (what ``longtracerl`` exports for OpenRLHF), or
 - a plain answer string: no rubrics, so the reward is the outcome alone.
 
 Groups: the group step needs all G responses of a prompt in one call. Consecutive queries with the same
 prompt form a group; set ``$LONGTRACERL_GROUP_SIZE`` to G to check it. Recent OpenRLHF versions call the
 function one sample at a time (single-turn agent executor): a group smaller than G cannot be normalized,
 so its rubric is used raw (positive-only still applies) and a warning says so once.
+
+Released format gate: OpenRLHF decodes queries with special tokens, so with ``format: released`` the
+response keeps its stop token and padding, and the gate reads them (a stop on ``<|endoftext|>``, special
+tokens left inside); ``lenient`` strips the usual end/pad markers first, as before.
 
 ``reward_func`` returns the dict recent OpenRLHF expects (``rewards``, ``scores``, ``extra_logs``);
 ``reward_func_tensor`` returns the bare tensor that older versions expect.
@@ -27,7 +31,7 @@ from typing import Any
 
 import torch
 
-from longtracerl.reward.adapters._common import as_str_list, get_reward
+from longtracerl.reward.adapters._common import as_str_list, get_reward, info_aliases
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +62,27 @@ def parse_label(label: Any) -> tuple[str, list[str], str]:
     return str(answer), as_str_list(data.get("rubrics"), "label.rubrics"), str(data.get("question") or "")
 
 
-def extract_response(query: str, prompt: str) -> str:
-    """The response part of ``query``: what follows the prompt, without trailing end/pad tokens."""
+def label_aliases(label: Any) -> dict[str, list[str]] | None:
+    """``rubric_aliases`` of a JSON label (None for a plain answer)."""
+    data = label
+    if not isinstance(label, dict):
+        s = "" if label is None else str(label).strip()
+        if not s.startswith("{"):
+            return None
+        try:
+            data = json.loads(s)
+        except json.JSONDecodeError:
+            return None
+    return info_aliases(data)
+
+
+def extract_response(query: str, prompt: str, *, keep_stop: bool = False) -> str:
+    """The response part of ``query``: what follows the prompt, without trailing end/pad tokens
+    (``keep_stop``: kept, for the released format gate, which reads and removes them itself)."""
     pos = query.find(prompt) if prompt else -1
     resp = query[pos + len(prompt) :] if pos >= 0 else query
+    if keep_stop:
+        return resp
     changed = True
     while changed:
         changed = False
@@ -101,7 +122,9 @@ def _score(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any]
     rubrics = [0.0] * len(queries)
     for rows in _runs(list(prompts)):
         answer, entities, question = parse_label(labels[rows[0]])
-        responses = [extract_response(queries[i], prompts[i]) for i in rows]
+        aliases = label_aliases(labels[rows[0]])
+        keep = reward.config.format == "released"
+        responses = [extract_response(queries[i], prompts[i], keep_stop=keep) for i in rows]
         partial = len(rows) == 1 or (g > 0 and len(rows) < g)
         scorer = reward
         if not entities:  # a plain-answer label: the outcome reward alone
@@ -114,7 +137,7 @@ def _score(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any]
                 )
                 _warned = True
             scorer = get_reward(reward.config.model_copy(update={"normalize": False}))
-        results = scorer.score_group(responses, answer, entities, question=question)
+        results = scorer.score_group(responses, answer, entities, question=question, aliases=aliases)
         for i, r in zip(rows, results, strict=True):
             rewards[i], outcomes[i], rubrics[i] = float(r.reward), float(r.outcome), float(r.rubric_raw)
     return rewards, outcomes, rubrics

@@ -14,6 +14,11 @@
   default group normalization then applies; no post-process needed).
 
 Settings come from ``$LONGTRACERL_REWARD_CONFIG`` (a YAML/JSON ``RewardConfig``) or ``args.longtrace_reward_config``.
+
+Released format gate: the adapter gates ``sample.response`` as slime stored it. slime keeps special
+tokens in the response unless ``--rollout-skip-special-tokens`` is set (leave it unset for the gate to
+see them); a stop token that the rollout engine trimmed from the text cannot be seen: when slime records
+it, put it back in ``sample.metadata["stop_token"]`` and the adapter appends it before gating.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from longtracerl.reward.adapters._common import as_str_list, get_reward, message_text
+from longtracerl.reward.adapters._common import as_str_list, get_reward, info_aliases, message_text
 
 _GRPO_LIKE = ("grpo", "gspo", "cispo", "reinforce_plus_plus_baseline")
 _STD_NORMALIZED = ("grpo", "gspo", "cispo")
@@ -43,9 +48,12 @@ def _is_truncated(sample: Any) -> bool:
 
 
 def _response(sample: Any) -> str:
-    """The response text; a chat ``history``-style list in metadata is read like the reward server does."""
+    """The response text (plus ``metadata["stop_token"]`` when the engine trimmed it off the text)."""
     resp = getattr(sample, "response", "")
-    return resp if isinstance(resp, str) else message_text(resp)
+    text = resp if isinstance(resp, str) else message_text(resp)
+    meta = sample.metadata if isinstance(getattr(sample, "metadata", None), dict) else {}
+    stop = meta.get("stop_token")
+    return text + stop if isinstance(stop, str) and stop and not text.rstrip().endswith(stop) else text
 
 
 async def reward_func(args: Any, sample: Any, **kwargs: Any) -> dict[str, float]:
@@ -61,7 +69,7 @@ async def reward_func(args: Any, sample: Any, **kwargs: Any) -> dict[str, float]
         as_str_list(info.get("rubrics"), "metadata.extra_reward_info.rubrics"),
         question=str(info.get("question") or ""),
         rubric_reward_ratio=None if ratio is None else float(ratio),
-        aliases=info.get("aliases"),
+        aliases=info_aliases(info),
         truncated=_is_truncated(sample),
     )
     return {"reward": float(r.reward), "outcome_reward": float(r.outcome), "rubric_reward": float(r.rubric_raw)}
@@ -79,7 +87,7 @@ async def group_reward_func(args: Any, samples: Sequence[Any], **kwargs: Any) ->
         str(first.label if first.label is not None else ""),
         as_str_list(info.get("rubrics"), "metadata.extra_reward_info.rubrics"),
         question=str(info.get("question") or ""),
-        aliases=info.get("aliases"),
+        aliases=info_aliases(info),
         truncated=[_is_truncated(s) for s in samples],
     )
     return [float(r.reward) for r in results]

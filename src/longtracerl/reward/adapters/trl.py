@@ -11,6 +11,13 @@ Truncation: TRL does not pass a flag, but it passes the token ids; a completion 
 id is not an end-of-sequence or pad id (TRL's own ``completions/clipped_ratio`` test), so give
 ``eos_token_ids`` (``LongTraceTRLReward.for_model`` does). Without them, a completion of
 ``max_completion_length`` tokens counts as truncated.
+
+Released format gate (``format: released``): TRL decodes completions WITHOUT special tokens, which hides
+a stop on ``<|endoftext|>`` and special tokens left in the content. With a ``tokenizer`` (``for_model``
+passes it) the adapter re-decodes ``completion_ids`` with special tokens kept and gates that text.
+
+Aliases: a dataset column ``aliases`` (a mapping entity -> names, or its JSON string, as ``load_dataset``
+writes it from the export's ``rubric_aliases``) is passed to the rubric matcher.
 """
 
 from __future__ import annotations
@@ -21,7 +28,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from longtracerl.reward import run_sync
-from longtracerl.reward.adapters._common import as_str_list, get_reward, load_reward_config, message_text
+from longtracerl.reward.adapters._common import (
+    as_aliases,
+    as_str_list,
+    get_reward,
+    load_reward_config,
+    message_text,
+)
 
 
 def _prompt_key(prompt: Any) -> str:
@@ -40,6 +53,7 @@ class LongTraceTRLReward:
         eos_token_ids: Iterable[int] | None = None,
         max_completion_length: int | None = None,
         name: str = "longtrace",
+        tokenizer: Any = None,
     ) -> None:
         if num_generations < 1:
             raise ValueError(f"num_generations must be >= 1, got {num_generations}")
@@ -48,6 +62,7 @@ class LongTraceTRLReward:
         self.num_generations_eval = num_generations_eval
         self.eos_token_ids = set(eos_token_ids) if eos_token_ids is not None else None
         self.max_completion_length = max_completion_length
+        self.tokenizer = tokenizer
         self.__name__ = name  # TRL logs rewards/<__name__>/mean
 
     @classmethod
@@ -64,6 +79,7 @@ class LongTraceTRLReward:
         for tid in (getattr(tokenizer, "eos_token_id", None), getattr(tokenizer, "pad_token_id", None)):
             if tid is not None:
                 ids.add(int(tid))
+        kwargs.setdefault("tokenizer", tokenizer)
         return cls(config, num_generations=num_generations, eos_token_ids=ids, **kwargs)
 
     # ---------------------------------------------------------------- grouping
@@ -126,6 +142,9 @@ class LongTraceTRLReward:
         g = self._group_size(prompts)
         truncated = self._truncated(completion_ids, n)
         reward = get_reward(self.config)
+        texts = [message_text(c) for c in completions]
+        if self.config.format == "released" and self.tokenizer is not None and completion_ids is not None:
+            texts = [self.tokenizer.decode(list(ids), skip_special_tokens=False) for ids in completion_ids]
         jobs: list[tuple[list[str], str, list[str], dict[str, Any]]] = []
         for start in range(0, n, g):
             block = slice(start, start + g)
@@ -133,12 +152,12 @@ class LongTraceTRLReward:
             if len(labels) != 1:
                 raise ValueError(f"completions {start}..{start + g - 1} share a prompt but not a label: {labels}")
             jobs.append((
-                [message_text(c) for c in completions[block]],
+                texts[block],
                 str(label[start]),
                 as_str_list(rubrics[start] if rubrics is not None else None, "rubrics"),
                 {
                     "question": str(question[start]) if question is not None and question[start] is not None else "",
-                    "aliases": aliases[start] if aliases is not None else None,
+                    "aliases": as_aliases(aliases[start] if aliases is not None else None),
                     "truncated": truncated[block] if truncated is not None else None,
                 },
             ))

@@ -32,7 +32,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from longtracerl.reward.adapters._common import as_str_list, get_reward, load_reward_config
+from longtracerl.reward.adapters._common import as_str_list, get_reward, info_aliases, load_reward_config
 from longtracerl.reward.adapters.verl_advantage import (  # noqa: F401  (public API of this adapter)
     ENCODE_RUBRIC_WEIGHT,
     compute_longtrace_grpo_advantage,
@@ -57,7 +57,8 @@ def _sample_fields(ground_truth: Any, extra_info: Mapping[str, Any] | None) -> t
     if isinstance(label, Mapping):  # {"answer": ..., "rubrics": [...]}
         info.setdefault("rubrics", label.get("rubrics"))
         label = label.get("answer", label.get("label", ""))
-    return str(label), as_str_list(info.get("rubrics"), "extra_info.rubrics"), str(info.get("question") or ""), info.get("aliases")
+    return (str(label), as_str_list(info.get("rubrics"), "extra_info.rubrics"), str(info.get("question") or ""),
+            info_aliases(info))
 
 
 def _result_info(result: Any, score: float) -> dict[str, Any]:
@@ -105,6 +106,9 @@ def _register() -> type:
 
         Truncation (the response filled ``max_response_length`` without an EOS token) is detected from the
         tokens, which ``compute_score`` cannot see, so the format gate pays it 0 as the released training does.
+        With ``format: released`` the response is decoded WITH special tokens (its stop token included), so
+        the gate sees a stop on end-of-text and special tokens left in the content; ``compute_score`` gets
+        verl's text without special tokens and can check only the ``</think>`` and empty-answer rules.
         """
 
         def __init__(
@@ -140,7 +144,8 @@ def _register() -> type:
             truncated = valid == 0 or (valid >= response_length and int(ids[-1]) not in self.eos_token_ids)
             loop = asyncio.get_running_loop()  # not self.loop: the manager may be awaited from another loop
             tok: Any = self.tokenizer
-            text = await loop.run_in_executor(None, lambda: tok.decode(ids, skip_special_tokens=True))
+            skip = self.reward_config.format != "released"
+            text = await loop.run_in_executor(None, lambda: tok.decode(ids, skip_special_tokens=skip))
             label, rubrics, question, aliases = _sample_fields(
                 item.non_tensor_batch["reward_model"]["ground_truth"], item.non_tensor_batch.get("extra_info", {})
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,9 @@ from longtracerl.llm.base import LLMError
 from longtracerl.records import Chain, Document, Question, Rejection, Usage, WriterInfo
 from longtracerl.synth.questions.template import TemplateQuestionWriter
 from longtracerl.synth.questions.validate import Draft, ValidationConfig, validate
+from longtracerl.synth.rubrics import rubric_entities
+
+AliasesOf = Callable[[str], Sequence[str]]
 
 
 class QuestionStats(BaseModel):
@@ -36,8 +39,10 @@ def _seed(chain_id: str, attempt: int) -> int:
 
 
 async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationConfig,
-                    max_attempts: int = 3) -> tuple[Question | Rejection, int, Usage]:
-    """One chain -> an accepted Question or a Rejection with the last reason; returns LLM calls and usage."""
+                    max_attempts: int = 3, aliases_of: AliasesOf | None = None) -> tuple[Question | Rejection, int, Usage]:
+    """One chain -> an accepted Question or a Rejection with the last reason; returns LLM calls and usage.
+
+    ``aliases_of(title)``: other names of a chain entity (e.g. the graph's), kept as rubric aliases."""
     docs: dict[str, Document] = {}
     for h in chain.hops:
         d = docstore.get(h.doc_id) if h.doc_id else None
@@ -66,10 +71,12 @@ async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationCon
                 continue
         fails = validate(draft, chain, docs, cfg)
         if not fails:
+            gold = list(dict.fromkeys(draft.gold_entities))
+            rubrics, rubric_aliases = rubric_entities(gold, aliases_of)
             q = Question(
                 question_id=question_id(chain.chain_id), chain_id=chain.chain_id, question=draft.question.strip(),
                 answer=draft.answer.strip(), answer_aliases=draft.answer_aliases,
-                gold_entities=list(dict.fromkeys(draft.gold_entities)),
+                gold_entities=gold, rubrics=rubrics, rubric_aliases=rubric_aliases,
                 gold_doc_ids=list(dict.fromkeys(h.doc_id for h in chain.hops if h.doc_id)),
                 writer=WriterInfo(backend=writer.backend, model=writer.model, prompt_version=writer.prompt_version),
                 validation={"passed": [n for n in ("fields", "question_length", "answer_short", "answer_in_last_document", "no_leak",
@@ -85,7 +92,8 @@ async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationCon
 
 async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Any, out_path: Path | str,
                           rejects_path: Path | str, *, concurrency: int = 8, max_attempts: int = 3,
-                          validation: ValidationConfig | None = None, progress: bool = True) -> QuestionStats:
+                          validation: ValidationConfig | None = None, progress: bool = True,
+                          aliases_of: AliasesOf | None = None) -> QuestionStats:
     """Questions for ``chains`` into ``out_path`` and Rejections into ``rejects_path``; chains already in
     either file are skipped, and both files end in chain order whatever the completion order was."""
     cfg = validation or ValidationConfig()
@@ -105,7 +113,7 @@ async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Any, o
 
     async def one(c: Chain) -> None:
         async with sem:
-            res, calls, usage = await write_one(c, docstore, writer, cfg, max_attempts)
+            res, calls, usage = await write_one(c, docstore, writer, cfg, max_attempts, aliases_of)
         stats.llm_calls += calls
         stats.usage = stats.usage.add(usage)
         if isinstance(res, Question):

@@ -6,13 +6,15 @@ import json
 import re
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from longtracerl.records import Chain, Document
 from longtracerl.reward.rubric import normalize_word
 
 
 class ValidationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     max_answer_words: int = 8
     min_question_words: int = 8  # a placeholder ("...") or a bare name is not a question
     min_hop_coverage: float = 0.5  # share of the chain's entities that must be among the gold entities

@@ -1,0 +1,298 @@
+"""Scale-out of ``longtracerl build`` (issue 11): prints the figures the issue asks for.
+
+1. cluster: a 3-node Ray cluster simulated with ``ray.cluster_utils.Cluster`` (1 CPU each, each node its own
+   scratch dir): the build's stage files are byte-identical to the local executor's; the driver is killed
+   (SIGKILL) mid-assembly and rerun: identical again.
+2. assembly: throughput of the assembly stage (tokenization-bound) with 1 vs 2 Ray worker processes.
+3. pool: 3 stub endpoints (one fails half its requests, one is 5x slower): all requests complete, the slow
+   one gets proportionally fewer, total time vs the ideal for the healthy capacity.
+4. memory: driver peak RSS while the Ray executor runs 10,000 and 100,000 stub items (flat = bounded).
+
+The machine may be shared: the load average is printed with each part.
+Run: python benchmarks/bench_scale.py [--parts cluster,assembly,pool,memory] [--chains 8] [--tput-chains 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FILES = ["chains.jsonl", "questions.jsonl", "rejected.jsonl", "trajectories.jsonl", "samples.jsonl",
+         "export/slime.jsonl", "export/verl/train.parquet", "report/stats.json"]
+
+
+def load() -> str:
+    a, b, c = os.getloadavg()
+    return f"load average {a:.2f} {b:.2f} {c:.2f} on {os.cpu_count()} CPUs"
+
+
+def _cli(out: Path, name: str, chains: int, *args: str) -> list[str]:
+    return [sys.executable, "-m", "longtracerl.cli", "build", "--out", str(out), "--name", name, "--n-chains",
+            str(chains), "--set", "walk.hops=2", "--max-tokens", "40000", "--quiet", *args]
+
+
+def _lines(p: Path) -> int:
+    return p.read_bytes().count(b"\n") if p.exists() else 0
+
+
+# ---------------------------------------------------------------------------- 1. cluster
+
+
+def part_cluster(tmp: Path, chains: int) -> None:
+    from ray.cluster_utils import Cluster
+
+    env = dict(os.environ)
+    t0 = time.perf_counter()
+    r = subprocess.run(_cli(tmp, "local", chains), env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    t_local = time.perf_counter() - t0
+    scratch = tmp / "scratch"
+    os.environ["LONGTRACERL_RAY_SCRATCH"] = str(scratch)  # inherited by the nodes: a scratch dir per node
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    for _ in range(2):
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    try:
+        run = tmp / "ray"
+        args = ["--ray-address", cluster.address, "--set", "executor.ray.batch_size=1"]
+        slow = ["--set", "executor.ray.runtime_env={env_vars: {LONGTRACERL_TEST_ASSEMBLY_DELAY: '1.0'}}"]
+        proc = subprocess.Popen(_cli(tmp, "ray", chains, *args, *slow), env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        killed_at = None
+        while proc.poll() is None:
+            man = run / "manifest.json"
+            stages = json.loads(man.read_text())["stages"] if man.exists() else {}
+            if _lines(run / "samples.jsonl") >= 2 and "assembly" not in stages:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                killed_at = _lines(run / "samples.jsonl")
+                break
+            time.sleep(0.05)
+        t0 = time.perf_counter()
+        r = subprocess.run(_cli(tmp, "ray", chains, *args), env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:]
+        t_rerun = time.perf_counter() - t0
+        same = {f: (tmp / "local" / f).read_bytes() == (run / f).read_bytes() for f in FILES}
+        man = json.loads((run / "manifest.json").read_text())["stages"]
+        nodes = {k: v["runs"][-1].get("nodes") for k, v in man.items() if "nodes" in v["runs"][-1]}
+        print(f"[cluster] 3-node Ray cluster (ray.cluster_utils.Cluster, 1 CPU each), {chains} walks: "
+              f"local build {t_local:.1f} s; Ray build killed (SIGKILL) mid-assembly after "
+              f"{killed_at} of {_lines(run / 'samples.jsonl')} samples, rerun {t_rerun:.1f} s")
+        print(f"[cluster] nodes that ran tasks, last run of each stage: {nodes}; scratch dirs (one per node): "
+              f"{len([d for d in scratch.iterdir() if d.is_dir()])}")
+        print(f"[cluster] byte-identical to the local executor: {all(same.values())} "
+              + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in same.items()))
+        print(f"[cluster] {load()}")
+    finally:
+        cluster.shutdown()
+        os.environ.pop("LONGTRACERL_RAY_SCRATCH", None)
+
+
+# ---------------------------------------------------------------------------- 2. assembly throughput
+
+
+def part_assembly(tmp: Path, chains: int, max_tokens: int) -> None:
+    import ray
+
+    from longtracerl.config import BuildConfig
+    from longtracerl.pipeline.build import run_build
+    from longtracerl.pipeline.context import RunContext
+    from longtracerl.pipeline.executors import run_ray
+    from longtracerl.pipeline.stages import AssemblyStage
+
+    base = ["walk.hops=2", "distractors.compare_all=false", f"assembly.max_tokens={max_tokens}"]
+    cfg = BuildConfig.load(None, base, {"out": str(tmp), "name": "tput-src", "walk.n_chains": chains})
+    src = run_build(cfg, progress=False, stages=["walk", "questions", "agent"]).dir
+    n = _lines(src / "trajectories.jsonl")
+    rates = {}
+    for workers in (1, 2):
+        run = tmp / "tput"
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env={"py_modules": [str(Path(__import__("longtracerl").__file__).parent)]})
+        c = BuildConfig.load(None, [*base, "executor.kind=ray", "executor.ray.batch_size=2",
+                                    f"executor.ray.max_in_flight={2 * workers}"],
+                             {"out": str(tmp), "name": "tput", "walk.n_chains": chains})
+        # warm-up: every worker process opens the world and loads the tokenizer once (cached per process)
+        shutil.rmtree(run, ignore_errors=True)
+        shutil.copytree(src, run)
+        lines = (run / "trajectories.jsonl").read_bytes().splitlines(keepends=True)
+        (run / "trajectories.jsonl").write_bytes(b"".join(lines[: 4 * workers]))
+        run_ray(RunContext(c, progress=False), AssemblyStage())
+        shutil.rmtree(run)
+        shutil.copytree(src, run)
+        t0 = time.perf_counter()
+        info = run_ray(RunContext(c, progress=False), AssemblyStage())
+        dt = time.perf_counter() - t0
+        rates[workers] = n / dt
+        print(f"[assembly] {workers} worker process(es): {n} trajectories -> {info.get('samples', 0)} samples "
+              f"at L={max_tokens} in {dt:.1f} s = {rates[workers]:.2f} items/s ({load()})")
+        ray.shutdown()
+    print(f"[assembly] speed-up 2 vs 1 workers: {rates[2] / rates[1]:.2f}x (target >= 1.6x on 2 idle cores)")
+
+
+# ---------------------------------------------------------------------------- 3. LLM pool
+
+
+def part_pool(n: int, cap: int, delay: float) -> None:
+    from aiohttp import web
+
+    from longtracerl.llm.pool import make_pool
+    from longtracerl.netutil import free_port
+
+    rng = random.Random(0)
+
+    class Ep:
+        def __init__(self, name: str, delay: float, fail_share: float) -> None:
+            self.name, self.delay, self.fail_share, self.port = name, delay, fail_share, free_port()
+            self.url = f"http://127.0.0.1:{self.port}/v1"
+
+        async def handle(self, request: web.Request) -> web.Response:
+            await request.json()
+            await asyncio.sleep(self.delay)
+            if rng.random() < self.fail_share:
+                return web.json_response({"error": {"message": "injected"}}, status=500)
+            return web.json_response({"choices": [{"message": {"role": "assistant", "content": "ok"},
+                                                   "finish_reason": "stop"}],
+                                      "usage": {"prompt_tokens": 10, "completion_tokens": 2}})
+
+    eps = [Ep("fast", delay, 0.0), Ep("flaky (fails 1/2)", delay, 0.5), Ep("slow (5x)", 5 * delay, 0.0)]
+    loop = asyncio.new_event_loop()
+    th = threading.Thread(target=loop.run_forever, daemon=True)
+    th.start()
+    runners = []
+    for e in eps:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", e.handle)
+        runner = web.AppRunner(app, access_log=None)
+        asyncio.run_coroutine_threadsafe(runner.setup(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(web.TCPSite(runner, "127.0.0.1", e.port).start(), loop).result(10)
+        runners.append(runner)
+
+    async def go() -> tuple[float, dict[str, dict[str, object]]]:
+        pool = make_pool([e.url for e in eps], model="stub", max_in_flight=cap, cooldown=1.0)
+        sem = asyncio.Semaphore(3 * cap)
+
+        async def one(i: int) -> None:
+            async with sem:
+                await pool.chat([{"role": "user", "content": str(i)}], temperature=0.7)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(n)))
+        dt = time.perf_counter() - t0
+        await pool.aclose()
+        return dt, pool.stats()
+
+    try:
+        dt, st = asyncio.run(go())
+    finally:
+        for r in runners:
+            asyncio.run_coroutine_threadsafe(r.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        th.join(5)
+        loop.close()
+    healthy = cap / delay + 0.5 * cap / delay + cap / (5 * delay)  # successful answers per second
+    without_flaky = cap / delay + cap / (5 * delay)
+    ok = sum(int(v["ok"]) for v in st.values())  # type: ignore[call-overload]
+    print(f"[pool] {n} requests, {3 * cap} in flight, cap {cap} per endpoint, base latency {delay * 1000:.0f} ms: "
+          f"{ok}/{n} completed in {dt:.2f} s ({load()})")
+    for e in eps:
+        s = st[e.url]
+        print(f"[pool]   {e.name:18s} requests {s['requests']:5d}  ok {s['ok']:5d}  failed {s['failed']:4d}  "
+              f"left out {s['trips']:3d}x  peak in flight {s['max_in_flight']}")
+    fast, slow = st[eps[0].url]["ok"], st[eps[2].url]["ok"]
+    print(f"[pool] slow/fast answers: {int(slow) / max(1, int(fast)):.2f} (capacity ratio 0.20)")  # type: ignore[call-overload]
+    print(f"[pool] ideal for the healthy capacity (fast + half of flaky + slow = {healthy:.0f}/s): {n / healthy:.2f} s "
+          f"-> {dt / (n / healthy):.2f}x; without the flaky one ({without_flaky:.0f}/s): {n / without_flaky:.2f} s "
+          f"-> {dt / (n / without_flaky):.2f}x (target <= 1.3x)")
+
+
+# ---------------------------------------------------------------------------- 4. driver memory
+
+
+def rss_child(n: int, tmp: Path) -> None:
+    """In a fresh process: run ``n`` stub items through the Ray executor; print the driver's peak RSS."""
+    sys.path.insert(0, str(HERE))
+    from longtracerl.config import BuildConfig
+    from longtracerl.pipeline.context import RunContext
+    from longtracerl.pipeline.executors import run_ray
+    from scale_stub import StubStage  # type: ignore[import-not-found]
+
+    cfg = BuildConfig.load(None, ["executor.kind=ray", "executor.ray.batch_size=1000", "executor.ray.local_cpus=2",
+                                  f"executor.ray.runtime_env={{py_modules: ['{HERE / 'scale_stub'}']}}"],
+                           {"out": str(tmp), "name": f"rss-{n}"})
+    ctx = RunContext(cfg, progress=False)
+    pad = "x" * 240
+    with (ctx.dir / "stub_items.jsonl").open("w") as f:
+        for i in range(n):
+            f.write(json.dumps({"item_id": f"item-{i:07d}", "payload": pad}) + "\n")
+    from longtracerl.pipeline.ray_cluster import connect
+
+    connect(cfg.executor.ray)  # Ray's own client memory is not the executor's: measure from here
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    info = run_ray(ctx, StubStage())
+    dt = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = ctx.dir / "stub_out.jsonl"
+    print(json.dumps({"n": n, "tasks": info["tasks"], "lines": _lines(out), "mb_out": out.stat().st_size / 2**20,
+                      "seconds": dt, "rss_before_mb": before, "peak_rss_mb": peak}))
+
+
+def part_memory(tmp: Path) -> None:
+    for n in (10_000, 100_000):
+        r = subprocess.run([sys.executable, __file__, "--rss-child", str(n), "--tmp", str(tmp)], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            print(f"[memory] {n} items: failed: {r.stderr[-1500:]}")
+            continue
+        d = json.loads(r.stdout.strip().splitlines()[-1])
+        print(f"[memory] {d['n']:,} stub items ({d['tasks']} tasks, {d['mb_out']:.0f} MB written, {d['lines']:,} lines) "
+              f"in {d['seconds']:.1f} s: driver peak RSS {d['peak_rss_mb']:.0f} MB "
+              f"(before the stage {d['rss_before_mb']:.0f} MB) ({load()})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parts", default="cluster,assembly,pool,memory")
+    ap.add_argument("--chains", type=int, default=8, help="walks of the cluster identity build")
+    ap.add_argument("--tput-chains", type=int, default=60, help="walks feeding the assembly throughput run")
+    ap.add_argument("--tput-max-tokens", type=int, default=65536)
+    ap.add_argument("--pool-n", type=int, default=600)
+    ap.add_argument("--pool-latency", type=float, default=0.2, help="seconds per answer of the fast endpoints")
+    ap.add_argument("--rss-child", type=int, default=None)
+    ap.add_argument("--tmp", default=None)
+    a = ap.parse_args()
+    if a.rss_child is not None:
+        rss_child(a.rss_child, Path(a.tmp))
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    os.environ.setdefault("LONGTRACERL_HOME", str(tmp / "home"))
+    try:
+        parts = a.parts.split(",")
+        if "pool" in parts:
+            part_pool(a.pool_n, 8, a.pool_latency)
+        if "memory" in parts:
+            part_memory(tmp)
+        if "assembly" in parts:
+            part_assembly(tmp, a.tput_chains, a.tput_max_tokens)
+        if "cluster" in parts:
+            part_cluster(tmp, a.chains)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
