@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# verl 0.9.1 GRPO with the LongTraceRL reward (paper recipe: `longtracerl train verl-args` prints the same list).
-#   bash examples/verl_grpo.sh data/train.parquet data/val.parquet Qwen/Qwen3-4B-Thinking-2507
+# verl 0.9.1 GRPO with the LongTraceRL reward: the paper's recipe on one node of 8 GPUs.
+#   bash examples/verl_grpo.sh data/train.parquet data/val.parquet Qwen/Qwen3-4B-Thinking-2507 [more overrides]
+# `longtracerl train verl-args` prints the same list; `--nnodes 4 --gpus-per-node 8` gives the paper's 32-GPU
+# layout (or append trainer.nnodes=4 here). Micro batches: dynamic batch size with one full 128K+32K sequence
+# per GPU (verl's validate_config needs micro batch sizes or dynamic batch size for the actor and log-probs).
 # The parquet rows need reward_model.ground_truth (the answer) and extra_info.rubrics / extra_info.question.
-# The reward manager scores each response; the longtrace_grpo estimator does the group step by uid.
+# The reward manager scores each response; the longtrace_grpo estimator does the group step by uid (it is
+# registered in every verl process by the `verl.plugins` entry point of the installed longtracerl package).
 set -euo pipefail
 TRAIN=${1:?train parquet}; VAL=${2:?val parquet}; MODEL=${3:?model path}
 export LONGTRACERL_REWARD_CONFIG=${LONGTRACERL_REWARD_CONFIG:-examples/reward_config.yaml}
@@ -11,6 +15,14 @@ python -m verl.trainer.main_ppo \
   data.train_files="$TRAIN" \
   data.val_files="$VAL" \
   actor_rollout_ref.model.path="$MODEL" \
+  trainer.nnodes=1 \
+  trainer.n_gpus_per_node=8 \
+  actor_rollout_ref.actor.use_dynamic_bsz=True \
+  actor_rollout_ref.actor.ppo_max_token_len_per_gpu=163840 \
+  actor_rollout_ref.rollout.log_prob_use_dynamic_bsz=True \
+  actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu=163840 \
+  actor_rollout_ref.ref.log_prob_use_dynamic_bsz=True \
+  actor_rollout_ref.ref.log_prob_max_token_len_per_gpu=163840 \
   algorithm.adv_estimator=longtrace_grpo \
   algorithm.use_kl_in_reward=False \
   algorithm.norm_adv_by_std_in_grpo=True \

@@ -14,11 +14,12 @@ train_app = typer.Typer(help="GRPO training with the LongTraceRL reward (TRL on 
 def grpo(
     data: Path = typer.Option(..., "--data", exists=True, dir_okay=False, help="Training JSONL (released slime format)."),
     model: str = typer.Option("bundled", "--model", help="Model path / hub id, or 'bundled' (SmolLM2-135M GGUF)."),
-    output_dir: Path = typer.Option(Path("grpo-out"), "--output-dir", help="Where checkpoints and logs go."),
+    output_dir: Path = typer.Option(Path("grpo-out"), "--output-dir", help="Checkpoints, metrics.jsonl, curves.png."),
     max_steps: int = typer.Option(200, "--max-steps", help="Optimizer steps (paper: 200)."),
     num_generations: int = typer.Option(8, "--num-generations", help="Responses per prompt, G (paper: 8)."),
     prompts_per_step: int = typer.Option(16, "--prompts-per-step", help="Prompts per step (paper: 16)."),
     max_completion_length: int = typer.Option(32768, "--max-completion-length", help="Response token budget (paper: 32768)."),
+    max_prompt_length: int = typer.Option(131072, "--max-prompt-length", help="Longest prompt allowed (paper: 131072)."),
     learning_rate: float = typer.Option(2e-6, "--lr", help="Constant learning rate (paper: 2e-6)."),
     per_device_batch: int = typer.Option(0, "--per-device-batch", help="Per-device micro batch (0: G)."),
     reward_config: Path | None = typer.Option(None, "--reward-config", exists=True, dir_okay=False,
@@ -31,8 +32,17 @@ def grpo(
     judge_model: str = typer.Option(None, "--judge-model", help="Judge model name."),
     judge_prompt_file: Path | None = typer.Option(None, "--judge-prompt-file", help="Judge template file "
                                                   "({question} {response} {correct_answer})."),
+    save_every: int = typer.Option(0, "--save-every", help="Checkpoint (weights, optimizer, RNG) every N steps; 0: none."),
+    resume: str = typer.Option("auto", "--resume",
+                               help="auto: continue from the newest checkpoint in --output-dir; never; or a checkpoint dir."),
+    report_to: str = typer.Option("none", "--report-to", help="none | tensorboard | wandb (metrics.jsonl is always written)."),
+    eval_data: Path | None = typer.Option(None, "--eval-data", exists=True, dir_okay=False,
+                                          help="Held-out slime JSONL (e.g. export/slime_test.jsonl), scored greedily."),
+    eval_every: int = typer.Option(0, "--eval-every", help="Evaluate --eval-data every N steps (and at start and end)."),
+    eval_max_new_tokens: int = typer.Option(64, "--eval-max-new-tokens", help="Greedy answer budget for evaluation."),
+    seed: int = typer.Option(0, "--seed", help="Seed of sampling and data order."),
 ) -> None:
-    """Run GRPO with TRL and the LongTraceRL reward (CPU works with small models)."""
+    """Run GRPO with TRL and the LongTraceRL reward (CPU works with small models); resumes after a kill."""
     from rich.console import Console
 
     from longtracerl.presets import preset_values, print_table, settings_table
@@ -48,7 +58,9 @@ def grpo(
         cfg = PaperGRPOConfig.model_validate({
             **preset_values("grpo", preset or "default"),
             "max_steps": max_steps, "num_generations": num_generations, "prompts_per_step": prompts_per_step,
-            "max_completion_length": max_completion_length, "learning_rate": learning_rate})
+            "max_completion_length": max_completion_length, "max_prompt_length": max_prompt_length,
+            "learning_rate": learning_rate, "seed": seed})
+        cfg.to_trl_kwargs(per_device_train_batch_size=per_device_batch or None, use_vllm=use_vllm)  # layout check
     except ValueError as e:
         console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -59,15 +71,18 @@ def grpo(
     try:
         trainer = train_grpo(
             data, model, output_dir, cfg, reward_config=reward_cfg, use_vllm=use_vllm,
-            per_device_train_batch_size=per_device_batch or None, save=save,
+            per_device_train_batch_size=per_device_batch or None, save=save, save_every=save_every,
+            resume=resume, report_to=report_to, eval_data=eval_data, eval_every=eval_every,
+            eval_max_new_tokens=eval_max_new_tokens,
         )
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from e
     steps = [h for h in trainer.state.log_history if "reward" in h]
     if steps:
         last = steps[-1]
         console.print(f"done: {trainer.state.global_step} steps, last mean reward {last['reward']:.4f}")
+    console.print(f"metrics: {output_dir / 'metrics.jsonl'}  curves: {output_dir / 'curves.png'}")
 
 
 @train_app.command("verl-args")
@@ -75,13 +90,42 @@ def verl_args(
     max_steps: int = typer.Option(200, "--max-steps"),
     num_generations: int = typer.Option(8, "--num-generations"),
     prompts_per_step: int = typer.Option(16, "--prompts-per-step"),
+    nnodes: int = typer.Option(1, "--nnodes", help="Nodes (trainer.nnodes)."),
+    gpus_per_node: int = typer.Option(8, "--gpus-per-node", help="GPUs per node (trainer.n_gpus_per_node)."),
+    micro_batch_per_gpu: int = typer.Option(0, "--micro-batch-per-gpu",
+                                            help="Fixed micro batches per GPU; 0: dynamic batch size (default)."),
 ) -> None:
     """Print the paper's recipe as hydra overrides for ``python -m verl.trainer.main_ppo``."""
     from longtracerl.train.grpo_config import PaperGRPOConfig
 
     cfg = PaperGRPOConfig(max_steps=max_steps, num_generations=num_generations, prompts_per_step=prompts_per_step)
-    for line in cfg.to_verl_overrides():
+    for line in cfg.to_verl_overrides(nnodes=nnodes, gpus_per_node=gpus_per_node, micro_batch_per_gpu=micro_batch_per_gpu):
         typer.echo(line)
+
+
+@train_app.command("openrlhf-args")
+def openrlhf_args_cmd(
+    model: str = typer.Option("MODEL", "--model"),
+    data: str = typer.Option("train.jsonl", "--data"),
+    nnodes: int = typer.Option(1, "--nnodes"),
+    gpus_per_node: int = typer.Option(8, "--gpus-per-node"),
+) -> None:
+    """Print arguments for ``python -m openrlhf.cli.train_ppo_ray`` (OpenRLHF >= 0.10.2 flag names)."""
+    import shlex
+
+    from longtracerl.train.recipes import openrlhf_args
+
+    typer.echo(shlex.join(openrlhf_args(model=model, data=data, nnodes=nnodes, gpus_per_node=gpus_per_node)))
+
+
+@train_app.command("slime-args")
+def slime_args_cmd(group_rm: bool = typer.Option(False, "--group-rm", help="Score whole groups (slime --group-rm).")) -> None:
+    """Print slime arguments for the LongTraceRL reward (eval reads the outcome)."""
+    import shlex
+
+    from longtracerl.train.recipes import slime_args
+
+    typer.echo(shlex.join(slime_args(group_rm=group_rm)))
 
 
 @train_app.command("recipe")

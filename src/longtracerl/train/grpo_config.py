@@ -74,6 +74,14 @@ class PaperGRPOConfig(BaseModel):
                 f"processes ({num_processes})"
             )
         accum = total // (pdbs * num_processes)
+        local = pdbs * accum  # completions one process generates and scores per step
+        if local % self.num_generations:
+            raise ValueError(
+                f"each of the {num_processes} processes would score {local} completions per step, not a multiple "
+                f"of the group size {self.num_generations}: a prompt's group would be split across processes and "
+                f"the group step (rubric / group max) would see part of it; make prompts_per_step "
+                f"({self.prompts_per_step}) a multiple of the number of processes ({num_processes})"
+            )
         kw: dict[str, Any] = {
             "learning_rate": self.learning_rate,
             "lr_scheduler_type": self.lr_scheduler,
@@ -110,16 +118,49 @@ class PaperGRPOConfig(BaseModel):
 
     # ------------------------------------------------------------------ verl
 
-    def to_verl_overrides(self, *, reward_manager: bool = True) -> list[str]:
+    def to_verl_overrides(
+        self,
+        *,
+        reward_manager: bool = True,
+        nnodes: int = 1,
+        gpus_per_node: int = 8,
+        micro_batch_per_gpu: int = 0,
+    ) -> list[str]:
         """Hydra overrides for ``python -m verl.trainer.main_ppo`` (verl 0.9.1 ``ppo_trainer`` config).
 
         ``algorithm.adv_estimator=longtrace_grpo`` is the LongTraceRL group step + GRPO (its epsilon is
         verl's 1e-6, as the paper). The importance correction is verl's token-level IcePop
         (``rollout_is=token``, weights outside ``[is_min, is_max]`` zeroed). ``ppo_mini_batch_size`` equals
         the prompt batch so there is one update per rollout.
+
+        Micro batches: verl's ``validate_config`` needs either a micro batch size per GPU or dynamic batch
+        size for the actor update and for the rollout / reference log-prob passes. By default (``0``) we use
+        dynamic batch size with a token budget of one full sequence (prompt + response) per GPU, which
+        suits 128K + 32K sequences; ``micro_batch_per_gpu=N`` sets fixed micro batches instead (then verl
+        also requires ``prompts_per_step * num_generations`` to be a multiple of the GPU count).
         """
         a = "actor_rollout_ref.actor"
+        if micro_batch_per_gpu:
+            batching = [
+                f"{a}.use_dynamic_bsz=False",
+                f"{a}.ppo_micro_batch_size_per_gpu={micro_batch_per_gpu}",
+                f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={micro_batch_per_gpu}",
+                f"actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu={micro_batch_per_gpu}",
+            ]
+        else:
+            tokens = self.max_prompt_length + self.max_completion_length
+            batching = [
+                f"{a}.use_dynamic_bsz=True",
+                f"{a}.ppo_max_token_len_per_gpu={tokens}",
+                "actor_rollout_ref.rollout.log_prob_use_dynamic_bsz=True",
+                f"actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu={tokens}",
+                "actor_rollout_ref.ref.log_prob_use_dynamic_bsz=True",
+                f"actor_rollout_ref.ref.log_prob_max_token_len_per_gpu={tokens}",
+            ]
         out = [
+            f"trainer.nnodes={nnodes}",
+            f"trainer.n_gpus_per_node={gpus_per_node}",
+            *batching,
             "algorithm.adv_estimator=longtrace_grpo",
             "algorithm.use_kl_in_reward=False",
             "algorithm.norm_adv_by_std_in_grpo=True",

@@ -49,20 +49,31 @@ def _fix_special_tokens(tok: Any) -> Any:
     return tok
 
 
-def load_model_and_tokenizer(model: str | None = None) -> tuple[Any, Any]:
-    """A causal LM and its tokenizer: a local path / hub id, or ``bundled`` (SmolLM2-135M from the GGUF)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_tokenizer(model: str | None = None) -> Any:
+    """The tokenizer alone (cheap: no weights), for length checks before the model is loaded."""
+    from transformers import AutoTokenizer
 
+    if model in (None, "", BUNDLED):
+        return bundled_tokenizer()
+    tok = AutoTokenizer.from_pretrained(model)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model_and_tokenizer(model: str | None = None, *, tokenizer: Any = None) -> tuple[Any, Any]:
+    """A causal LM and its tokenizer: a local path / hub id, or ``bundled`` (SmolLM2-135M from the GGUF)."""
+    from transformers import AutoModelForCausalLM
+
+    tok = tokenizer if tokenizer is not None else load_tokenizer(model)
     if model in (None, "", BUNDLED):
         from longtracerl.llm.bundled import bundled_gguf_path
 
         gguf = bundled_gguf_path()
-        tok = bundled_tokenizer()
         lm = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         lm.generation_config.eos_token_id = tok.eos_token_id
         lm.generation_config.pad_token_id = tok.pad_token_id
     else:
-        tok = AutoTokenizer.from_pretrained(model)
         lm = AutoModelForCausalLM.from_pretrained(model)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token

@@ -16,8 +16,10 @@ from longtracerl.train.models import load_model_and_tokenizer
 if TYPE_CHECKING:
     from datasets import Dataset
 
-def read_slime_jsonl(path: str | Path) -> list[dict[str, Any]]:
+def read_slime_jsonl(path: str | Path, *, require_rubrics: bool = True) -> list[dict[str, Any]]:
     """Rows ``{prompt, label, rubrics, question}`` from the released format; errors name file:line and field.
+
+    ``require_rubrics``: a row without a rubric list is an error (an empty list is allowed: outcome only).
 
     Released format: ``{"input_messages": [{"role": "user", "content": ...}], "label": ...,
     "metadata": {"extra_reward_info": {"question": ..., "rubrics": [...]}}}``.
@@ -43,7 +45,12 @@ def read_slime_jsonl(path: str | Path) -> list[dict[str, Any]]:
                 raise ValueError(f"{where}: field 'input_messages' must be a non-empty list of {{role, content}} messages")
             if "label" not in obj:
                 raise ValueError(f"{where}: missing field 'label'")
-            info = (obj.get("metadata") or {}).get("extra_reward_info") or {}
+            if obj["label"] is None or not str(obj["label"]).strip():
+                raise ValueError(f"{where}: field 'label' is empty (the gold answer)")
+            meta = obj.get("metadata")
+            info = (meta.get("extra_reward_info") if isinstance(meta, dict) else None) or {}
+            if require_rubrics and "rubrics" not in info and "rubrics" not in obj:
+                raise ValueError(f"{where}: missing field 'metadata.extra_reward_info.rubrics' (the rubric entities)")
             rubrics = info.get("rubrics", obj.get("rubrics", []))
             if not isinstance(rubrics, list) or not all(isinstance(r, str) for r in rubrics):
                 raise ValueError(f"{where}: field 'metadata.extra_reward_info.rubrics' must be a list of strings")
@@ -70,6 +77,32 @@ def load_dataset(path: str | Path) -> Dataset:
     return Dataset.from_list(read_slime_jsonl(path))
 
 
+def resumable_trainer_class() -> Any:
+    """TRL's ``GRPOTrainer`` whose prompt order is a function of (seed, epoch) alone.
+
+    TRL's ``RepeatSampler`` draws each epoch's permutation from one generator seeded once; a run resumed in
+    epoch k would start that generator afresh and replay epoch 0's order (transformers does not fast-forward
+    past finished epochs). Reseeding at ``set_epoch`` (which the trainer calls every epoch) makes a resumed
+    run see the prompts in the same order as an uninterrupted one.
+    """
+    from trl import GRPOTrainer
+    from trl.trainer.utils import RepeatSampler
+
+    class EpochSeededRepeatSampler(RepeatSampler):  # type: ignore[misc]
+        def set_epoch(self, epoch: int) -> None:
+            if self.shuffle:
+                self.generator.manual_seed((self.seed or 0) * 1_000_003 + epoch)
+
+    class ResumableGRPOTrainer(GRPOTrainer):  # type: ignore[misc]
+        def _get_train_sampler(self, dataset: Any = None) -> Any:
+            sampler = super()._get_train_sampler(dataset)
+            if type(sampler) is RepeatSampler:
+                sampler.__class__ = EpochSeededRepeatSampler
+            return sampler
+
+    return ResumableGRPOTrainer
+
+
 def train_grpo(
     dataset_path: str | Path,
     model: Any = None,
@@ -82,21 +115,64 @@ def train_grpo(
     use_vllm: bool = False,
     per_device_train_batch_size: int | None = None,
     save: bool = True,
+    save_every: int = 0,
+    resume: str = "auto",
+    report_to: str = "none",
+    eval_data: str | Path | None = None,
+    eval_every: int = 0,
+    eval_max_new_tokens: int = 64,
+    check_lengths: bool = True,
     trainer_overrides: dict[str, Any] | None = None,
 ) -> Any:
     """Run TRL GRPO with the LongTraceRL reward; returns the trainer (its ``state.log_history`` has the logs).
 
     ``model``: a loaded model (then give ``tokenizer``), a path / hub id, or None for the bundled SmolLM2.
+    Everything that can be wrong with the input (rows, model path, lengths, a resume directory of another
+    run) fails before the model is loaded. ``save_every`` N: a checkpoint (weights, optimizer, scheduler, RNG
+    states) every N steps; ``resume``: ``auto`` continues from the newest complete checkpoint in
+    ``output_dir``, ``never`` refuses a directory with checkpoints, or a checkpoint path. Metrics go to
+    ``output_dir/metrics.jsonl`` and ``curves.png``; ``eval_data`` (slime JSONL) is evaluated greedily at
+    step 0, every ``eval_every`` steps and at the end.
     """
     import torch
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
+    from longtracerl.reward.adapters._common import load_reward_config
     from longtracerl.reward.adapters.trl import LongTraceTRLReward
+    from longtracerl.train import checks, run_dir
+    from longtracerl.train.callbacks import EvalCallback, MetricsCallback
 
     cfg = config or PaperGRPOConfig()
-    dataset = load_dataset(dataset_path)  # bad input fails before a model is loaded
+    out = Path(output_dir)
+    rows = read_slime_jsonl(dataset_path)  # bad input fails before a model is loaded
+    eval_rows = read_slime_jsonl(eval_data) if eval_data is not None else []
+    rcfg = load_reward_config(reward_config)
+    if report_to not in ("none", "tensorboard", "wandb"):
+        raise ValueError(f"--report-to {report_to}: expected none, tensorboard or wandb")
+    model_name = model if isinstance(model, str) or model is None else None
+    if model_name is not None:
+        checks.check_model_path(model_name)
+    settings = {
+        "data": str(Path(dataset_path).resolve()), "data_sha256": run_dir.file_sha256(dataset_path),
+        "model": model_name if model_name is not None else type(model).__name__,
+        "recipe": cfg.model_dump(exclude={"max_steps"}), "reward": rcfg.model_dump(mode="json"),
+        "per_device_train_batch_size": per_device_train_batch_size, "use_vllm": use_vllm,
+        "eval_data": str(Path(eval_data).resolve()) if eval_data else None, "eval_every": eval_every,
+        "max_steps": cfg.max_steps, "save_every": save_every, "report_to": report_to, "save_final": save,
+    }
+    checkpoint = run_dir.prepare(out, settings, resume)
+    if check_lengths:
+        if tokenizer is None:
+            from longtracerl.train.models import load_tokenizer
+
+            tokenizer = load_tokenizer(model_name)
+        counts = checks.prompt_token_counts(rows + eval_rows, tokenizer)
+        window = checks.context_window(model_name) if model_name is not None else getattr(
+            getattr(model, "config", None), "max_position_embeddings", None)
+        checks.check_lengths(counts, data=dataset_path, window=window, max_prompt_length=cfg.max_prompt_length,
+                             max_completion_length=cfg.max_completion_length, model=str(model_name or "given model"))
     if model is None or isinstance(model, str):
-        model, tokenizer = load_model_and_tokenizer(model)
+        model, tokenizer = load_model_and_tokenizer(model, tokenizer=tokenizer)
     elif tokenizer is None:
         raise ValueError("give the tokenizer with a loaded model")
     if tokenizer.pad_token is None:
@@ -104,26 +180,35 @@ def train_grpo(
     cpu = (not torch.cuda.is_available()) if use_cpu is None else use_cpu
     kwargs = cfg.to_trl_kwargs(per_device_train_batch_size=per_device_train_batch_size, use_vllm=use_vllm)
     kwargs.update(
-        output_dir=str(output_dir),
+        output_dir=str(out),
         use_cpu=cpu,
         bf16=False if cpu else kwargs.get("bf16", None) or torch.cuda.is_bf16_supported(),
-        save_strategy="steps" if save else "no",
-        report_to=[],
+        save_strategy="steps" if save_every > 0 else "no",
+        save_steps=save_every if save_every > 0 else 500,
+        report_to=[] if report_to == "none" else [report_to],
         logging_steps=1,
     )
     kwargs.update(trainer_overrides or {})
     reward = LongTraceTRLReward.for_model(
-        model, tokenizer, reward_config, num_generations=cfg.num_generations,
+        model, tokenizer, rcfg, num_generations=cfg.num_generations,
         max_completion_length=cfg.max_completion_length,
     )
-    trainer = GRPOTrainer(
+    metrics = out / run_dir.METRICS_FILE
+    run_dir.truncate_metrics(metrics, run_dir.checkpoint_step(checkpoint))
+    callbacks: list[Any] = [MetricsCallback(metrics, out / run_dir.CURVES_FILE)]
+    if eval_rows:
+        callbacks.append(EvalCallback(eval_rows, tokenizer, metrics, eval_every, rcfg, eval_max_new_tokens))
+    from datasets import Dataset
+
+    trainer = resumable_trainer_class()(
         model=model,
         reward_funcs=[cast(Any, reward)],  # a callable; TRL's list type is invariant
         args=GRPOConfig(**kwargs),
-        train_dataset=dataset,
+        train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
+        callbacks=callbacks,
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
     if save:
-        trainer.save_model(str(output_dir))
+        trainer.save_model(str(out))
     return trainer

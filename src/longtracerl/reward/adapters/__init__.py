@@ -7,5 +7,5 @@ Each module imports its framework lazily or only when imported itself, so import
   ``longtrace_grpo`` advantage estimator (the group step: positive-only + rubric normalization per ``uid``).
 - ``slime``: ``reward_func`` for ``--custom-rm-path``, ``group_reward_func`` for ``--group-rm`` and
   ``post_process_rewards`` for ``--custom-reward-post-process-path``.
-- ``openrlhf``: ``reward_func(queries, prompts, labels)`` for ``--remote_rm_url file.py``.
+- ``openrlhf``: ``reward_func(queries, prompts, labels)`` for ``--reward.remote_url file.py``.
 """

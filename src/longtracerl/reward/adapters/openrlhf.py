@@ -1,7 +1,7 @@
-"""OpenRLHF adapter: ``reward_func(queries, prompts, labels)`` for ``--remote_rm_url reward.py``.
+"""OpenRLHF adapter: ``reward_func(queries, prompts, labels)`` for ``--reward.remote_url reward.py`` (``--remote_rm_url`` before 0.10.2).
 
 OpenRLHF loads ``reward_func`` from a Python file and calls it with ``queries`` (prompt + response, decoded
-with special tokens), ``prompts`` (the templated prompts) and ``labels`` (the ``--label_key`` column). It
+with special tokens), ``prompts`` (the templated prompts) and ``labels`` (the ``--data.label_key`` column). It
 passes nothing else, so the label carries the rubrics:
 
 - a JSON string ``{"answer": "...", "rubrics": ["entity", ...], "question": "...", "rubric_aliases":
