@@ -82,6 +82,7 @@ def test_table_for_the_default_config() -> None:
         assert b[k]["differs"] is True, k
     assert b["walk: moves per walk"] == {"setting": "walk: moves per walk", "ours": "4", "paper": "8", "differs": True}
     assert b["reward: eta (rubric weight)"]["differs"] is False
+    assert b["search agent"]["ours"] == "solver"  # what an LLM-free build really runs (pipeline/stages.py)
     assert b["walk: random-jump probability"]["paper"] == NOT_STATED and not b["walk: random-jump probability"]["differs"]
     assert not any(r["differs"] for r in rows if r["setting"].startswith(("GRPO", "eval")))
     assert _by(settings_table(eval=eval_settings(temperature=0.0)))["eval: temperature"]["differs"] is True

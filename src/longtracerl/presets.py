@@ -161,7 +161,7 @@ def build_rows(cfg: Any, tokenizer_name: str | None = None) -> list[dict[str, An
     """Rows of a ``BuildConfig`` (``tokenizer_name``: what actually counted L, when known)."""
     has_llm = cfg.llm.kind != "none"
     writer = cfg.questions.writer if cfg.questions.writer != "auto" else ("llm" if has_llm else "template")
-    agent = cfg.agent.kind if cfg.agent.kind != "auto" else ("llm" if has_llm else "chain_guided")
+    agent = cfg.agent.kind if cfg.agent.kind != "auto" else ("llm" if has_llm else "solver")
     w = cfg.walk
     judge = cfg.outcome.scorer == "judge"
     o = cfg.outcome
@@ -175,7 +175,8 @@ def build_rows(cfg: Any, tokenizer_name: str | None = None) -> list[dict[str, An
         _row("LLM for every role (walk, writer, agent, judge)", llm, None),
         _row("question writer", writer, "llm"),
         _row("search agent", agent, "llm"),
-        _row("agent actions", "tool calls" if cfg.agent.protocol == "tools" else "tagged text",
+        _row("agent actions", "search / open / answer calls in code (clue solver)" if agent == "solver" else
+             "tool calls" if cfg.agent.protocol == "tools" else "tagged text",
              "tool calls (search, open, answer + cite)", same=cfg.agent.protocol == "tools"),
         _row("agent attempts per question (K)", cfg.agent.attempts, 5),
         _row("agent turn limit", cfg.agent.max_turns, None),

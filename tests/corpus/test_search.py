@@ -5,8 +5,9 @@ import pytest
 
 from longtracerl.corpus.base import DocumentNotFound, SearchBackend
 from longtracerl.corpus.docstore import DocStore, build_docstore
+from longtracerl.corpus.indexes import get_search_backend
 from longtracerl.corpus.readers import read_corpus
-from longtracerl.corpus.search import TantivySearch, build_index, get_search_backend, query_terms
+from longtracerl.corpus.search import TantivySearch, build_index, query_terms
 from longtracerl.records import Document
 
 

@@ -171,3 +171,19 @@ def test_questions_cli(tmp_path: Path) -> None:
     r2 = subprocess.run([cli, "questions", "--chains", str(chains), "--llm", "template", "--out", str(out)],
                         capture_output=True, text=True, timeout=60)
     assert r2.returncode == 0 and "4 already done" in r2.stdout
+
+
+def test_relation_phrases_read_as_english() -> None:
+    """Every relation of the sample world, forward and inverse, reads as a phrase a person would write."""
+    from longtracerl.synth.questions.template import relation_phrase
+
+    def phrase(rel: str) -> str:
+        return relation_phrase(Hop(entity_id="e1", title="T", doc_id="d", relation=rel))
+
+    assert phrase("independence from") == "go to an entity it gained independence from"
+    assert phrase("independence from (inverse)") == "go to an entity that gained independence from it"
+    assert phrase("shares a border with") == "go to an entity it shares a border with"
+    assert phrase("dependency of (inverse)") == "go to an entity that is a dependency of it"
+    assert phrase("largest export partner") == "go to its largest export partner"
+    assert phrase("largest export partner (inverse)") == "go to an entity whose largest export partner it is"
+    assert phrase("mentions") == "go to an entity its page mentions"

@@ -23,6 +23,7 @@ from longtracerl.corpus.embeddings import EmbeddingClient
 from longtracerl.corpus.hybrid import DEFAULT_DENSE_WEIGHT, RRF_K, HybridSearch
 from longtracerl.corpus.search import (
     INDEX_FORMAT,
+    SEARCH_BACKENDS,
     TITLE_BOOST,
     TantivySearch,
     build_index,
@@ -115,3 +116,23 @@ def describe_search(backend: Any) -> dict[str, Any]:
     """What the build report says about a backend (its ``describe()``, else its name)."""
     d = getattr(backend, "describe", None)
     return dict(d()) if callable(d) else {"backend": getattr(backend, "name", type(backend).__name__)}
+
+
+def get_search_backend(name: str = "tantivy", **kwargs: Any) -> SearchBackend:
+    """Build a backend by name: ``tantivy`` (index_dir, docstore), ``auto``/``bm25``/``dense``/``hybrid``
+    (index_dir, docstore?, ...: what the index was built as, see ``indexes.open_search``) or ``remote``
+    (base_url, token)."""
+    if name == "remote":
+        from longtracerl.corpus.remote import RemoteSearch
+
+        return RemoteSearch(**kwargs)
+    if name in ("auto", "bm25", "dense", "hybrid"):
+        if name != "auto" and index_backend(kwargs["index_dir"]) != name:
+            raise ValueError(f"{kwargs['index_dir']} is a {index_backend(kwargs['index_dir'])} index, not {name}; "
+                             f"rebuild it with `longtracerl index --backend {name}`")
+        return open_search(**kwargs)
+    try:
+        return SEARCH_BACKENDS[name](**kwargs)
+    except KeyError:
+        known = [*SEARCH_BACKENDS, "auto", "bm25", "dense", "hybrid", "remote"]
+        raise ValueError(f"unknown search backend {name!r}; known: {', '.join(known)}") from None

@@ -30,7 +30,7 @@ from longtracerl.corpus.analyzers import (
     snippet_key,
     tokenizer_name,
 )
-from longtracerl.corpus.base import DocumentNotFound, SearchBackend
+from longtracerl.corpus.base import DocumentNotFound
 from longtracerl.corpus.docstore import DocStore
 from longtracerl.records import Document, OpenedDocument, SearchHit
 
@@ -400,25 +400,3 @@ def register_search_backend(name: str) -> Callable[[Callable[..., Any]], Callabl
         return factory
 
     return deco
-
-
-def get_search_backend(name: str = "tantivy", **kwargs: Any) -> SearchBackend:
-    """Build a backend by name: ``tantivy`` (index_dir, docstore), ``auto``/``bm25``/``dense``/``hybrid``
-    (index_dir, docstore?, ...: what the index was built as, see ``indexes.open_search``) or ``remote``
-    (base_url, token)."""
-    if name == "remote":
-        from longtracerl.corpus.remote import RemoteSearch
-
-        return RemoteSearch(**kwargs)
-    if name in ("auto", "bm25", "dense", "hybrid"):
-        from longtracerl.corpus.indexes import index_backend, open_search
-
-        if name != "auto" and index_backend(kwargs["index_dir"]) != name:
-            raise ValueError(f"{kwargs['index_dir']} is a {index_backend(kwargs['index_dir'])} index, not {name}; "
-                             f"rebuild it with `longtracerl index --backend {name}`")
-        return open_search(**kwargs)
-    try:
-        return SEARCH_BACKENDS[name](**kwargs)
-    except KeyError:
-        known = [*SEARCH_BACKENDS, "auto", "bm25", "dense", "hybrid", "remote"]
-        raise ValueError(f"unknown search backend {name!r}; known: {', '.join(known)}") from None

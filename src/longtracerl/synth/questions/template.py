@@ -29,6 +29,8 @@ _ATTRIBUTES: list[tuple[str, re.Pattern[str]]] = [
     ("first listed national symbol", re.compile(r"^National symbol\(s\): ([^;,\n(]+)", re.M)),
 ]
 _VERB_PHRASE = re.compile(r"\b(with|to|in|of|by|from|on|at|for|into)$")
+# relations named by a noun + preposition read as a verb phrase ("an entity that independence from it" is no English)
+_AS_VERB = {"independence from": "gained independence from"}
 
 
 def relation_phrase(hop: Hop) -> str:
@@ -38,11 +40,13 @@ def relation_phrase(hop: Hop) -> str:
         return "go to an entity its page mentions"
     if rel.endswith("(inverse)"):  # the edge's target has the relation to the current entity
         base = rel.removesuffix("(inverse)").strip()
+        base = _AS_VERB.get(base, base)
         if base.endswith(" of"):  # "dependency of" -> "an entity that is a dependency of it"
             return f"go to an entity that is a {base} it"
         if _VERB_PHRASE.search(base):  # "shares a border with" -> "an entity that shares a border with it"
             return f"go to an entity that {base} it"
         return f"go to an entity whose {base} it is"  # "largest export partner" -> "... whose ... it is"
+    rel = _AS_VERB.get(rel, rel)
     if _VERB_PHRASE.search(rel):  # "shares a border with" -> "an entity it shares a border with"
         return f"go to an entity it {rel}"
     return f"go to its {rel}"  # a noun phrase: "largest export partner", "director"
