@@ -50,12 +50,10 @@ class Script:
         if text.startswith("You write one hard multi-hop question"):
             self.calls["writer"] += 1
             example = json.loads(next(ln for ln in text.splitlines() if ln.startswith('{"question"')))
-            i = self.calls["writer"]
-            q = (f"Start with the first entity of path {i}, follow every linked step of the path in order, "
-                 "and tell me the requested fact of the final one?")
+            q, clues = _draft_from_prompt(text, example["answer"])
             self.answers[q] = example["answer"]
             return {"content": json.dumps({"question": q, "answer": example["answer"],
-                                           "gold_entities": example["gold_entities"]})}
+                                           "gold_entities": example["gold_entities"], "hop_clues": clues})}
         if "[correct_answer]:" in text:
             self.calls["judge"] += 1
             resp = text.split("[response]: ", 1)[1].split("\n\n[correct_answer]: ", 1)[0].strip()
@@ -79,6 +77,32 @@ class Script:
         right = self.attempts[question] >= 2  # the first attempt answers wrong: K > 1 attempts are needed
         return _call("answer", {"text": self.answers[question] if right else "nobody knows",
                                 "cited_doc_ids": ids[:1]})
+
+
+
+def _draft_from_prompt(text: str, answer: str) -> tuple[str, list[str]]:
+    """What a strong writer does, mechanically: follow the path step by step (its relations) and pin each
+    entity by its page's two longest opening sentences, every path name and the answer masked."""
+    path = re.findall(r"^\d+\. (.+?)(?: \(via: (.+)\)| \(JUMP: .*\))?$", text.split("The pages", 1)[0], re.M)
+    titles = [t for t, _ in path]
+    pages = dict(re.findall(r"^## ([^\n]+)\n(.*?)(?=\n\n## |\n\nWrite a question)", text, re.M | re.S))
+
+    def mask(s: str) -> str:
+        for name in sorted([*titles, answer], key=len, reverse=True):
+            s = re.sub(re.escape(name), "this entity", s, flags=re.I)
+        return s
+
+    clues = []
+    for title in titles:
+        sentences = [x.strip() for x in re.split(r"(?<=[.!?])\s+", pages.get(title, "")) if len(x.split()) >= 6]
+        best = " ".join(sorted(sentences, key=len, reverse=True)[:2])  # the two longest: specific enough to pin
+        clues.append(mask(" ".join(best.split()[:48])).strip(' ".'))
+    parts = [f'Start with the entity whose page says: "{clues[0]}".']
+    for (_, rel), clue in zip(path[1:], clues[1:], strict=True):
+        step = f"go to the entity reached via {rel}" if rel else "start again from another entity"
+        parts.append(f'Then {step}, whose page says: "{clue}".')
+    parts.append("What is the requested fact of the final entity?")
+    return " ".join(parts), clues
 
 
 def _call(name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +148,10 @@ def test_paper_preset_build_end_to_end(stub: Any, tmp_path: Path) -> None:
     env = {**os.environ, "LONGTRACERL_HOME": str(tmp_path / "home")}
     cmd = [sys.executable, "-m", "longtracerl.cli", "build", "--preset", "paper", "--llm", "openai",
            "--base-url", url, "--model", "stub-model", "--tokenizer", str(tok_dir), "--out", str(tmp_path),
-           "--name", "paper", "--n-chains", "4"]
+           "--name", "paper", "--n-chains", "4",
+           # the stub's mechanical clues are long verbatim sentences, so the last one alone often finds the
+           # answer's page; keep-and-count such shortcuts (a documented option): this test is about the preset
+           "--set", "questions.shortcut=keep"]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "build settings vs the paper (preset: paper" in r.stderr
