@@ -69,6 +69,9 @@ def test_any_hf_tokenizer_dir_counts_L_and_is_named(tmp_path: Path) -> None:
 
 def test_hub_id_that_cannot_be_loaded_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as hf_constants  # read once at import: the env alone may come too late
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(FileNotFoundError, match="Hugging Face Hub id"):
         load_tokenizer("no-such-org/no-such-tokenizer")
     with pytest.raises(FileNotFoundError, match="no such directory"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from typing import Any
 
 import httpx
@@ -37,6 +38,7 @@ class EmbeddingClient:
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(headers=headers, timeout=timeout)
+        weakref.finalize(self, self._http.close)  # a backend that is never closed still closes its sockets
         self.retries = retries
         self.dim = dim
         self.model = model if model else self._first_model()
