@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from longtracerl.netutil import free_port, wait_http
 
@@ -177,7 +178,22 @@ def test_rerun_with_other_settings_is_refused(stub: str, tmp_path: Path) -> None
     base = ["--data", str(data), "--base-url", f"{stub}/v1", "--out", str(out)]
     assert run_cli("longbench-v2", *base).returncode == 0
     r = run_cli("longbench-v2", *base, "--temperature", "0.1")
-    assert r.returncode == 2 and "temperature" in r.stderr
+    assert r.returncode == 2 and "temperature" in r.stderr.strip().splitlines()[-1]  # the error line names it
+
+
+def test_paper_preset_sets_the_papers_sampling_and_says_so(stub: str, tmp_path: Path) -> None:
+    """``--preset paper``: temperature 0.6 / top-p 0.95 / top-k 20 and the 160K context cap, flags still win."""
+    data = write_longbench_v2(tmp_path / "data.json", n=2)
+    out = tmp_path / "run"
+    r = run_cli("longbench-v2", "--data", str(data), "--base-url", f"{stub}/v1", "--out", str(out),
+                "--preset", "paper", "--top-p", "0.9")
+    assert r.returncode == 0, r.stderr
+    assert "eval settings vs the paper (preset: paper" in r.stderr
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert (cfg["temperature"], cfg["top_p"], cfg["top_k"], cfg["max_context"]) == (0.6, 0.9, 20, 160000)
+    bad = run_cli("longbench-v2", "--data", str(data), "--base-url", f"{stub}/v1", "--out", str(tmp_path / "x"),
+                  "--preset", "papr")
+    assert bad.returncode == 2 and "--preset" in bad.stderr
 
 
 def test_mrcr_and_compare(stub: str, tmp_path: Path) -> None:

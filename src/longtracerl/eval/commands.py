@@ -35,9 +35,11 @@ def register(app: typer.Typer) -> None:
         judge_model: str = typer.Option("", help="Judge model name."),
         judge_api_key: str = typer.Option(None, envvar="LONGTRACERL_JUDGE_API_KEY", help="Judge bearer token."),
         n_samples: int = typer.Option(None, help="Samples per item (default 4 for AA-LCR as in the paper, else 1)."),
-        temperature: float = typer.Option(0.6),
-        top_p: float = typer.Option(0.95),
-        top_k: int = typer.Option(20, help="Sent as top_k (vLLM/SGLang); 0 = do not send."),
+        preset: str = typer.Option("default", help="default | paper: sampling and lengths of PAPER.md 5 (the "
+                                   "flags below override it; paper also caps the context at 160,000 tokens)."),
+        temperature: float = typer.Option(None, help="Sampling temperature [0.6, the paper's]."),
+        top_p: float = typer.Option(None, help="Top-p [0.95]."),
+        top_k: int = typer.Option(None, help="Sent as top_k (vLLM/SGLang); 0 = do not send [20]."),
         max_tokens: int = typer.Option(None, help="Generated tokens (default 32000; a quarter of --max-context if set)."),
         max_context: int = typer.Option(None, help="Model window: longer prompts are middle-truncated."),
         tokenizer: str = typer.Option(None, help="HF tokenizer dir of the model (default: the bundled model's)."),
@@ -61,9 +63,20 @@ def register(app: typer.Typer) -> None:
         from longtracerl.eval.prompts import TemplateError
         from longtracerl.eval.runner import ConfigMismatchError, EvalConfig, run_eval
         from longtracerl.llm.base import LLMError
+        from longtracerl.presets import PresetError, eval_settings, print_table, settings_table
 
+        try:
+            sampling = eval_settings(preset, temperature=temperature, top_p=top_p, top_k=top_k)
+        except (PresetError, KeyError):
+            raise _fail(f"--preset {preset!r}: choose default or paper") from None
+        temperature, top_p, top_k = sampling["temperature"], sampling["top_p"], sampling["top_k"]
+        if preset == "paper" and max_context is None:
+            max_context = sampling["max_context_tokens"]
         if max_tokens is None:
-            max_tokens = min(32000, max_context // 4) if max_context else 32000
+            max_tokens = min(sampling["max_tokens"], max_context // 4) if max_context else sampling["max_tokens"]
+        print_table(settings_table(eval={**sampling, "samples": n_samples or (4 if bench == "aa-lcr" else 1),
+                                         "max_tokens": max_tokens, "max_context_tokens": max_context}),
+                    f"eval settings vs the paper (preset: {preset})")
         name = f"{bench}-{(model or ('bundled' if llm == 'local' else 'model')).replace('/', '_')}"
         try:
             cfg = EvalConfig(
