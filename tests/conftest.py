@@ -29,24 +29,20 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("LONGTRACERL_HOME", str(tmp_path_factory.getbasetemp() / "home"))
 
 
-@pytest.fixture(scope="session")
-def llm_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """The real bundled model (SmolLM2-135M GGUF) behind llama-cpp-python's OpenAI-compatible server.
-
-    Yields the base URL (``http://127.0.0.1:PORT/v1``); the served model name is ``smollm2``.
-    """
+def _bundled_llama_server(tmp_path_factory: pytest.TempPathFactory, name: str, *args: str):  # type: ignore[no-untyped-def]
+    """Start llama-cpp-python's OpenAI-compatible server over the bundled GGUF (``args``: alias, context,
+    embedding mode), yield its base URL, stop it at the end; its log goes to a temp dir named ``name``."""
     import subprocess
     import sys
 
     from longtracerl.llm.bundled import bundled_gguf_path
 
     port = free_port()
-    log = tmp_path_factory.mktemp("llm_server") / "server.log"
+    log = tmp_path_factory.mktemp(name) / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf_path()),
-             "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
-             "--n_ctx", "8192", "--n_threads", "2", "--verbose", "false"],
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf_path()), *args,
+             "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--verbose", "false"],
             stdout=out, stderr=subprocess.STDOUT,
         )
     try:
@@ -58,6 +54,15 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def llm_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The real bundled model (SmolLM2-135M GGUF) behind llama-cpp-python's OpenAI-compatible server.
+
+    Yields the base URL (``http://127.0.0.1:PORT/v1``); the served model name is ``smollm2``.
+    """
+    yield from _bundled_llama_server(tmp_path_factory, "llm_server", "--model_alias", "smollm2", "--n_ctx", "8192")
 
 
 @pytest.fixture(scope="session")
@@ -68,29 +73,8 @@ def embed_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
 
     Yields the base URL (``http://127.0.0.1:PORT/v1``).
     """
-    import subprocess
-    import sys
-
-    from longtracerl.llm.bundled import bundled_gguf_path
-
-    port = free_port()
-    log = tmp_path_factory.mktemp("embed_server") / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf_path()),
-             "--model_alias", "smollm2-embed", "--host", "127.0.0.1", "--port", str(port),
-             "--n_ctx", "2048", "--n_threads", "2", "--embedding", "true", "--verbose", "false"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/v1/models", timeout=120, proc=proc)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    yield from _bundled_llama_server(tmp_path_factory, "embed_server", "--model_alias", "smollm2-embed",
+                                     "--n_ctx", "2048", "--embedding", "true")
 
 
 class FakeChatServers:

@@ -90,14 +90,9 @@ class OpenAIChatLLM(MeteredChatLLM):
     def _body(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None,
               json_schema: dict[str, Any] | None, temperature: float, top_p: float, max_tokens: int,
               seed: int | None, stop: list[str] | None) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature,
-                                "top_p": top_p, "max_tokens": max_tokens, **self.extra_body}
-        if seed is not None:
-            body["seed"] = seed
-        if stop:
-            body["stop"] = stop
-        if tools:
-            body["tools"] = tools
+        body = super()._body(messages, tools=tools, json_schema=None, temperature=temperature, top_p=top_p,
+                             max_tokens=max_tokens, seed=seed, stop=stop)
+        body.update(self.extra_body)
         if json_schema is not None and self._schema_dialect == "json_schema":
             body["response_format"] = {"type": "json_schema",
                                        "json_schema": {"name": "output", "schema": json_schema, "strict": False}}
