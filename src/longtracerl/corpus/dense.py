@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from longtracerl.corpus.base import DocumentNotFound
 from longtracerl.corpus.docstore import DocStore
 from longtracerl.corpus.embeddings import EmbeddingClient
-from longtracerl.corpus.search import MAX_QUERY_CHARS, make_snippet, query_terms
+from longtracerl.corpus.search import MAX_QUERY_CHARS, make_snippet, open_document, query_terms
 from longtracerl.records import Document, OpenedDocument, SearchHit
 
 DENSE_DIR = "dense"
@@ -158,19 +157,6 @@ def _write_faiss(d: Path, dim: int, n: int) -> None:
     tmp = d / "faiss.index.tmp"
     faiss.write_index(index, str(tmp))
     os.replace(tmp, d / "faiss.index")
-
-
-def open_document(docstore: DocStore, doc_id: str, max_chars: int | None = None) -> OpenedDocument:
-    """The agent's ``open`` tool over a DocStore: full text, cut to ``max_chars`` if given (saying so)."""
-    doc = docstore.get(doc_id)
-    if doc is None:
-        raise DocumentNotFound(doc_id)
-    text = doc.text
-    truncated = max_chars is not None and len(text) > max_chars
-    if truncated:
-        text = text[:max_chars]
-    return OpenedDocument(doc_id=doc.doc_id, title=doc.title, text=text, truncated=truncated,
-                          n_chars_total=len(doc.text))
 
 
 def hits_from(docstore: DocStore, ranked: list[tuple[float, int]], query: str, snippets: bool = True,

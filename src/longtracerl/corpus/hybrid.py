@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from longtracerl.corpus.dense import DenseSearch, hits_from, open_document
-from longtracerl.corpus.search import TantivySearch
+from longtracerl.corpus.dense import DenseSearch, hits_from
+from longtracerl.corpus.search import TantivySearch, open_document
 from longtracerl.records import Document, OpenedDocument, SearchHit
 
 DEFAULT_DENSE_WEIGHT = 1.0

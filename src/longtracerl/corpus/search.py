@@ -369,14 +369,19 @@ class TantivySearch:
 
     def open_doc(self, doc_id: str, max_chars: int | None = None) -> OpenedDocument:
         """The agent's ``open`` tool: full text, cut to ``max_chars`` if given (saying so)."""
-        d = self.docstore.get(doc_id)
-        if d is None:
-            raise DocumentNotFound(doc_id)
-        text = d.text
-        truncated = max_chars is not None and len(text) > max_chars
-        if truncated:
-            text = text[:max_chars]
-        return OpenedDocument(doc_id=d.doc_id, title=d.title, text=text, truncated=truncated, n_chars_total=len(d.text))
+        return open_document(self.docstore, doc_id, max_chars)
+
+def open_document(docstore: DocStore, doc_id: str, max_chars: int | None = None) -> OpenedDocument:
+    """The agent's ``open`` tool over a DocStore: full text, cut to ``max_chars`` if given (saying so)."""
+    doc = docstore.get(doc_id)
+    if doc is None:
+        raise DocumentNotFound(doc_id)
+    text = doc.text
+    truncated = max_chars is not None and len(text) > max_chars
+    if truncated:
+        text = text[:max_chars]
+    return OpenedDocument(doc_id=doc.doc_id, title=doc.title, text=text, truncated=truncated,
+                          n_chars_total=len(doc.text))
 
 
 def index_docstore_dir(index_dir: Path | str) -> Path | None:
