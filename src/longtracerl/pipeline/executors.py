@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -156,6 +157,7 @@ def worker_context(cfg_json: str, llm_cap: int | None) -> RunContext:
         cfg = BuildConfig.model_validate_json(cfg_json)
         cfg = cfg.model_copy(update={"out": str(scratch_root() / key)})
         ctx = _WORKER_CTX[key] = RunContext(cfg, progress=False)
+        ctx.token_counts_dir = scratch_root() / "token-counts"  # shared by the worker processes of this node
     ctx.llm_cap = llm_cap
     return ctx
 
@@ -197,7 +199,9 @@ def run_batch(spec: dict[str, Any], items: bytes, deps: bytes) -> dict[str, Any]
             Path(fail).write_text(str(os.getpid()))
             os._exit(1)
         out, rej = task_dir / "out.jsonl", task_dir / "rejected.jsonl"
+        cpu0 = time.process_time()
         stats = dict(stage.run_items(ctx, objs, out, rej))
+        stats["worker_cpu_seconds"] = time.process_time() - cpu0  # the work itself, whatever else loads the node
         stats["endpoints"] = ctx.pop_endpoint_stats()
         return {"out": out.read_bytes() if out.exists() else b"", "rejected": rej.read_bytes() if rej.exists() else b"",
                 "stats": stats, "node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),

@@ -72,7 +72,8 @@ def strategy_assembler(ctx: RunContext) -> Any:
     """The assembler of the strategy comparison: the build's settings without random fill."""
     from longtracerl.synth.assembly import Assembler
 
-    return Assembler(ctx.docstore, ctx.tokenizer, ctx.cfg.assembly.model_copy(update={"fill": "none"}))
+    return Assembler(ctx.docstore, ctx.tokenizer, ctx.cfg.assembly.model_copy(update={"fill": "none"}),
+                     shared=ctx.token_store())
 
 
 def strategy_row(ctx: RunContext, asm: Any, q: Question, t: Trajectory, mentions: _Mentions) -> dict[str, Any]:
