@@ -85,7 +85,7 @@ def ensure_sample_graph(*, force: bool = False) -> Path:
     return out
 
 
-def _current(out: Path, fp: str) -> bool:
+def _current(out: Path, fp: dict[str, Any]) -> bool:
     if not (out / "meta.json").exists():
         return False
     try:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from longtracerl.io import JsonlAppender, iter_jsonl, repair_tail
+from longtracerl.io.offsets import OffsetIndex, iter_lines, key_of
 from longtracerl.pipeline.context import RunContext
 from longtracerl.pipeline.stages import STAGES, ItemStage, Stage, canonical_rejections
 
@@ -47,45 +48,8 @@ def stage_input(stage: ItemStage) -> tuple[str, str]:
     return str(getattr(stage, "input_file")), str(getattr(stage, "input_key"))  # noqa: B009
 
 
-def iter_lines(path: Path) -> Iterator[bytes]:
-    """Complete JSONL lines of a file, one at a time (a torn last line is left out)."""
-    if not path.exists():
-        return
-    with path.open("rb") as f:
-        for line in f:
-            if line.endswith(b"\n") and line.strip():
-                yield line
-
-
 def _key_of(line: bytes, key: str) -> str:
-    return str(json.loads(line).get(key))
-
-
-class OffsetIndex:
-    """id -> (offset, length) of each line of a JSONL file: random access without holding the records."""
-
-    def __init__(self, path: Path, key: str) -> None:
-        self.path = path
-        self.pos: dict[str, tuple[int, int]] = {}
-        if path.exists():
-            off = 0
-            with path.open("rb") as f:
-                for line in f:
-                    if line.endswith(b"\n") and line.strip():
-                        self.pos.setdefault(_key_of(line, key), (off, len(line)))
-                    off += len(line)
-        self._f = path.open("rb") if path.exists() else None
-
-    def get(self, item_id: str) -> bytes | None:
-        p = self.pos.get(item_id)
-        if p is None or self._f is None:
-            return None
-        self._f.seek(p[0])
-        return self._f.read(p[1])
-
-    def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
+    return key_of(line, key)
 
 
 def rewrite_in_order_streaming(path: Path, key: str, order: Iterator[str]) -> None:
