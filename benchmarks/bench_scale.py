@@ -7,9 +7,11 @@
 3. pool: 3 stub endpoints (one fails half its requests, one is 5x slower): all requests complete, the slow
    one gets proportionally fewer, total time vs the ideal for the healthy capacity.
 4. memory: driver peak RSS while the Ray executor runs 10,000 and 100,000 stub items (flat = bounded).
+5. export-memory: peak RSS of export and of the report over 10,000 and 100,000 stub samples (each phase in a
+   fresh process).
 
 The machine may be shared: the load average is printed with each part.
-Run: python benchmarks/bench_scale.py [--parts cluster,assembly,pool,memory] [--chains 8] [--tput-chains 150]
+Run: python benchmarks/bench_scale.py [--parts cluster,assembly,pool,memory,export-memory] [--chains 8] [--tput-chains 150]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 FILES = ["chains.jsonl", "questions.jsonl", "rejected.jsonl", "trajectories.jsonl", "samples.jsonl",
@@ -282,18 +285,106 @@ def part_memory(tmp: Path) -> None:
               f"(before the stage {d['rss_before_mb']:.0f} MB) ({load()})")
 
 
+# ---------------------------------------------------------------------------- 5. export + report memory
+
+
+def stub_config(n: int, tmp: Path) -> Any:
+    from longtracerl.config import BuildConfig
+
+    return BuildConfig.load(None, ["distractors.compare_all=false", "export.test_fraction=0.1"],
+                            {"out": str(tmp), "name": f"export-{n}", "walk.n_chains": n})
+
+
+def make_stub_run(n: int, tmp: Path) -> Path:
+    """A finished run directory with ``n`` stub chains, questions, trajectories and samples (2 KB prompts, 20
+    context docs each): what export and the report read. Doc ids are not in the store (no mention lookups)."""
+    from longtracerl.io import dumps
+    from longtracerl.pipeline.context import RunContext
+    from longtracerl.records import Chain, ContextDoc, Hop, Question, Sample, Trajectory, WriterInfo
+
+    ctx = RunContext(stub_config(n, tmp), progress=False)
+    ctx.check_config()
+    body = "lorem ipsum dolor sit amet " * 75
+    tiers = ["gold", "gold", *["tier1"] * 6, *["tier2"] * 8, *["fill"] * 4]
+    with ctx.chains.open("w") as fc, ctx.questions.open("w") as fq, ctx.trajectories.open("w") as ft, \
+            ctx.samples.open("w") as fs:
+        for i in range(n):
+            cid, qid = f"c-{i:07d}", f"q-{i:07d}"
+            fc.write(dumps(Chain(chain_id=cid, seed=i, hops=[Hop(entity_id=f"e{i}", title=f"T{i}"),
+                                                             Hop(entity_id=f"e{i + 1}", title=f"T{i + 1}")])) + "\n")
+            q = Question(question_id=qid, chain_id=cid, question=f"Which {i}?", answer=f"A{i}", gold_entities=[f"T{i}"],
+                         gold_doc_ids=[f"stub-{i}", f"stub-{i + 1}"], writer=WriterInfo(backend="stub"))
+            fq.write(dumps(q) + "\n")
+            ft.write(dumps(Trajectory(question_id=qid, attempt=1, agent="stub")) + "\n")
+            docs = [ContextDoc(doc_id=f"stub-{i}-{k}", tier=t, n_tokens=100 + k) for k, t in enumerate(tiers)]  # type: ignore[arg-type]
+            fs.write(dumps(Sample(sample_id=f"s-{qid}", question_id=qid, question=q.question, label=q.answer,
+                                  rubrics=[f"T{i}"], messages=[{"role": "user", "content": f"{i} {body}"}],
+                                  docs=docs, n_tokens=2100 + i % 500, tokenizer="stub")) + "\n")
+    for st in ("walk", "questions", "agent", "assembly"):
+        ctx.mark_done(st, {"seconds": 0.0})
+    return ctx.dir
+
+
+def export_child(run: Path, phase: str) -> None:
+    """In a fresh process: one phase (export, stats, report) over a stub run; prints its peak RSS."""
+    from longtracerl.pipeline.context import RunContext
+    from longtracerl.pipeline.report import collect_stats, write_report
+    from longtracerl.pipeline.stages import ExportStage
+
+    ctx = RunContext(stub_config(int(run.name.split("-")[1]), run.parent), progress=False)
+    assert ctx.search is not None  # the sample world's index (the report names it): opened before measuring
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    if phase == "export":
+        out = ExportStage().run(ctx)["samples"]
+    elif phase == "stats":
+        out = collect_stats(ctx)["counts"]["samples"]
+    else:
+        write_report(ctx)
+        out = json.loads((run / "report" / "stats.json").read_text())["counts"]["samples"]
+    dt = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"phase": phase, "samples": out, "seconds": dt, "rss_before_mb": before, "peak_rss_mb": peak}))
+
+
+def part_export_memory(tmp: Path, sizes: list[int]) -> None:
+    for n in sizes:
+        t0 = time.perf_counter()
+        run = make_stub_run(n, tmp)
+        mb = (run / "samples.jsonl").stat().st_size / 2**20
+        print(f"[export-memory] {n:,} stub samples ({mb:.0f} MB samples.jsonl) written in {time.perf_counter() - t0:.0f} s")
+        for phase in ("export", "stats", "report"):
+            r = subprocess.run([sys.executable, __file__, "--export-child", str(run), "--phase", phase],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"[export-memory] {n:,} {phase}: failed: {r.stderr[-1500:]}")
+                continue
+            d = json.loads(r.stdout.strip().splitlines()[-1])
+            what = {"export": "export (slime + verl + hf, 10% held out by chain)", "stats": "report statistics",
+                    "report": "whole report (statistics, plots, report.md, HTML page)"}[phase]
+            print(f"[export-memory] {n:,} samples, {what}: {d['seconds']:.1f} s, peak RSS {d['peak_rss_mb']:.0f} MB "
+                  f"(after imports and opening the world {d['rss_before_mb']:.0f} MB) ({load()})")
+        shutil.rmtree(run, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--parts", default="cluster,assembly,pool,memory")
+    ap.add_argument("--parts", default="cluster,assembly,pool,memory,export-memory")
     ap.add_argument("--chains", type=int, default=8, help="walks of the cluster identity build")
     ap.add_argument("--tput-chains", type=int, default=150, help="walks feeding the assembly throughput run")
     ap.add_argument("--tput-repeats", type=int, default=3, help="back-to-back 1 vs 2 worker pairs")
     ap.add_argument("--tput-max-tokens", type=int, default=65536)
     ap.add_argument("--pool-n", type=int, default=600)
     ap.add_argument("--pool-latency", type=float, default=0.2, help="seconds per answer of the fast endpoints")
+    ap.add_argument("--export-sizes", default="10000,100000", help="stub samples of the export/report memory part")
     ap.add_argument("--rss-child", type=int, default=None)
+    ap.add_argument("--export-child", default=None)
+    ap.add_argument("--phase", default="export")
     ap.add_argument("--tmp", default=None)
     a = ap.parse_args()
+    if a.export_child is not None:
+        export_child(Path(a.export_child), a.phase)
+        return
     if a.rss_child is not None:
         rss_child(a.rss_child, Path(a.tmp))
         return
@@ -305,6 +396,8 @@ def main() -> None:
             part_pool(a.pool_n, 8, a.pool_latency)
         if "memory" in parts:
             part_memory(tmp)
+        if "export-memory" in parts:
+            part_export_memory(tmp, [int(x) for x in a.export_sizes.split(",")])
         if "assembly" in parts:
             part_assembly(tmp, a.tput_chains, a.tput_max_tokens, a.tput_repeats)
         if "cluster" in parts:

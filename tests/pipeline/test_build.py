@@ -254,6 +254,23 @@ def test_ray_cluster_equals_local_after_kills(reference: Path, tmp_path: Path, t
     assert "## Execution" in md and address in md
 
 
+@pytest.mark.slow
+def test_ray_results_through_an_output_url(reference: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                           cluster: tuple[str, Path, Path]) -> None:
+    """executor.ray.output_url (a file:// URL here; s3:// or gs:// on a real cluster): every task writes its
+    records there and returns only their URLs; the build is byte-identical and the URL is left empty."""
+    address = cluster[0]
+    home = tmp_path_factory.getbasetemp() / "home"
+    url_dir = tmp_path / "objects"
+    run = _build(tmp_path, "via-url", home, "--ray-address", address, "--set", f"executor.ray.output_url=file://{url_dir}")
+    _same(reference, run)
+    manifest = json.loads((run / "manifest.json").read_text())["stages"]
+    for stage in ("walk", "questions", "agent", "assembly"):
+        last = manifest[stage]["runs"][-1]
+        assert last["executor"] == "ray" and last["tasks"] >= 1 and last.get("via_url") == last["tasks"], (stage, last)
+    assert not url_dir.exists() or not any(p.is_file() for p in url_dir.rglob("*")), list(url_dir.rglob("*"))
+
+
 def test_workers_run_the_drivers_package(cluster: tuple[str, Path, Path]) -> None:
     """The package ships through runtime_env py_modules: workers import this source tree's code, not another."""
     import ray

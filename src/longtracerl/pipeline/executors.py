@@ -96,6 +96,74 @@ def add_stats(into: dict[str, Any], add: dict[str, Any]) -> dict[str, Any]:
     return into
 
 
+# ---------------------------------------------------------------------------- results through a URL
+
+
+def _fs(url: str) -> tuple[Any, str]:
+    from fsspec.core import url_to_fs
+
+    return url_to_fs(url)  # type: ignore[no-any-return]
+
+
+def put_result(res: dict[str, Any], url: str | None) -> dict[str, Any]:
+    """With an output URL, a task's records go to ``<url>/<task>.{out,rejected}.jsonl`` and only their URLs
+    travel back through the object store (``executor.ray.output_url``)."""
+    if not url:
+        return res
+    fs, root = _fs(url)
+    if "file" in fs.protocol:  # object stores have no directories to make
+        fs.makedirs(root, exist_ok=True)
+    task = uuid.uuid4().hex
+    for k in ("out", "rejected"):
+        path = f"{root.rstrip('/')}/{task}.{k}.jsonl"
+        with fs.open(path, "wb") as f:
+            f.write(res[k])
+        res[k], res[f"{k}_url"] = b"", fs.unstrip_protocol(path)
+    return res
+
+
+def take_result(res: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The records of a task result, read back from its URLs when it wrote them there; and those URLs (to
+    delete once the records are in the stage file)."""
+    urls = []
+    for k in ("out", "rejected"):
+        u = res.pop(f"{k}_url", None)
+        if u:
+            fs, path = _fs(u)
+            res[k] = fs.cat_file(path)
+            urls.append(u)
+    return res, urls
+
+
+def drop_urls(urls: list[str]) -> None:
+    for u in urls:
+        fs, path = _fs(u)
+        fs.rm(path)
+
+
+def output_prefix(ctx: RunContext, stage: str) -> str | None:
+    """``<output_url>/<run name>-<invocation>/<stage>``: a driver's own prefix, removed when its stage ends."""
+    url = ctx.cfg.executor.ray.output_url
+    if not url:
+        return None
+    return f"{url.rstrip('/')}/{ctx.cfg.name}-{uuid.uuid4().hex[:12]}/{stage}"
+
+
+def remove_prefix(prefix: str | None) -> None:
+    """Delete what is left under a stage's output prefix (results of tasks whose driver was gone)."""
+    if not prefix:
+        return
+    fs, root = _fs(prefix)
+    try:
+        if fs.exists(root):
+            fs.rm(root, recursive=True)
+        parent = root.rstrip("/").rsplit("/", 1)[0]
+        if "file" in fs.protocol and fs.exists(parent) and not fs.ls(parent):
+            fs.rmdir(parent)
+    except OSError:
+        pass
+
+
 # ---------------------------------------------------------------------------- the worker side
 
 _WORKER_CTX: dict[str, RunContext] = {}
@@ -167,9 +235,10 @@ def run_batch(spec: dict[str, Any], items: bytes, deps: bytes) -> dict[str, Any]
         stats = dict(stage.run_items(ctx, objs, out, rej))
         stats["worker_cpu_seconds"] = time.process_time() - cpu0  # the work itself, whatever else loads the node
         stats["endpoints"] = ctx.pop_endpoint_stats()
-        return {"out": out.read_bytes() if out.exists() else b"", "rejected": rej.read_bytes() if rej.exists() else b"",
-                "stats": stats, "node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
-                "fingerprint": package_fingerprint()}
+        res = {"out": out.read_bytes() if out.exists() else b"", "rejected": rej.read_bytes() if rej.exists() else b"",
+               "stats": stats, "node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
+               "fingerprint": package_fingerprint()}
+        return put_result(res, spec.get("output_url"))
     finally:
         shutil.rmtree(task_dir, ignore_errors=True)
 
@@ -267,8 +336,9 @@ def run_ray(ctx: RunContext, stage: ItemStage) -> dict[str, Any]:
     fname, key = stage_input(stage)
     n_todo = sum(1 for x in iter_lines(ctx.dir / fname) if _key_of(x, key) not in done)
     batch, in_flight, llm_cap = plan(ctx, n_todo, info["cpus"])
+    prefix = output_prefix(ctx, stage.name)
     spec = {"cfg": ctx.cfg.model_dump_json(), "stage": _stage_ref(stage), "llm_cap": llm_cap,
-            "deps_file": DEPS[stage.name][0] if stage.name in DEPS else None}
+            "deps_file": DEPS[stage.name][0] if stage.name in DEPS else None, "output_url": prefix}
     task = ray.remote(run_batch).options(**task_options(ctx))
     merged: dict[str, Any] = {"executor": "ray", "items": n_todo, "batch_size": batch, "tasks": 0, "nodes": [],
                               "cluster": info}
@@ -280,12 +350,15 @@ def run_ray(ctx: RunContext, stage: ItemStage) -> dict[str, Any]:
             if res["fingerprint"] != fingerprint:
                 raise RuntimeError(f"a Ray worker runs another longtracerl ({res['fingerprint']} != {fingerprint}); "
                                    "keep executor.ray.ship_code on or install the same version on every node")
+            res, urls = take_result(res)
             for line in res["out"].splitlines():
                 if line.strip():
                     out.write(json.loads(line))
             for line in res["rejected"].splitlines():
                 if line.strip():
                     rej.write(json.loads(line))
+            drop_urls(urls)  # in the stage file now: the copy at the URL is not needed any more
+            merged["via_url"] = merged.get("via_url", 0) + bool(urls)
             add_stats(merged, res["stats"])
             merged["tasks"] += 1
             nodes.add(res["node"])
@@ -298,6 +371,7 @@ def run_ray(ctx: RunContext, stage: ItemStage) -> dict[str, Any]:
         finally:
             if bar is not None:
                 bar[0].stop()
+    remove_prefix(prefix)
     finalize(ctx, stage)
     merged["nodes"] = len(nodes)
     merged["shards"] = merged["tasks"]
@@ -352,8 +426,8 @@ def walk_batch(spec: dict[str, Any], start: int, stop: int, skip: list[str]) -> 
     rej = b"".join((dumps(i) + "\n").encode() for i in items if not isinstance(i, Chain))
     stats = {"written": res.n_chains, "failed": sum(res.failures.values()), "failures": dict(res.failures),
              "moves": res.n_moves, "endpoints": ctx.pop_endpoint_stats()}
-    return {"out": chains, "rejected": rej, "stats": stats, "node": ray.get_runtime_context().get_node_id(),
-            "pid": os.getpid(), "fingerprint": package_fingerprint()}
+    return put_result({"out": chains, "rejected": rej, "stats": stats, "node": ray.get_runtime_context().get_node_id(),
+                       "pid": os.getpid(), "fingerprint": package_fingerprint()}, spec.get("output_url"))
 
 
 def run_walk_ray(ctx: RunContext) -> dict[str, Any]:
@@ -372,7 +446,8 @@ def run_walk_ray(ctx: RunContext) -> dict[str, Any]:
     batch, in_flight, llm_cap = plan(ctx, len(todo), info["cpus"])
     if ctx.cfg.walk.chooser != "llm":  # the vectorised engine walks thousands per millisecond: fewer, larger tasks
         batch = max(batch, -(-len(todo) // max(ctx.cfg.ray_shards, int(info["cpus"]) or 1)))
-    spec = {"cfg": ctx.cfg.model_dump_json(), "llm_cap": llm_cap}
+    prefix = output_prefix(ctx, "walk")
+    spec = {"cfg": ctx.cfg.model_dump_json(), "llm_cap": llm_cap, "output_url": prefix}
     task = ray.remote(walk_batch).options(**task_options(ctx))
     merged: dict[str, Any] = {"executor": "ray", "items": len(todo), "batch_size": batch, "tasks": 0, "cluster": info}
     fingerprint = package_fingerprint()
@@ -389,15 +464,19 @@ def run_walk_ray(ctx: RunContext) -> dict[str, Any]:
         def on_result(res: dict[str, Any]) -> None:
             if res["fingerprint"] != fingerprint:
                 raise RuntimeError(f"a Ray worker runs another longtracerl ({res['fingerprint']} != {fingerprint})")
+            res, urls = take_result(res)
             for line in res["out"].splitlines():
                 out.write(json.loads(line))
             for line in res["rejected"].splitlines():
                 rej.write(json.loads(line))
+            drop_urls(urls)
+            merged["via_url"] = merged.get("via_url", 0) + bool(urls)
             add_stats(merged, res["stats"])
             merged["tasks"] += 1
             nodes.add(res["node"])
 
         submit_stream(jobs(), task.remote, on_result, in_flight)
+    remove_prefix(prefix)
     rewrite_in_order_streaming(ctx.chains, "chain_id", (chain_id(seed, i) for i in range(n)))
     canonical_rejections(ctx.rejected)
     merged["nodes"] = len(nodes)
