@@ -115,7 +115,7 @@ def test_task_results_through_a_url_round_trip_and_are_deleted() -> None:
     back, urls = take_result(res)
     assert back["out"] == b'{"question_id":"q1"}\n' and back["rejected"] == b"" and len(urls) == 2
     drop_urls(urls)
-    assert fs.ls(root) == []
+    assert fs.find(root) == []
     put_result({"out": b"x\n", "rejected": b"", "stats": {}}, prefix)  # an orphan (its driver was killed)
     remove_prefix(prefix)
     assert not fs.exists(root)
