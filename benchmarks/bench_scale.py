@@ -334,6 +334,7 @@ def export_child(run: Path, phase: str) -> None:
     ctx = RunContext(stub_config(int(run.name.split("-")[1]), run.parent), progress=False)
     assert ctx.search is not None  # the sample world's index (the report names it): opened before measuring
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    anon = AnonPeak()
     t0 = time.perf_counter()
     if phase == "export":
         out = ExportStage().run(ctx)["samples"]
@@ -344,7 +345,38 @@ def export_child(run: Path, phase: str) -> None:
         out = json.loads((run / "report" / "stats.json").read_text())["counts"]["samples"]
     dt = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"phase": phase, "samples": out, "seconds": dt, "rss_before_mb": before, "peak_rss_mb": peak}))
+    print(json.dumps({"phase": phase, "samples": out, "seconds": dt, "rss_before_mb": before, "peak_rss_mb": peak,
+                      "peak_anon_mb": anon.stop()}))
+
+
+class AnonPeak:
+    """Peak anonymous RSS (heap; without file pages mapped from the Arrow files ``datasets`` writes through
+    mmap, which the kernel can drop at any time), sampled every 20 ms from /proc/self/status."""
+
+    def __init__(self) -> None:
+        self.peak = self.read()
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    @staticmethod
+    def read() -> float:
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self.read())
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._t.join()
+        return max(self.peak, self.read())
 
 
 def part_export_memory(tmp: Path, sizes: list[int]) -> None:
@@ -362,8 +394,9 @@ def part_export_memory(tmp: Path, sizes: list[int]) -> None:
             d = json.loads(r.stdout.strip().splitlines()[-1])
             what = {"export": "export (slime + verl + hf, 10% held out by chain)", "stats": "report statistics",
                     "report": "whole report (statistics, plots, report.md, HTML page)"}[phase]
-            print(f"[export-memory] {n:,} samples, {what}: {d['seconds']:.1f} s, peak RSS {d['peak_rss_mb']:.0f} MB "
-                  f"(after imports and opening the world {d['rss_before_mb']:.0f} MB) ({load()})")
+            print(f"[export-memory] {n:,} samples, {what}: {d['seconds']:.1f} s, peak RSS {d['peak_rss_mb']:.0f} MB, "
+                  f"peak anonymous RSS {d['peak_anon_mb']:.0f} MB (after imports and opening the world: RSS "
+                  f"{d['rss_before_mb']:.0f} MB) ({load()})")
         shutil.rmtree(run, ignore_errors=True)
 
 

@@ -271,6 +271,50 @@ def test_ray_results_through_an_output_url(reference: Path, tmp_path: Path, tmp_
     assert not url_dir.exists() or not any(p.is_file() for p in url_dir.rglob("*")), list(url_dir.rglob("*"))
 
 
+@pytest.mark.slow
+def test_build_submitted_as_a_ray_job(reference: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The `ray job submit` route of docs/scale.md: a cluster with its dashboard (job server), the build submitted
+    through Ray's JobSubmissionClient, its driver running inside the cluster (RAY_ADDRESS set by Ray, so the
+    build joins instead of starting its own Ray): the run directory equals the local build's."""
+    pytest.importorskip("ray.dashboard")
+    from ray.cluster_utils import Cluster
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    from longtracerl.netutil import free_port
+
+    home = tmp_path_factory.getbasetemp() / "home"
+    port = free_port()
+    # free ports for the job server and its agent: Ray's fixed defaults collide with any other Ray on the machine
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": True,
+                                                      "dashboard_host": "127.0.0.1", "dashboard_port": port,
+                                                      "dashboard_agent_listen_port": free_port()})
+    try:
+        client = JobSubmissionClient(f"http://127.0.0.1:{port}")
+        cmd = " ".join(_cmd(tmp_path, "job", "--executor", "ray"))
+        env = {"LONGTRACERL_HOME": str(home), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+        job = None
+        for _ in range(120):  # the job agent comes up a few seconds after the dashboard
+            try:
+                job = client.submit_job(entrypoint=cmd, runtime_env={"env_vars": env})
+                break
+            except RuntimeError as e:
+                assert "agent" in str(e), e
+                time.sleep(1)
+        assert job is not None
+        deadline = time.time() + 600
+        while client.get_job_status(job) not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED):
+            assert time.time() < deadline
+            time.sleep(1)
+        logs = client.get_job_logs(job)
+        assert client.get_job_status(job) == JobStatus.SUCCEEDED, logs[-3000:]
+    finally:
+        c.shutdown()
+    run = tmp_path / "job"
+    _same(reference, run)
+    last = json.loads((run / "manifest.json").read_text())["stages"]["assembly"]["runs"][-1]
+    assert last["executor"] == "ray" and last["cluster"]["address"] != "local"  # joined the job's cluster
+
+
 def test_workers_run_the_drivers_package(cluster: tuple[str, Path, Path]) -> None:
     """The package ships through runtime_env py_modules: workers import this source tree's code, not another."""
     import ray

@@ -187,6 +187,9 @@ def worker_context(cfg_json: str, llm_cap: int | None) -> RunContext:
     ctx = _WORKER_CTX.get(key)
     if ctx is None:
         cfg = BuildConfig.model_validate_json(cfg_json)
+        # the Rust tokenizer's thread pool, sized (before its first use) to the CPUs a task reserves, as Ray
+        # does for OpenMP: N worker processes on N cores, not N x cores threads fighting for them
+        os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, int(cfg.executor.ray.num_cpus))))
         cfg = cfg.model_copy(update={"out": str(scratch_root() / key)})
         ctx = _WORKER_CTX[key] = RunContext(cfg, progress=False)
         ctx.token_counts_dir = scratch_root() / "token-counts"  # shared by the worker processes of this node
