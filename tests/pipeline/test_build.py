@@ -85,6 +85,52 @@ def test_build_outputs_and_report(reference: Path) -> None:
     assert "max_tokens: 40000" in cfg and "versions:" in cfg
 
 
+def test_streamed_report_figures_equal_a_direct_count(reference: Path) -> None:
+    """The report's statistics stream the stage files; recomputed here by loading every file whole."""
+    from statistics import mean
+
+    def rows(name: str) -> list[dict[str, object]]:
+        return [json.loads(x) for x in (reference / name).read_text().splitlines() if x.strip()]
+
+    samples, questions, trajs = rows("samples.jsonl"), rows("questions.jsonl"), rows("trajectories.jsonl")
+    stats = json.loads((reference / "report" / "stats.json").read_text())
+    n_tok = [int(s["n_tokens"]) for s in samples]  # type: ignore[call-overload]
+    assert stats["counts"] == {"chains": len(rows("chains.jsonl")), "questions": len(questions),
+                               "trajectories": len(trajs), "samples": len(samples),
+                               "rejected": len(rows("rejected.jsonl"))}
+    ct = stats["context_tokens"]
+    assert (ct["min"], ct["max"], ct["mean"]) == (min(n_tok), max(n_tok), round(mean(n_tok), 1))
+    assert ct["tokenizer"] == samples[0]["tokenizer"]
+    for tier in ("gold", "tier1", "tier2", "fill"):
+        per = [sum(1 for d in s["docs"] if d["tier"] == tier) for s in samples]  # type: ignore[attr-defined]
+        assert stats["tiers_mean_docs"][tier] == round(mean(per), 2)
+    qq = stats["questions_quality"]
+    searches = [sum(1 for st in t["steps"] if st["kind"] == "search") for t in trajs]  # type: ignore[attr-defined]
+    assert qq["mean_searches"] == round(mean(searches), 2)
+    assert qq["answerable_by_construction_pct"] == round(100 * sum(
+        "hop_unique" in q["validation"].get("passed", []) for q in questions) / len(questions), 2)  # type: ignore[attr-defined]
+    solved = {t["question_id"] for t in trajs}
+    assert [e["question_id"] for e in qq["examples"]] == [q["question_id"] for q in questions
+                                                         if q["question_id"] in solved][:5]
+    assert 0 <= stats["mention_share_pct"]["all_distractors"] <= 100
+
+
+def test_tier_plot_groups_samples_beyond_400_bars(tmp_path: Path) -> None:
+    """Past MAX_BARS samples the tier plot draws one bar per run of samples (their mean), not 100,000s of bars."""
+    from longtracerl.pipeline.report import MAX_BARS, _plots, tier_bars
+
+    few = {"gold": [1, 2, 3], "fill": [0, 0, 9]}
+    assert tier_bars(few) == (few, 1)
+    n = 1001
+    tok = {t: [100 + i % 2 for i in range(n)] for t in ("gold", "tier1", "tier2", "fill")}
+    bars, per_bar = tier_bars(tok)
+    assert per_bar == 3 and len(bars["gold"]) == 334 <= MAX_BARS
+    assert bars["gold"][:2] == [round(301 / 3), round(302 / 3)] and bars["gold"][-1] == 100  # the last run: 1 sample
+    stats = {"_plot": {"n_tokens": [sum(v[i] for v in tok.values()) for i in range(n)], "tiers_tok": tok},
+             "context_tokens": {"L": 1000}}
+    assert _plots(tmp_path, stats) == ["context_lengths.png", "tier_composition.png"]
+
+
 @pytest.mark.skipif(not any(map(shutil.which, ("chromium", "chromium-browser"))), reason="no chromium binary")
 def test_report_page_renders_in_chromium(reference: Path) -> None:
     """The index.html the build wrote, run by headless Chromium (--dump-dom: the DOM after the script ran)."""

@@ -334,6 +334,17 @@ def _usage(ctx: RunContext, n_samples: int) -> dict[str, Any]:
             "calls_per_sample": per(calls), "tokens_per_sample": per(prompt + completion)}
 
 
+def tier_bars(tiers_tok: dict[str, Sequence[int]]) -> tuple[dict[str, list[int]], int]:
+    """(tokens per tier per bar, samples per bar): one bar per sample up to ``MAX_BARS`` samples, beyond that
+    one bar per run of consecutive samples (their mean), so a 100,000-sample plot stays a few hundred bars."""
+    n = len(next(iter(tiers_tok.values()), []))
+    per_bar = -(-n // MAX_BARS) if n > MAX_BARS else 1
+    if per_bar == 1:
+        return {t: list(v) for t, v in tiers_tok.items()}, 1
+    return {t: [round(sum(v[i:i + per_bar]) / len(v[i:i + per_bar])) for i in range(0, n, per_bar)]
+            for t, v in tiers_tok.items()}, per_bar
+
+
 def _plots(out: Path, stats: dict[str, Any]) -> list[str]:
     import matplotlib
 
@@ -355,13 +366,8 @@ def _plots(out: Path, stats: dict[str, Any]) -> list[str]:
     plt.close(fig)
     files.append("context_lengths.png")
 
-    tok = {t: list(v) for t, v in stats["_plot"]["tiers_tok"].items()}
-    n = len(n_tokens)
-    per_bar = -(-n // MAX_BARS) if n > MAX_BARS else 1
-    if per_bar > 1:  # a bar per sample would be 100,000s of artists: one bar per run of samples (their mean)
-        tok = {t: [round(sum(v[i:i + per_bar]) / len(v[i:i + per_bar])) for i in range(0, n, per_bar)]
-               for t, v in tok.items()}
-        n = len(next(iter(tok.values())))
+    tok, per_bar = tier_bars(stats["_plot"]["tiers_tok"])
+    n = len(next(iter(tok.values()), []))
     fig, ax = plt.subplots(figsize=(max(7, min(16, 0.25 * n + 3)), 4))
     bottom = [0] * n
     for t in TIERS:
