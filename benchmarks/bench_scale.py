@@ -129,9 +129,9 @@ def part_assembly(tmp: Path, chains: int, max_tokens: int, repeats: int) -> None
     cfg = BuildConfig.load(None, base, {"out": str(tmp), "name": "tput-src", "walk.n_chains": chains})
     src = run_build(cfg, progress=False, stages=["walk", "questions", "agent"]).dir
     n = _lines(src / "trajectories.jsonl")
-    ratios = []
+    ratios, work = [], []
     for rep in range(repeats):
-        rates = {}
+        rates, cpu = {}, {}
         for workers in (1, 2):
             run = tmp / "tput"
             os.environ["LONGTRACERL_RAY_SCRATCH"] = str(tmp / f"scratch-{rep}-{workers}")  # fresh token counts
@@ -152,6 +152,7 @@ def part_assembly(tmp: Path, chains: int, max_tokens: int, repeats: int) -> None
             info = run_ray(RunContext(c, progress=False), AssemblyStage())
             dt, driver_cpu = time.perf_counter() - t0, time.process_time() - c0
             rates[workers] = n / dt
+            cpu[workers] = float(info.get("worker_cpu_seconds", 0.0))
             print(f"[assembly] run {rep + 1}, {workers} worker process(es): {n} trajectories -> "
                   f"{info.get('samples', 0)} samples at L={max_tokens} in {dt:.1f} s = {rates[workers]:.2f} items/s; "
                   f"work: {info.get('worker_cpu_seconds', 0):.1f} worker CPU-s, {info.get('tokenized_docs', 0)} pages "
@@ -159,9 +160,12 @@ def part_assembly(tmp: Path, chains: int, max_tokens: int, repeats: int) -> None
             ray.shutdown()
             os.environ.pop("LONGTRACERL_RAY_SCRATCH", None)
         ratios.append(rates[2] / rates[1])
-        print(f"[assembly] run {rep + 1}: speed-up 2 vs 1 workers {ratios[-1]:.2f}x")
+        work.append(cpu[2] / cpu[1] if cpu[1] else float("nan"))
+        print(f"[assembly] run {rep + 1}: speed-up 2 vs 1 workers {ratios[-1]:.2f}x; worker CPU for the same items "
+              f"at 2 vs 1 workers {work[-1]:.2f}x (1.00 = no work duplicated)")
     print(f"[assembly] speed-up 2 vs 1 workers: median {statistics.median(ratios):.2f}x over {repeats} back-to-back "
-          f"pairs ({', '.join(f'{r:.2f}' for r in ratios)}) (target >= 1.6x on 2 idle cores)")
+          f"pairs ({', '.join(f'{r:.2f}' for r in ratios)}) (target >= 1.6x on 2 idle cores); worker CPU 2 vs 1: "
+          f"median {statistics.median(work):.2f}x")
 
 
 # ---------------------------------------------------------------------------- 3. LLM pool
