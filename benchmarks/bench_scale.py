@@ -156,7 +156,9 @@ def part_assembly(tmp: Path, chains: int, max_tokens: int, repeats: int) -> None
             print(f"[assembly] run {rep + 1}, {workers} worker process(es): {n} trajectories -> "
                   f"{info.get('samples', 0)} samples at L={max_tokens} in {dt:.1f} s = {rates[workers]:.2f} items/s; "
                   f"work: {info.get('worker_cpu_seconds', 0):.1f} worker CPU-s, {info.get('tokenized_docs', 0)} pages "
-                  f"tokenized, driver {driver_cpu:.2f} CPU-s (load average {load0:.2f} before, {load()})")
+                  f"tokenized, driver {driver_cpu:.2f} CPU-s; tasks ran {info.get('seconds', 0) / (workers * dt):.0%} "
+                  f"of the time of each worker and got a CPU for {info.get('worker_cpu_seconds', 0) / max(1e-9, info.get('seconds', 0)):.0%} "
+                  f"of theirs (load average {load0:.2f} before, {load()})")
             ray.shutdown()
             os.environ.pop("LONGTRACERL_RAY_SCRATCH", None)
         ratios.append(rates[2] / rates[1])
