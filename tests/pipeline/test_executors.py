@@ -105,7 +105,7 @@ def test_task_results_through_a_url_round_trip_and_are_deleted() -> None:
 
     from fsspec.core import url_to_fs
 
-    from longtracerl.pipeline.executors import drop_urls, put_result, remove_prefix, take_result
+    from longtracerl.pipeline.task_urls import drop_urls, put_result, remove_prefix, take_result
 
     prefix = f"memory://lt-{uuid.uuid4().hex}/run-x/assembly"
     fs, root = url_to_fs(prefix)

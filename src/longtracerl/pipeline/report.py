@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from fractions import Fraction
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from longtracerl.io import OffsetIndex, iter_jsonl, iter_lines, iter_records
+from longtracerl.io import iter_jsonl, iter_lines, iter_records
 from longtracerl.pipeline.context import RunContext
+from longtracerl.pipeline.report_stream import (
+    QuestionLookup,
+    RunningMean,
+    mean_or_none,
+    round_mean,
+    sample_heads,
+    traj_summary,
+)
 from longtracerl.records import Question, Sample, Trajectory
 
 PAPER_SHARES = {"random": 1.35, "one_shot_search": 15.00, "trajectory_random": 42.16, "trajectory_tiered": 50.03}
@@ -128,47 +135,6 @@ def compare_strategies(ctx: RunContext, questions: QuestionLookup, mentions: _Me
     return summarize_strategies(rows)
 
 
-class QuestionLookup:
-    """question_id -> Question read from questions.jsonl on demand (an offset index: ids in memory, not records)."""
-
-    def __init__(self, path: Path) -> None:
-        self.index = OffsetIndex(path, "question_id")
-        self._last: Question | None = None
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def get(self, question_id: str) -> Question | None:
-        if self._last is not None and self._last.question_id == question_id:
-            return self._last
-        line = self.index.get(question_id)
-        self._last = None if line is None else Question.model_validate_json(line)
-        return self._last
-
-    def close(self) -> None:
-        self.index.close()
-
-
-class _Mean:
-    """A running mean of the values that are not None: ``_macro`` without the list, summed exactly (as
-    ``statistics.mean`` does) so the figure does not depend on the order of the samples."""
-
-    def __init__(self) -> None:
-        self.total, self.n = Fraction(0), 0
-
-    def add(self, x: float | None) -> None:
-        if x is not None:
-            self.total += Fraction(x)
-            self.n += 1
-
-    def value(self) -> float | None:
-        return float(self.total / self.n) if self.n else None
-
-
-def _round_mean(values: Sequence[int], nd: int) -> float:
-    return round(sum(values) / len(values), nd) if len(values) else 0
-
-
 def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The report's figures, streaming every stage file once (or twice): memory grows with the ids and a few
     numbers per sample (for the plots), never with the records."""
@@ -177,7 +143,7 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
     chains = sum(1 for _ in iter_lines(ctx.chains))
     questions = QuestionLookup(ctx.questions)
     try:
-        trajs = _traj_summary(ctx)
+        trajs = traj_summary(ctx)
         reasons: dict[str, dict[str, int]] = defaultdict(dict)
         n_rejected = 0
         if ctx.rejected.exists():
@@ -188,10 +154,10 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
         mentions = _Mentions(ctx.docstore)
         tiers_n: dict[str, Any] = {t: array("i") for t in TIERS}
         tiers_tok: dict[str, Any] = {t: array("q") for t in TIERS}
-        shares: dict[str, _Mean] = defaultdict(_Mean)
+        shares: dict[str, RunningMean] = defaultdict(RunningMean)
         n_tokens: Any = array("q")
         tokenizer = None
-        for s in _sample_heads(ctx.samples):
+        for s in sample_heads(ctx.samples):
             docs = s.get("docs", [])
             tokenizer = tokenizer if tokenizer is not None else s.get("tokenizer")
             for t in TIERS:
@@ -210,10 +176,10 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
                        "solved": trajs["n"], "samples": n_samples},
             "rejected_by_stage": {k: dict(sorted(v.items())) for k, v in sorted(reasons.items())},
             "context_tokens": {"L": ctx.cfg.assembly.max_tokens, "min": min(n_tokens, default=0),
-                               "mean": _round_mean(n_tokens, 1), "max": max(n_tokens, default=0),
+                               "mean": round_mean(n_tokens, 1), "max": max(n_tokens, default=0),
                                "tokenizer": tokenizer},
-            "tiers_mean_docs": {t: _round_mean(v, 2) for t, v in tiers_n.items()},
-            "tiers_mean_tokens": {t: _round_mean(v, 1) for t, v in tiers_tok.items()},
+            "tiers_mean_docs": {t: round_mean(v, 2) for t, v in tiers_n.items()},
+            "tiers_mean_tokens": {t: round_mean(v, 1) for t, v in tiers_tok.items()},
             "mention_share_pct": {
                 "strategy": ctx.cfg.distractors.strategy,
                 "all_distractors": _pct(shares["all"].value()),
@@ -233,32 +199,6 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
         questions.close()
     stats["_plot"] = {"n_tokens": n_tokens, "tiers_tok": tiers_tok}
     return stats
-
-
-def _sample_heads(path: Path) -> Iterator[dict[str, Any]]:
-    """Each sample without its prompt (the prompt is most of a sample's bytes and no statistic needs it)."""
-    for _, o in iter_jsonl(path) if path.exists() else ():
-        o.pop("messages", None)
-        yield o
-
-
-def _traj_summary(ctx: RunContext) -> dict[str, Any]:
-    """What the report needs of the trajectories, in one pass: counts per trajectory and the solved ids."""
-    searches, opens = array_q(), array_q()
-    agents: set[str] = set()
-    solved: set[str] = set()
-    for t in iter_records(ctx.trajectories, Trajectory):
-        searches.append(sum(1 for s in t.steps if s.kind == "search"))
-        opens.append(len(t.opened_doc_ids))
-        agents.add(t.agent)
-        solved.add(t.question_id)
-    return {"n": len(searches), "searches": searches, "opens": opens, "agents": sorted(agents), "solved": solved}
-
-
-def array_q() -> Any:
-    from array import array
-
-    return array("q")
 
 
 QUESTION_CHECKS = ("hop_ambiguous", "shortcut", "off_chain", "no_clue_sentence", "seed_not_unique",
@@ -309,14 +249,10 @@ def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
         "agent": agents[0] if len(agents) == 1 else agents,
         "solve_rate_pct": _pct(n_t / n_q) if n_q else None,
         "agent_rejects": arej,
-        "mean_searches": _mean_or_none(trajs["searches"]),
-        "mean_opens": _mean_or_none(trajs["opens"]),
+        "mean_searches": mean_or_none(trajs["searches"]),
+        "mean_opens": mean_or_none(trajs["opens"]),
         "examples": examples,
     }
-
-
-def _mean_or_none(values: Sequence[int]) -> float | None:
-    return round(sum(values) / len(values), 2) if len(values) else None
 
 
 def _usage(ctx: RunContext, n_samples: int) -> dict[str, Any]:
