@@ -255,7 +255,7 @@ def ensure_sample_world(root: Path | str | None = None, *, granularity: Granular
     from filelock import FileLock
 
     base.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(base.with_name(base.name + ".lock"))):
+    with FileLock(str(base.with_name(f".{base.name}.lock"))):  # hidden, beside it: never mistaken for a world
         if manifest.exists() and not force:
             return SampleWorld.model_validate_json(manifest.read_text())
         return _build_sample_world(base, granularity, progress=progress, force=force)

@@ -70,7 +70,7 @@ def ensure_sample_graph(*, force: bool = False) -> Path:
     from filelock import FileLock
 
     # several processes (Ray workers of one node) may get here at once: one builds, the others wait for it
-    with FileLock(str(out.with_name("graph.lock"))):
+    with FileLock(str(out.with_name(".graph.lock"))):
         if not force and _current(out, fp):
             return out
         tmp = out.with_name(f"graph.tmp-{os.getpid()}")
