@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,12 +104,18 @@ def name_variants(title: str, aliases: Iterable[str] = ()) -> list[str]:
     return sorted(out, key=len, reverse=True)
 
 
+@lru_cache(maxsize=4096)
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    alts = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))  # longest name wins
+    return re.compile(rf"(?<!\w)(?:{alts})(['’]s)?(?!\w)", re.I)
+
+
 def mask(text: str, names: Iterable[str], replacement: str = MASK) -> str:
     """Every name replaced by ``replacement``; a possessive stays one ("Iraq's" -> "this entity's")."""
-    for n in names:
-        text = re.sub(rf"(?<!\w){re.escape(n)}(['’]s)?(?!\w)",
-                      lambda m: replacement + ("'s" if m.group(1) else ""), text, flags=re.I)
-    return text
+    key = tuple(n for n in names if n)
+    if not key:
+        return text
+    return _names_pattern(key).sub(lambda m: replacement + ("'s" if m.group(1) else ""), text)
 
 
 def contains_any(text: str, names: Iterable[str]) -> str | None:
@@ -179,7 +186,7 @@ class ClueContext:
         self.cfg = config or ClueConfig()
         self.seed = seed
         self._docs: dict[str, Document | None] = {}
-        self._terms: dict[str, set[str]] = {}
+        self._terms: dict[str, frozenset[str]] = {}
         self._idf: dict[str, float] = {}
         searcher = getattr(search, "searcher", None)
         self._df = getattr(searcher, "doc_freq", None)
@@ -196,10 +203,10 @@ class ClueContext:
                 self._docs[doc_id] = None
         return self._docs[doc_id]
 
-    def doc_terms(self, doc_id: str) -> set[str]:
+    def doc_terms(self, doc_id: str) -> frozenset[str]:
         if doc_id not in self._terms:
             d = self.doc(doc_id)
-            self._terms[doc_id] = page_terms(f"{d.title}\n{d.text}") if d is not None else set()
+            self._terms[doc_id] = page_terms(f"{d.title}\n{d.text}") if d is not None else frozenset()
         return self._terms[doc_id]
 
     def idf(self, term: str) -> float:

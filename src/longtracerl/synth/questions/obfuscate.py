@@ -17,6 +17,7 @@ to pin hops (and by the solver to check a page) still sees that "1800s" fits a p
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from longtracerl.synth.questions.text import terms
 
@@ -112,6 +113,8 @@ def blur(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def page_terms(text: str) -> set[str]:
-    """Content terms of a page and of its blurred form (so blurred clues still fit the page they came from)."""
-    return set(terms(text)) | set(terms(blur(text)))
+@lru_cache(maxsize=2048)
+def page_terms(text: str) -> frozenset[str]:
+    """Content terms of a page and of its blurred form (so blurred clues still fit the page they came from).
+    Cached: the solver scores the same pages against every clue, and blurring a long page is not free."""
+    return frozenset(terms(text)) | frozenset(terms(blur(text)))
