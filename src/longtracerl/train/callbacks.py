@@ -183,8 +183,13 @@ def plot_curves(metrics_path: Path, out: Path) -> Path | None:
     axes[1].set_title("responses")
     axes[1].set_xlabel("step")
     if ev:
-        axes[2].plot([r["step"] for r in ev], [r["accuracy"] for r in ev], marker="o", label="accuracy")
-        axes[2].plot([r["step"] for r in ev], [r["rubric"] for r in ev], marker="o", label="rubric")
+        for bench in dict.fromkeys(r.get("bench", "") for r in ev):  # --eval-bench: one line per benchmark
+            mine = [r for r in ev if r.get("bench", "") == bench]
+            tag = f"{bench} " if bench else ""
+            for key in ("accuracy", "rubric"):
+                pts = [(r["step"], r[key]) for r in mine if r.get(key) is not None]
+                if pts:
+                    axes[2].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{tag}{key}")
         axes[2].legend()
     axes[2].set_title("held-out (greedy)")
     axes[2].set_xlabel("step")
