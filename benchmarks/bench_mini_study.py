@@ -92,7 +92,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="keep train.jsonl / heldout.jsonl (and runs) here")
     ap.add_argument("--set-only", action="store_true", help="write the set to --out and stop (no training)")
     ap.add_argument("--arms", default="rubric,outcome", help="which runs: rubric, outcome or both (comma list)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
+    ap.add_argument("--grad-checkpointing", action="store_true",
+                    help="TRL's default; off here: a 135M model fits without it and it costs a second forward")
     args = ap.parse_args()
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
     data = shared_data_dir()
     if data is None:
         raise SystemExit("../shared/data (2WikiMultihopQA) is not beside this clone")
@@ -128,7 +135,8 @@ def main() -> None:
             out = d / name.split()[0]
             t = time.perf_counter()
             train_grpo(d / "train.jsonl", "bundled", out, cfg, reward_config=rcfg, use_cpu=True, save=False,
-                       eval_data=d / "heldout.jsonl", eval_every=0, eval_max_new_tokens=args.max_completion)
+                       eval_data=d / "heldout.jsonl", eval_every=0, eval_max_new_tokens=args.max_completion,
+                       trainer_overrides={"gradient_checkpointing": args.grad_checkpointing})
             rows = read_metrics(out / "metrics.jsonl")
             runs[name] = (rows, time.perf_counter() - t)
     print(f"GRPO: {args.steps} steps x {args.prompts} prompts x G={args.G}, responses <= {args.max_completion} "
