@@ -180,3 +180,12 @@ def test_unknown_bench_is_one_line_before_any_model_loads(tmp_path: Path, tiny_d
     cfg = PaperGRPOConfig(max_steps=1, num_generations=2, prompts_per_step=2, max_completion_length=4)
     with pytest.raises(ValueError, match=r"bad\.jsonl:1: field 'label' is empty"):
         trl_grpo.train_grpo(data, str(tiny_dir), tmp_path / "o2", cfg, eval_data=bad, eval_bench="in-distribution")
+
+
+def test_eval_run_refuses_the_in_memory_backend_without_a_model(tmp_path: Path) -> None:
+    """``llm: transformers`` exists for training-time evaluation only; `eval run` says so instead of failing later."""
+    from longtracerl.eval.runner import EvalConfig, make_models
+
+    cfg = EvalConfig(bench="indist", out=str(tmp_path / "e"), llm="transformers")
+    with pytest.raises(ValueError, match="held in memory"):
+        make_models(cfg)
