@@ -98,7 +98,8 @@ def main() -> None:
     ap.add_argument("--arms", default="rubric,outcome", help="which runs: rubric, outcome or both (comma list)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
     ap.add_argument("--grad-checkpointing", action="store_true",
-                    help="TRL's default; off here: a 135M model fits without it and it costs a second forward")
+                    help="TRL's default; off here: it costs a second forward pass. Without it an arm holds ~4.4 GB "
+                         "at --G 4 and ~11 GB at --G 8 (turn it on for large groups)")
     args = ap.parse_args()
     if args.threads > 0:
         import torch
