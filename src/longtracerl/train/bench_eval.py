@@ -126,7 +126,9 @@ class TrainerModelChat:
         t = time.perf_counter()
         text = self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         enc = self.tok(text, return_tensors="pt", add_special_tokens=False).to(self.lm.device)
-        kw: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": self.tok.pad_token_id}
+        # use_cache: the Trainer sets model.config.use_cache = False (TrainingArguments.use_cache); ask for the
+        # KV cache explicitly so that no new token re-reads the whole prompt
+        kw: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": self.tok.pad_token_id, "use_cache": True}
         if temperature > 0:
             if seed is not None:
                 torch.manual_seed(seed)  # the caller restores the training RNG state afterwards
