@@ -189,3 +189,43 @@ def test_eval_run_refuses_the_in_memory_backend_without_a_model(tmp_path: Path) 
     cfg = EvalConfig(bench="indist", out=str(tmp_path / "e"), llm="transformers")
     with pytest.raises(ValueError, match="held in memory"):
         make_models(cfg)
+
+
+def test_readme_train_command_is_accepted_by_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's build -> train path: its `train grpo` line parses (every flag exists, eval bench known) and its
+    `eval compare` line names the directories that run writes. Training itself is replaced by a recorder here
+    (the real run is the first test of this file, on a tiny model)."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from longtracerl.cli import app
+
+    root = Path(__file__).resolve().parents[2]
+    block = (root / "README.md").read_text().split("### Train with GRPO", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    cmds = [shlex.split(c, comments=True) for c in block.replace("\\\n", " ").splitlines() if c.strip()]
+    train = next(c for c in cmds if c[:3] == ["longtracerl", "train", "grpo"])
+    compare = next(c for c in cmds if c[:3] == ["longtracerl", "eval", "compare"])
+    args = train[1:]
+    for flag in ("--data", "--eval-data"):  # the build's files, here two small ones in the same format
+        i = args.index(flag)
+        args[i + 1] = str(_jsonl(tmp_path / Path(args[i + 1]).name, TRAIN))
+    seen: dict[str, Any] = {}
+
+    class _State:
+        global_step, log_history = 0, []
+
+    class _Trainer:
+        state = _State()
+
+    def record(data: Any, model: Any, output_dir: Any, cfg: Any, **kw: Any) -> Any:
+        seen.update(model=model, output_dir=output_dir, cfg=cfg, **kw)
+        return _Trainer()
+
+    monkeypatch.setattr(trl_grpo, "train_grpo", record)
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert seen["eval_bench"] == "in-distribution" and seen["model"] == "bundled"
+    out = Path(seen["output_dir"])
+    steps = seen["cfg"].max_steps
+    assert compare[3:] == [str(out / "eval" / "indist-step-0"), str(out / "eval" / f"indist-step-{steps}")]
