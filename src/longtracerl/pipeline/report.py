@@ -180,7 +180,7 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
 
 
 QUESTION_CHECKS = ("hop_ambiguous", "shortcut", "off_chain", "no_clue_sentence", "seed_not_unique",
-                   "jump_cut_too_short", "duplicate_chain")
+                   "jump_cut_too_short", "duplicate_chain", "repeated_tail")
 
 
 def question_quality(ctx: RunContext, questions: dict[str, Question], trajs: list[Trajectory], n_chains: int,
@@ -216,6 +216,9 @@ def question_quality(ctx: RunContext, questions: dict[str, Question], trajs: lis
         "kept_with_shortcut": sum(1 for q in qs if q.validation.get("shortcut")),
         "shortcut_policy": ctx.cfg.questions.shortcut,
         "jumps": dict(Counter(str(q.validation.get("jump_mode", "none")) for q in qs)),
+        # how hops are pinned: hop = a clue among the neighbours, unique = seed/restart clue, relation = "its X"
+        "clue_kinds": dict(Counter(k for q in qs for k in q.validation.get("clue_kinds", []) or [])),
+        "distinct_answers_pct": _pct(len({q.answer.lower() for q in qs}) / len(qs)) if qs else None,
         "agent": agents[0] if len(agents) == 1 else agents,
         "solve_rate_pct": _pct(len(trajs) / len(qs)) if qs else None,
         "agent_rejects": arej,
@@ -344,8 +347,10 @@ def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[
                   f"questions solved by the agent ({qq['agent']}) {qq['solve_rate_pct']}% "
                   f"(mean {qq['mean_searches']} searches, {qq['mean_opens']} opens per kept trajectory).", "",
                   f"Answerable by construction (every hop pinned by a clue checked against the previous entity's "
-                  f"neighbours, seed and jumps unique in the corpus): {qq['answerable_by_construction_pct']}% of "
-                  f"kept questions. Jumps: {qq['jumps']}. Shortcut policy: {qq['shortcut_policy']} "
+                  f"neighbours or by a relation with one target, seed and jumps unique in the corpus): "
+                  f"{qq['answerable_by_construction_pct']}% of kept questions. Hops pinned by: "
+                  f"{qq.get('clue_kinds', {})}. Distinct answers: {qq.get('distinct_answers_pct')}% of questions. "
+                  f"Jumps: {qq['jumps']}. Shortcut policy: {qq['shortcut_policy']} "
                   f"({qq['kept_with_shortcut']} kept with a shortcut).", "",
                   "| question reject | count |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in qq["rejects"].items()]
