@@ -45,9 +45,9 @@ def strip_hop_clues(q: Question) -> Question:
 
     def rep(m: re.Match[str]) -> str:
         n[0] += 1
-        return m.group(0) if n[0] == 1 else 'says: ""'
+        return m.group(0) if n[0] == 1 else m.group(1) + ': ""'
 
-    return q.model_copy(update={"question": re.sub(r'says:\s*"[^"]*"', rep, q.question)})
+    return q.model_copy(update={"question": re.sub(r'(says|described thus):\s*"[^"]*"', rep, q.question)})
 
 
 def solve_rate(qs: list[Question], solver: ClueSolver, attempts: int) -> float:
@@ -81,6 +81,11 @@ def report(name: str, cfg: BuildConfig) -> None:
     print(f"walks -> chains        {f['chains']}/{f['walks_attempted']} = {100 * f['chains'] / max(1, f['walks_attempted']):.1f}%")
     print(f"chains -> kept samples {f['samples']}/{f['chains']} = {100 * f['samples'] / max(1, f['chains']):.1f}%  "
           f"(questions {f['questions']}, solved {f['solved']})")
+    redundant = qq["rejects"].get("duplicate_chain", 0) + qq["rejects"].get("repeated_tail", 0)
+    distinct = f["chains"] - redundant
+    print(f"distinct chains -> kept {f['samples']}/{distinct} = {100 * f['samples'] / max(1, distinct):.1f}%  "
+          f"({redundant} chains repeat an earlier path or its last {cfg.questions.same_tail_hops} entities)")
+    print(f"hops pinned by         {qq.get('clue_kinds')}; distinct answers {qq.get('distinct_answers_pct')}%")
     print(f"question rejects       {qq['rejects']}")
     print(f"shortcut rate          {qq['rejects']['shortcut']}/{f['chains']} chains = "
           f"{100 * qq['rejects']['shortcut'] / max(1, f['chains']):.1f}% (policy {qq['shortcut_policy']})")

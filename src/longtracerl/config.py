@@ -72,6 +72,8 @@ class QuestionSettings(_Strict):
         "reject", description="question or last clue alone finds the answer's page at rank 1: reject, or keep and count")
     min_on_chain: float = Field(0.5, ge=0.0, le=1.0, description="off_chain: share of hops whose clue or relation "
                                 "words must appear in the question")
+    same_tail_hops: int = Field(4, ge=0, description="repeated_tail: drop a chain whose last N entities equal an "
+                                "earlier chain's (walks converging on a hub give near-duplicate questions); 0: keep")
 
 
 class AgentSettings(_Strict):

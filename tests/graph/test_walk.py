@@ -314,3 +314,25 @@ def test_symmetric_facts_keep_their_stated_label(tmp_path: Path) -> None:
     assert rels("A", "B") == {"borders"} and rels("B", "A") == {"borders"}
     assert rels("C", "A") == {"capital (inverse)"}
     assert g.meta["counts"]["redundant_inverse_edges_dropped"] == 2
+
+
+def test_distinct_seeds_repeat_only_after_the_whole_pool(world: Graph) -> None:
+    """Walk i starts at node i of a seeded shuffle of the seed pool: no seed repeats within one pool's worth,
+    the same in the vectorised and the per-walk path, and the same whatever the split of walk ids."""
+    from longtracerl.graph.walk import _Space
+
+    cfg = WalkConfig(n_walks=10, seed=3, min_hops=1, max_hops=1, jump_prob=0.0, backtrack=False)
+    n_pool = len(_Space(world, cfg).pool)
+    cfg = cfg.model_copy(update={"n_walks": n_pool})
+    seeds = [c.hops[0].entity_id for c in walk(world, cfg).chains]
+    assert len(seeds) == len(set(seeds)) > 1
+    class Custom(WalkChooser):  # a chooser outside simple_choosers takes the per-walk engine
+        name = "custom"
+
+        def choose(self, path: list[Hop], candidates: list[Candidate], rng: random.Random) -> int:
+            return 0
+
+    per_walk = [c.hops[0].entity_id for c in walk(world, cfg, Custom()).chains]
+    assert per_walk == seeds
+    random_seeds = [c.hops[0].entity_id for c in walk(world, cfg.model_copy(update={"distinct_seeds": False})).chains]
+    assert len(set(random_seeds)) < len(set(seeds)) or n_pool < 4

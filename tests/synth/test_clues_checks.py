@@ -14,7 +14,7 @@ import pytest
 from longtracerl.corpus.docstore import DocStore, build_docstore
 from longtracerl.corpus.search import TantivySearch, build_index
 from longtracerl.graph.build import GraphBuilder
-from longtracerl.records import Chain, Document, Hop, Question, Rejection
+from longtracerl.records import Chain, Document, Hop, Question, Rejection, WriterInfo
 from longtracerl.synth.agent import ClueSolver, parse_question
 from longtracerl.synth.questions import Draft, TemplateQuestionWriter, ValidationConfig, write_one
 from longtracerl.synth.questions.checks import chain_checks, check_hops, check_on_chain, check_shortcut
@@ -158,7 +158,10 @@ def test_entities_sharing_a_name_never_leak(tmp_path: Path) -> None:
     q = run(chain, w)
     assert isinstance(q, Question), q
     assert "Georgia" not in q.question and "this entity" in q.question
-    assert "Atlanta" in q.hop_clues[1] or "peaches" in q.hop_clues[1]
+    # pinned by a clue of its own page, or (its only neighbour through that relation) by the relation alone
+    pinned_by_relation = q.validation["clue_kinds"][1] == "relation" and q.hop_clues[1] == ""
+    assert pinned_by_relation or "Atlanta" in q.hop_clues[1] or "peaches" in q.hop_clues[1]
+    assert "Georgia" not in " ".join(q.hop_clues)
 
 
 def test_page_without_usable_clue_is_a_named_rejection(tmp_path: Path) -> None:
@@ -176,9 +179,9 @@ def _strip_hop_clues(q: Question) -> Question:
 
     def rep(m: re.Match[str]) -> str:
         n[0] += 1
-        return m.group(0) if n[0] == 1 else 'says: ""'
+        return m.group(0) if n[0] == 1 else m.group(1) + ': ""'
 
-    return q.model_copy(update={"question": re.sub(r'says:\s*"[^"]*"', rep, q.question)})
+    return q.model_copy(update={"question": re.sub(r'(says|described thus):\s*"[^"]*"', rep, q.question)})
 
 
 def test_solver_needs_the_hop_clues_on_the_sample_world() -> None:
@@ -226,3 +229,70 @@ def test_jump_mode_is_a_config_setting(mode: str) -> None:
     with pytest.raises(ValueError):
         ClueConfig(bogus=1)  # type: ignore[call-arg]
     assert isinstance(ClueFailure("x", "y"), ClueFailure)
+
+
+FILM = Document(doc_id="fm", title="Harbour Lights", text="Harbour Lights is a drama film directed by Mara Voss "
+                "about dock workers who strike for a safer port. Mara Voss wrote it with Ilan Roe.")
+VOSS = Document(doc_id="mv", title="Mara Voss", text="Mara Voss is a film director and former stage actress "
+                "who trained at a conservatory of drama.")
+ROE = Document(doc_id="ir", title="Ilan Roe", text="Ilan Roe is a novelist and screenwriter whose novels follow "
+               "fishermen along a cold northern coast.")
+
+
+def test_a_functional_relation_pins_a_hop_without_a_clue(tmp_path: Path) -> None:
+    """"Go to its director": the film's only neighbour through "director" needs no clue; a clue-less "mentions"
+    hop (two pages the film names) is not pinned and is rejected as ambiguous."""
+    w = make_world(tmp_path, [FILM, VOSS, ROE], [("fm", "mv", "director"), ("fm", "mv", "mentions"),
+                                                 ("fm", "ir", "mentions")])
+    by_relation = Chain(chain_id="r1", seed=0, hops=[hop(FILM), hop(VOSS, "director")])
+    by_mention = Chain(chain_id="r2", seed=0, hops=[hop(FILM), hop(VOSS, "mentions")])
+    assert w.ctx.relation_pins(by_relation.hops[0], by_relation.hops[1])
+    assert not w.ctx.relation_pins(by_mention.hops[0], by_mention.hops[1])
+    draft = Draft(question="Start with the entity described thus: \"a drama film about dock workers who strike\". "
+                  "Next, go to its director. Which entity is the last one reached? Give its name.",
+                  answer="Mara Voss", gold_entities=["Harbour Lights", "Mara Voss"],
+                  hop_clues=["a drama film about dock workers who strike", ""])
+    assert not [f for f in check_hops(draft, by_relation, w.ctx, ValidationConfig()).fails if f[1].startswith("hop 1")]
+    fails = check_hops(draft, by_mention, w.ctx, ValidationConfig()).fails
+    assert any(r == "hop_ambiguous" and "hop 1" in d and "not pinned" in d for r, d in fails)
+
+
+def test_solver_follows_a_relation_step_from_the_page_it_stands_on(tmp_path: Path) -> None:
+    """A clue-less step is resolved from the line of the current page that names the relation ("directed by")."""
+    from longtracerl.reward import get_outcome_scorer
+    from longtracerl.synth.agent.collect import score_trajectory
+    from longtracerl.synth.agent.solver import relation_evidence
+
+    w = make_world(tmp_path, [FILM, VOSS, ROE], [("fm", "mv", "director"), ("fm", "ir", "mentions")])
+    steps, ask = parse_question("Start with the entity described thus: \"a drama film about dock workers who "
+                                "strike for a safer port\". Next, go to its director. Which entity is the last one "
+                                "reached? Give its name.")
+    assert [(s.kind, s.relation, bool(s.clue)) for s in steps] == [("start", "", True), ("move", "its director", False)]
+    assert ask.startswith("Which entity")
+    assert relation_evidence("its director", FILM.text, "Mara Voss", VOSS.text, FILM.title) > \
+        relation_evidence("its director", FILM.text, "Ilan Roe", ROE.text, FILM.title)
+    q = Question(question_id="q", chain_id="r1", question=" ".join(["Start with the entity described thus:",
+                 "\"a drama film about dock workers who strike for a safer port\". Next, go to its director.",
+                 "Which entity is the last one reached? Give its name."]), answer="Mara Voss",
+                 gold_entities=["Harbour Lights", "Mara Voss"], gold_doc_ids=["fm", "mv"],
+                 writer=WriterInfo(backend="template"))
+    t = asyncio.run(score_trajectory(asyncio.run(ClueSolver(w.search).solve(q, 1)), q, get_outcome_scorer("contains")))
+    assert t.correct and t.cited_doc_ids == ["fm", "mv"]
+
+
+def test_chains_with_the_same_tail_are_one_question(tmp_path: Path) -> None:
+    """Walks that converge on a hub give the same last entities: only the first chain is written."""
+    from longtracerl.io import read_records
+    from longtracerl.synth.questions import write_questions
+
+    w = make_world(tmp_path, [A, B, C, FILM], [("a", "b", "mentions"), ("a", "c", "mentions"), ("fm", "a", "mentions")])
+    c1 = Chain(chain_id="t1", seed=0, hops=[hop(A), hop(B, "mentions")])
+    c2 = Chain(chain_id="t2", seed=0, hops=[hop(FILM), hop(A, "mentions"), hop(B, "mentions")])
+    c3 = Chain(chain_id="t3", seed=0, hops=[hop(C), hop(A, "mentions"), hop(B, "mentions")])
+    out, rej = tmp_path / "q.jsonl", tmp_path / "r.jsonl"
+    asyncio.run(write_questions([c1, c2, c3], w.store, TemplateQuestionWriter(w.ctx), out, rej, progress=False,
+                                validation=ValidationConfig(shortcut="keep", same_tail_hops=2), clues=w.ctx))
+    rejected = {r.item_id: r for r in read_records(rej, Rejection)}
+    assert rejected["t3"].reason == "repeated_tail" and "t2" in rejected["t3"].detail
+    assert "t2" not in rejected or rejected["t2"].reason != "repeated_tail"
+    assert "t1" not in rejected or rejected["t1"].reason != "repeated_tail"  # 2 entities: no tail of 2 to repeat

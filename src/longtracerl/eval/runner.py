@@ -54,7 +54,8 @@ class EvalConfig(BaseModel):
     data: str | None = Field(None, description="local path or Hugging Face dataset id (default: the official one)")
     out: str = Field(..., description="run directory, e.g. runs/eval/NAME")
     label: str | None = Field(None, description="name of this model in `eval compare` (default: the model)")
-    llm: Literal["openai", "local"] = "openai"
+    llm: Literal["openai", "local", "transformers"] = Field(
+        "openai", description="transformers: a model held in memory (train grpo --eval-bench), passed to run_eval")
     base_url: str | None = None
     model: str = ""
     api_key: str | None = None
@@ -306,6 +307,9 @@ def make_models(cfg: EvalConfig) -> tuple[ChatLLM, ChatLLM | None]:
     from longtracerl.llm import make_llm
 
     cache = cfg.run_dir / "cache"
+    if cfg.llm == "transformers":
+        raise ValueError("llm 'transformers' answers from a model held in memory (train grpo --eval-bench); "
+                         "use --llm local or openai")
     if cfg.llm == "local":
         n_ctx = cfg.max_context or 8192
         llm = make_llm("local", model=cfg.model or None, cache_dir=cache, n_ctx=n_ctx, stage="eval")  # --model: a GGUF

@@ -71,6 +71,8 @@ class WalkConfig(BaseModel):
     exclude_patterns_from_hops: bool = Field(True, description="excluded titles are never hops, not only never seeds")
     reachable_seeds: bool = Field(True, description="seed only from nodes where min_hops moves are reachable")
     backtrack: bool = Field(True, description="redo a walk that stopped short as a backtracking search (walk_repair)")
+    distinct_seeds: bool = Field(True, description="walk i starts at node i of a seeded shuffle of the seed pool, so "
+                                 "no seed repeats before every pool node has been used once")
 
     @model_validator(mode="after")
     def _check(self) -> WalkConfig:
@@ -196,6 +198,10 @@ class _Space:
                 self.pool = reach
             else:  # nothing can make it: walks run and are rejected as dead ends, saying why
                 self.longest = int(h.max())
+        self.seed_order = self.pool
+        if cfg.distinct_seeds and len(self.pool):
+            perm = np.random.default_rng(walk_seed(cfg.seed, -1)).permutation(len(self.pool))
+            self.seed_order = self.pool[perm]
         if len(self.pool) == 0:
             raise NoSeedError(
                 f"no seed node in graph {g.path or ''}: {g.n_nodes} nodes, "
@@ -409,7 +415,10 @@ def walk_arrays(
         b1 = min(total, b0 + batch_size)
         wid = walk_base(cfg.seed, np.arange(start + b0, start + b1, dtype=np.uint64))
         path = nodes[b0:b1]
-        path[:, 0] = pool[(_uniform(wid, 0, 0) * len(pool)).astype(np.int64)]
+        if cfg.distinct_seeds:
+            path[:, 0] = sp.seed_order[np.arange(start + b0, start + b1) % len(pool)]
+        else:
+            path[:, 0] = pool[(_uniform(wid, 0, 0) * len(pool)).astype(np.int64)]
         alive = np.ones(b1 - b0, dtype=bool)
         for t in range(1, width):
             a = np.flatnonzero(alive)
@@ -547,7 +556,9 @@ def _walk_gen(
     g, cfg = sp.g, sp.cfg
     rng = random.Random(walk_seed(cfg.seed, i))
     pool = sp.pool
-    node = int(pool[rng.randrange(len(pool))])
+    node = int(pool[rng.randrange(len(pool))])  # drawn in both modes, so later draws do not depend on the mode
+    if cfg.distinct_seeds:
+        node = int(sp.seed_order[i % len(pool)])
     nodes = [node]
     hops = [_hop(g, node, -1, False)]
     for _ in range(cfg.max_hops):

@@ -202,7 +202,7 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
 
 
 QUESTION_CHECKS = ("hop_ambiguous", "shortcut", "off_chain", "no_clue_sentence", "seed_not_unique",
-                   "jump_cut_too_short", "duplicate_chain")
+                   "jump_cut_too_short", "duplicate_chain", "repeated_tail")
 
 
 def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
@@ -214,6 +214,8 @@ def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
 
     n_q = pinned = with_shortcut = 0
     jumps: Counter[str] = Counter()
+    clue_kinds: Counter[str] = Counter()
+    answers: set[str] = set()  # one short string per distinct answer, like the ids
     solved = trajs["solved"]
     picked: list[Question] = []
     for q in iter_records(ctx.questions, Question):
@@ -221,6 +223,8 @@ def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
         pinned += "hop_unique" in q.validation.get("passed", [])
         with_shortcut += bool(q.validation.get("shortcut"))
         jumps[str(q.validation.get("jump_mode", "none"))] += 1
+        clue_kinds.update(q.validation.get("clue_kinds", []) or [])
+        answers.add(q.answer.lower())
         if q.question_id in solved and len(picked) < 5:
             picked.append(q)
     want = {q.chain_id for q in picked}
@@ -246,6 +250,9 @@ def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
         "kept_with_shortcut": with_shortcut,
         "shortcut_policy": ctx.cfg.questions.shortcut,
         "jumps": dict(jumps),
+        # how hops are pinned: hop = a clue among the neighbours, unique = seed/restart clue, relation = "its X"
+        "clue_kinds": dict(clue_kinds),
+        "distinct_answers_pct": _pct(len(answers) / n_q) if n_q else None,
         "agent": agents[0] if len(agents) == 1 else agents,
         "solve_rate_pct": _pct(n_t / n_q) if n_q else None,
         "agent_rejects": arej,
@@ -385,8 +392,10 @@ def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[
                   f"questions solved by the agent ({qq['agent']}) {qq['solve_rate_pct']}% "
                   f"(mean {qq['mean_searches']} searches, {qq['mean_opens']} opens per kept trajectory).", "",
                   f"Answerable by construction (every hop pinned by a clue checked against the previous entity's "
-                  f"neighbours, seed and jumps unique in the corpus): {qq['answerable_by_construction_pct']}% of "
-                  f"kept questions. Jumps: {qq['jumps']}. Shortcut policy: {qq['shortcut_policy']} "
+                  f"neighbours or by a relation with one target, seed and jumps unique in the corpus): "
+                  f"{qq['answerable_by_construction_pct']}% of kept questions. Hops pinned by: "
+                  f"{qq.get('clue_kinds', {})}. Distinct answers: {qq.get('distinct_answers_pct')}% of questions. "
+                  f"Jumps: {qq['jumps']}. Shortcut policy: {qq['shortcut_policy']} "
                   f"({qq['kept_with_shortcut']} kept with a shortcut).", "",
                   "| question reject | count |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in qq["rejects"].items()]

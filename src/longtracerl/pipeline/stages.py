@@ -146,7 +146,8 @@ class QuestionStage(ItemStage):
         from longtracerl.synth.questions import ValidationConfig
 
         q = ctx.cfg.questions
-        return ValidationConfig(hop_margin=q.hop_margin, shortcut=q.shortcut, min_on_chain=q.min_on_chain)
+        return ValidationConfig(hop_margin=q.hop_margin, shortcut=q.shortcut, min_on_chain=q.min_on_chain,
+                                same_tail_hops=q.same_tail_hops)
 
     def writer(self, ctx: RunContext, clues: Any = None) -> Any:
         from longtracerl.synth.questions import LLMQuestionWriter, TemplateQuestionWriter

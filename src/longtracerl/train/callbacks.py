@@ -99,8 +99,8 @@ def evaluate_rows(
             texts = [tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True) for r in chunk]
             enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
             with torch.no_grad():
-                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                     pad_token_id=tokenizer.pad_token_id)
+                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
+                                     pad_token_id=tokenizer.pad_token_id)  # the Trainer sets config.use_cache=False
             for r, ids in zip(chunk, out[:, enc["input_ids"].shape[1] :], strict=True):
                 text = tokenizer.decode(ids, skip_special_tokens=True)
                 res = reward.score_one(text, r["label"], r["rubrics"], question=r.get("question", ""))
@@ -183,8 +183,13 @@ def plot_curves(metrics_path: Path, out: Path) -> Path | None:
     axes[1].set_title("responses")
     axes[1].set_xlabel("step")
     if ev:
-        axes[2].plot([r["step"] for r in ev], [r["accuracy"] for r in ev], marker="o", label="accuracy")
-        axes[2].plot([r["step"] for r in ev], [r["rubric"] for r in ev], marker="o", label="rubric")
+        for bench in dict.fromkeys(r.get("bench", "") for r in ev):  # --eval-bench: one line per benchmark
+            mine = [r for r in ev if r.get("bench", "") == bench]
+            tag = f"{bench} " if bench else ""
+            for key in ("accuracy", "rubric"):
+                pts = [(r["step"], r[key]) for r in mine if r.get(key) is not None]
+                if pts:
+                    axes[2].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{tag}{key}")
         axes[2].legend()
     axes[2].set_title("held-out (greedy)")
     axes[2].set_xlabel("step")

@@ -38,7 +38,10 @@ def grpo(
     report_to: str = typer.Option("none", "--report-to", help="none | tensorboard | wandb (metrics.jsonl is always written)."),
     eval_data: Path | None = typer.Option(None, "--eval-data", exists=True, dir_okay=False,
                                           help="Held-out slime JSONL (e.g. export/slime_test.jsonl), scored greedily."),
-    eval_every: int = typer.Option(0, "--eval-every", help="Evaluate --eval-data every N steps (and at start and end)."),
+    eval_every: int = typer.Option(0, "--eval-every", help="Evaluate every N steps (and at start and end)."),
+    eval_bench: str = typer.Option(None, "--eval-bench", help="Evaluate through the eval module: in-distribution "
+                                   "(reads --eval-data)[,mrcr|longbench-v2|longreason[=DATA]]; one eval run directory "
+                                   "per benchmark and checkpoint in OUTPUT_DIR/eval/ (for `longtracerl eval compare`)."),
     eval_max_new_tokens: int = typer.Option(64, "--eval-max-new-tokens", help="Greedy answer budget for evaluation."),
     seed: int = typer.Option(0, "--seed", help="Seed of sampling and data order."),
 ) -> None:
@@ -61,6 +64,10 @@ def grpo(
             "max_completion_length": max_completion_length, "max_prompt_length": max_prompt_length,
             "learning_rate": learning_rate, "seed": seed})
         cfg.to_trl_kwargs(per_device_train_batch_size=per_device_batch or None, use_vllm=use_vllm)  # layout check
+        if eval_bench:
+            from longtracerl.train.bench_eval import parse_eval_benches
+
+            parse_eval_benches(eval_bench, eval_data)  # a bad name fails here, before the settings table
     except ValueError as e:
         console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -73,7 +80,7 @@ def grpo(
             data, model, output_dir, cfg, reward_config=reward_cfg, use_vllm=use_vllm,
             per_device_train_batch_size=per_device_batch or None, save=save, save_every=save_every,
             resume=resume, report_to=report_to, eval_data=eval_data, eval_every=eval_every,
-            eval_max_new_tokens=eval_max_new_tokens,
+            eval_max_new_tokens=eval_max_new_tokens, eval_bench=eval_bench,
         )
     except (ValueError, FileNotFoundError) as e:
         console.print(f"[red]error:[/red] {e}")
@@ -83,6 +90,11 @@ def grpo(
         last = steps[-1]
         console.print(f"done: {trainer.state.global_step} steps, last mean reward {last['reward']:.4f}")
     console.print(f"metrics: {output_dir / 'metrics.jsonl'}  curves: {output_dir / 'curves.png'}")
+    if eval_bench:
+        from longtracerl.train.bench_eval import compare_commands
+
+        for cmd in compare_commands(output_dir):
+            console.print(f"base vs trained: {cmd}", highlight=False, soft_wrap=True)
 
 
 @train_app.command("verl-args")

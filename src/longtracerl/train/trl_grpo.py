@@ -121,6 +121,7 @@ def train_grpo(
     eval_data: str | Path | None = None,
     eval_every: int = 0,
     eval_max_new_tokens: int = 64,
+    eval_bench: str | None = None,
     check_lengths: bool = True,
     trainer_overrides: dict[str, Any] | None = None,
 ) -> Any:
@@ -132,7 +133,9 @@ def train_grpo(
     states) every N steps; ``resume``: ``auto`` continues from the newest complete checkpoint in
     ``output_dir``, ``never`` refuses a directory with checkpoints, or a checkpoint path. Metrics go to
     ``output_dir/metrics.jsonl`` and ``curves.png``; ``eval_data`` (slime JSONL) is evaluated greedily at
-    step 0, every ``eval_every`` steps and at the end.
+    step 0, every ``eval_every`` steps and at the end. ``eval_bench`` (``in-distribution[,longbench-v2=PATH]``)
+    evaluates through the eval module instead, writing ``output_dir/eval/<bench>-step-<N>/`` run directories
+    (in-distribution reads ``eval_data``); see ``longtracerl.train.bench_eval``.
     """
     import torch
     from trl import GRPOConfig
@@ -146,6 +149,12 @@ def train_grpo(
     out = Path(output_dir)
     rows = read_slime_jsonl(dataset_path)  # bad input fails before a model is loaded
     eval_rows = read_slime_jsonl(eval_data) if eval_data is not None else []
+    bench_specs = None
+    if eval_bench:
+        from longtracerl.train.bench_eval import check_bench_data, parse_eval_benches
+
+        bench_specs = parse_eval_benches(eval_bench, eval_data)
+        check_bench_data(bench_specs)
     rcfg = load_reward_config(reward_config)
     if report_to not in ("none", "tensorboard", "wandb"):
         raise ValueError(f"--report-to {report_to}: expected none, tensorboard or wandb")
@@ -158,9 +167,12 @@ def train_grpo(
         "recipe": cfg.model_dump(exclude={"max_steps"}), "reward": rcfg.model_dump(mode="json"),
         "per_device_train_batch_size": per_device_train_batch_size, "use_vllm": use_vllm,
         "eval_data": str(Path(eval_data).resolve()) if eval_data else None, "eval_every": eval_every,
+        **({"eval_bench": [[b.bench, b.data] for b in bench_specs], "eval_max_new_tokens": eval_max_new_tokens}
+           if bench_specs else {}),
         "max_steps": cfg.max_steps, "save_every": save_every, "report_to": report_to, "save_final": save,
     }
     checkpoint = run_dir.prepare(out, settings, resume)
+    window_for_eval: int | None = None
     if check_lengths:
         if tokenizer is None:
             from longtracerl.train.models import load_tokenizer
@@ -169,6 +181,7 @@ def train_grpo(
         counts = checks.prompt_token_counts(rows + eval_rows, tokenizer)
         window = checks.context_window(model_name) if model_name is not None else getattr(
             getattr(model, "config", None), "max_position_embeddings", None)
+        window_for_eval = window
         checks.check_lengths(counts, data=dataset_path, window=window, max_prompt_length=cfg.max_prompt_length,
                              max_completion_length=cfg.max_completion_length, model=str(model_name or "given model"))
     if model is None or isinstance(model, str):
@@ -196,7 +209,14 @@ def train_grpo(
     metrics = out / run_dir.METRICS_FILE
     run_dir.truncate_metrics(metrics, run_dir.checkpoint_step(checkpoint))
     callbacks: list[Any] = [MetricsCallback(metrics, out / run_dir.CURVES_FILE)]
-    if eval_rows:
+    if bench_specs:
+        from longtracerl.train.bench_eval import BenchEvalCallback
+
+        callbacks.append(BenchEvalCallback(
+            bench_specs, tokenizer, out, metrics, eval_every, model_name=str(model_name or type(model).__name__),
+            tokenizer_name=model_name if model_name not in (None, "", "bundled") else None,
+            max_new_tokens=eval_max_new_tokens, max_context=window_for_eval, seed=cfg.seed))
+    elif eval_rows:
         callbacks.append(EvalCallback(eval_rows, tokenizer, metrics, eval_every, rcfg, eval_max_new_tokens))
     from datasets import Dataset
 

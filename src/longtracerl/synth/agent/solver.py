@@ -1,14 +1,16 @@
 """A non-oracle, LLM-free search agent: it sees only the question and the tools (PAPER.md 2b).
 
 It is the solvability filter of LLM-free builds: it knows nothing of the chain, the gold pages or the answer.
-It reads the question as a sequence of steps ("Start with the entity whose page says: "..."", "Next, go to an
-entity it shares a border with, namely the one whose page says: "..."", "Then ... start again from ...") and
-a final ask, and for each step:
+It reads the question as a sequence of steps ("Start with the entity described thus: "..."", "Next, go to an
+entity it shares a border with, namely the one described thus: "..."", "Then ... start again from ...", or
+"whose page says: "..."" as LLM writers put it) and a final ask, and for each step:
 
 - an entry step (start, restart): searches the clue, opens the top hits and keeps the page the clue fits best;
 - a move: searches the clue (then the current title with the relation words and the clue), prefers hits the
   current page mentions (what a reader of that page can follow), opens a few and keeps the one the clue fits
-  best; without a clue every mentioned candidate fits equally and the pick is a seeded guess;
+  best; a step without a clue (its relation pins it: "go to its director") keeps the candidate that a line of
+  the current page names next to the relation's words (``relation_evidence``); when searching the clue finds
+  nothing that fits, it reads the names the current page mentions and opens their pages (``_scan``);
 
 then reads the asked attribute from the last page ("Capital: ..."), or answers with its title, and cites the
 pages of its path. Every search and open is a real call through ``ToolEnv``, so its trajectories give the
@@ -27,8 +29,10 @@ from longtracerl.corpus.base import SearchBackend
 from longtracerl.records import Question, Trajectory, Usage
 from longtracerl.synth.agent.tools import ToolEnv
 from longtracerl.synth.questions.clues import STOPWORDS, terms
+from longtracerl.synth.questions.obfuscate import page_terms
 
-_CLUE = re.compile(r'says:\s*"([^"]*)"')
+_CLUE = re.compile(r'(?:says|described thus):\s*"([^"]*)"')
+_NAME = re.compile(r"\b[A-Z][\w'\-]+(?:\s+(?:of|and|the|de|du|la)?\s*[A-Z][\w'\-]+){0,3}")
 _ASK_ATTR = re.compile(r"what is the (.+?) of the last entity", re.I)
 
 
@@ -39,14 +43,53 @@ class Step:
     clue: str
 
 
+_STEP_START = re.compile(r"(?:^|(?<=[.!?]\s))(?=Start with|Next, |Then set that entity aside)")
+
+
 def parse_question(text: str) -> tuple[list[Step], str]:
-    """Steps and the final ask of a clue-pinned question; ``([], text)`` when it has no quoted clues."""
+    """Steps and the final ask of a clue-pinned question; ``([], text)`` when it has no steps.
+
+    A step is "Start with ...", "Next, go to ..." or "Then set that entity aside and start again from ...",
+    with its clue in quotes, or none when its relation pins it ("Next, go to its director.")."""
+    quoted: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:  # clues may contain anything: set them aside while splitting
+        quoted.append(m.group(1))
+        return f'{m.group(0).split(":")[0]}: "\x00{len(quoted) - 1}\x00"'
+
+    masked = _CLUE.sub(hide, text)
+    if not re.search(r"^Start with|Next, go to", masked):
+        return _parse_by_quotes(text)
+    steps: list[Step] = []
+    ask = ""
+    segments = [s for s in _STEP_START.split(masked) if s.strip()]
+    for seg in segments:
+        if not re.match(r"Start with|Next, |Then set that entity aside", seg):
+            ask = (ask + " " + seg).strip()
+            continue
+        m = re.search(r'"\x00(\d+)\x00"', seg)
+        clue = quoted[int(m.group(1))].strip() if m else ""
+        body, _, rest = (seg.partition(m.group(0)) if m else seg.partition(". "))
+        rest = rest.lstrip(". ").strip() if m else rest.strip()
+        low = seg.lower()
+        kind = "start" if not steps else ("restart" if "start again" in low else "move")
+        rel = re.sub(r".*?\bgo to\b", "", body, flags=re.S | re.I)
+        rel = re.sub(r",?\s*namely.*", "", rel, flags=re.S | re.I).strip(" .,")
+        steps.append(Step(kind, rel if kind == "move" else "", clue))
+        if rest:
+            ask = rest
+    if sum(1 for st in steps if st.clue) < len(quoted):  # clues outside the step phrases: another writer's form
+        return _parse_by_quotes(text)
+    return steps, ask.strip(" .")
+
+
+def _parse_by_quotes(text: str) -> tuple[list[Step], str]:
+    """Any writer's form: every quoted clue is one step; ``([], text)`` without quoted clues."""
     steps: list[Step] = []
     pos = 0
     for m in _CLUE.finditer(text):
         lead = text[pos:m.start()]
-        low = lead.lower()
-        kind = "start" if not steps else ("restart" if "start again" in low else "move")
+        kind = "start" if not steps else ("restart" if "start again" in lead.lower() else "move")
         rel = re.sub(r".*?\bgo to\b", "", lead, flags=re.S | re.I)
         rel = re.sub(r",?\s*namely.*", "", rel, flags=re.S | re.I).strip(" .,")
         steps.append(Step(kind, rel if kind == "move" else "", m.group(1).strip()))
@@ -55,8 +98,17 @@ def parse_question(text: str) -> tuple[list[Step], str]:
 
 
 def query_of(clue: str) -> str:
-    """The clue as a search query: without the mask phrases, which name nothing."""
-    return re.sub(r"\b(this|another) entity('s)?\b", " ", clue, flags=re.I).strip()
+    """The clue as a search query: without the mask phrases, which name nothing, and without blurred
+    figures ("the 1810s", "about 40"), which no page spells that way."""
+    q = re.sub(r"\b(this|another) entity('s)?\b", " ", clue, flags=re.I)
+    q = re.sub(r"\b(?:the\s+)?\d{3,4}s\b|\babout\s+[\d.,]+\b", " ", q)
+    return re.sub(r"\s+", " ", q).strip()
+
+
+def keywords(clue: str, n: int = 4) -> str:
+    """The clue's ``n`` longest content words: what a person types when the whole clue finds nothing."""
+    words = [t for t in terms(query_of(clue)) if not t.isdigit()]
+    return " ".join(sorted(words, key=len, reverse=True)[:n])
 
 
 def _title_base(title: str) -> str:
@@ -73,9 +125,33 @@ def fit(clue: str, page: str) -> float:
     ct = [t for t in terms(clue) if t != "entity"]
     if not ct:
         return 0.0
-    have = set(terms(page))
+    have = page_terms(page)  # a page reads as itself and blurred: "1800s" fits a page that says "1806"
     w = {t: min(len(t), 10) for t in ct}
     return sum(w[t] for t in ct if t in have) / sum(w.values())
+
+
+_REL_SKIP = frozenset({"go", "page", "mentions", "entity", "namely", "one", "whose", "it", "its"})
+
+
+def relation_evidence(relation: str, cur_text: str, cand_title: str, cand_text: str, cur_title: str) -> float:
+    """How a reader checks a clue-less step ("go to its director"): a line of the current page names the
+    candidate next to the relation's words ("directed by X"; "Exports - partners: X 25%, ..."), or the
+    candidate's page names the current entity next to them. 0 without such a line; up to 1.5, higher when
+    the candidate comes first in that line (a list's first item is its largest)."""
+    stems = {w[:5] for w in terms(relation) if w not in _REL_SKIP and len(w) > 2}
+    if not stems:
+        return 0.0
+    best = 0.0
+    for text, name in ((cur_text, cand_title), (cand_text, cur_title)):
+        base = _title_base(name)
+        if not base:
+            continue
+        for line in re.split(r"(?<=[.!?])\s+|\n+", text):
+            m = re.search(rf"(?<!\w){re.escape(base)}(?!\w)", line, re.I)
+            if m is None or not stems & {w[:5] for w in terms(line)}:
+                continue
+            best = max(best, 1.0 + 0.5 * (1.0 - m.start() / max(1, len(line))))
+    return best
 
 
 def read_attribute(page: str, attribute: str) -> str:
@@ -104,8 +180,10 @@ class ClueSolver:
     name = "solver"
 
     def __init__(self, search: SearchBackend, *, k: int = 20, open_per_step: int = 4, seed: int = 0,
-                 tie: float = 0.1, confident: float = 1.15) -> None:
+                 tie: float = 0.1, confident: float = 1.15, scan_names: int = 150, scan_opens: int = 24) -> None:
         self.confident = confident
+        self.scan_names = scan_names
+        self.scan_opens = scan_opens
         self.search = search
         self.k = k
         self.open_per_step = open_per_step
@@ -149,7 +227,8 @@ class ClueSolver:
         clue_q = query_of(step.clue)
         # what is around the current entity, then what fits the clue; both as a person would type them
         rounds = [[f"{title} {rel_words}".strip(), clue_q] if step.clue else [f"{title} {rel_words}".strip()],
-                  [f"{title} {rel_words} {clue_q}".strip()] if step.clue else []]
+                  [f"{title} {rel_words} {clue_q}".strip()] if step.clue else [],
+                  [keywords(step.clue)] if step.clue and keywords(step.clue) != clue_q else []]
         scored: list[tuple[float, str]] = []
         tried: set[str] = set()
         for queries in [r for r in rounds if r]:
@@ -175,11 +254,45 @@ class ClueSolver:
                 if page is None:
                     continue
                 link = mentions(text, titles[did]) or mentions(page[1], title)  # either page names the other
-                sc = fit(step.clue, page[0] + "\n" + page[1]) if step.clue else 0.0
+                rel_ok = relation_evidence(step.relation, text, titles[did], page[1], title)
+                # with a clue, the relation is checked too: it breaks ties between pages the clue fits equally
+                sc = fit(step.clue, page[0] + "\n" + page[1]) + 0.2 * min(1.0, rel_ok) if step.clue else rel_ok
                 scored.append((sc + (0.25 if link else 0.0), did))
             if scored and max(x for x, _ in scored) >= self.confident:
                 break
+        if step.clue and (not scored or max(x for x, _ in scored) < self.confident):
+            scored += self._scan(env, step, title, text, pages, path, tried)
         return self._choose(scored, rng, greedy)
+
+    def _scan(self, env: ToolEnv, step: Step, title: str, text: str, pages: dict[str, tuple[str, str]],
+              path: list[str], tried: set[str]) -> list[tuple[float, str]]:
+        """Read what the current page names, as a person would when searching the clue did not find it: each
+        capitalised name on the page is searched, a hit titled by that name is a page it links to, and those
+        pages are opened (up to ``scan_opens``) and scored against the clue."""
+        own = _title_base(title).lower()
+        names = list(dict.fromkeys(n for m in _NAME.finditer(text) if (n := m.group(0).strip()).lower() != own
+                                   and len(n) >= 4 and n.split()[0].lower() not in STOPWORDS
+                                   and "\n" not in n))[: self.scan_names]
+        scored: list[tuple[float, str]] = []
+        opened = 0
+        for name in names:
+            if opened >= self.scan_opens:
+                break
+            _, hits = env.search(name)
+            for h in hits[:3]:
+                if h.doc_id in path or h.doc_id in tried or _title_base(h.title).lower() != name.lower():
+                    continue
+                tried.add(h.doc_id)
+                page = self._read(env, h.doc_id, pages)
+                opened += 1
+                if page is not None:
+                    rel_ok = relation_evidence(step.relation, text, h.title, page[1], title)
+                    scored.append((fit(step.clue, page[0] + "\n" + page[1]) + 0.25 + 0.2 * min(1.0, rel_ok),
+                                   h.doc_id))
+                break
+            if scored and max(x for x, _ in scored) >= self.confident:
+                break
+        return scored
 
     async def solve(self, question: Question, attempt: int) -> Trajectory:
         rng = self._rng(question, attempt)

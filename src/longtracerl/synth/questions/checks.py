@@ -1,7 +1,7 @@
 """Validators that need the graph and the search engine, for every writer (template and LLM).
 
 - ``hop_ambiguous``: a hop's clue fits another candidate about as well as the target (margin below
-  ``hop_margin``), a moved-to hop has no clue at all, or the seed's / a jump's clue does not single its
+  ``hop_margin``), a moved-to hop has no clue and a relation that does not pin it, or the seed's / a jump's clue does not single its
   entity out in the whole corpus.
 - ``shortcut``: the whole question, or its last clue alone, searched once ranks the answer's page 1st: the
   chain is not needed. ``ValidationConfig.shortcut`` says whether that rejects or is only counted.
@@ -43,7 +43,10 @@ def check_hops(draft: Draft, chain: Chain, ctx: ClueContext, cfg: ValidationConf
         entry = k == 0 or hop.jumped
         if not clue:
             margins.append(None)
-            rep.fails.append(("hop_ambiguous", f"hop {i} ({hop.title!r}) has no clue: its target is not pinned"))
+            if not entry and ctx.relation_pins(chain.hops[idx[k - 1]], hop):
+                continue  # "its director": the only neighbour through that relation
+            rep.fails.append(("hop_ambiguous", f"hop {i} ({hop.title!r}) has no clue and its relation "
+                              f"{hop.relation!r} has other targets: it is not pinned"))
             continue
         if entry:
             if ctx.search is None:

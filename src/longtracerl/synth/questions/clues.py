@@ -22,26 +22,24 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from longtracerl.records import Document, Hop
+from longtracerl.synth.questions.obfuscate import blur, page_terms
+from longtracerl.synth.questions.text import _WORD, STOPWORDS, terms
 
 MASK = "this entity"
 OTHER_MASK = "another entity"
 _M1, _M2 = "\u2063THISENTITY\u2063", "\u2063OTHERENTITY\u2063"  # one-word stand-ins while cutting windows
 _SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_HEADER = re.compile(r"^[A-Z][\w ()'/-]{0,40}:\s*")
-STOPWORDS = frozenset(
-    """a an the of in on at to for from by with and or but is are was were be been being do does did has have
-    had it its as into than then there their they he she his her him them we you your i me my our us not no
-    this that these those which who whom whose what where when why how also such other another some any all
-    one entity certain name names about after before over under between during while since until same both
-    s known called""".split()
-)
+_HEADER = re.compile(r"^(?:[A-Z][\w ()'/-]{0,40}|note|notes?\s?\d*):\s*")
+_CLAUSE = re.compile(r"\s*(?:[,;:()\[\]]|\s--\s|\s[–—]\s)\s*")
+_LEAD_DROP = frozenset("and but or which who whom whose while whereas that as so nor yet".split())
+_KEEP_END = frozenset({"it", "them", "him"})
 
 
 class ClueConfig(BaseModel):
@@ -70,22 +68,13 @@ class ClueChoice:
     runner_up: str | None = None  # title of the best other candidate
     n_candidates: int = 0
     global_rank: int | None = None  # rank of the target when the clue alone is searched (None: not in top k)
-    kind: str = "hop"  # hop | unique (seed or jump)
+    kind: str = "hop"  # hop | unique (seed or jump) | relation (pinned by a functional relation, no clue text)
 
 
 @dataclass
 class ClueFailure:
     reason: str  # no_clue_sentence | hop_ambiguous | seed_not_unique
     detail: str
-
-
-def terms(text: str) -> list[str]:
-    """Distinct content terms (lowercased words and numbers, no stopwords), in order."""
-    seen: dict[str, None] = {}
-    for w in _WORD.findall(text.lower()):
-        if w not in STOPWORDS and (len(w) > 1 or w.isdigit()):
-            seen.setdefault(w, None)
-    return list(seen)
 
 
 GENERIC_NAME_WORDS = frozenset(
@@ -115,10 +104,18 @@ def name_variants(title: str, aliases: Iterable[str] = ()) -> list[str]:
     return sorted(out, key=len, reverse=True)
 
 
+@lru_cache(maxsize=4096)
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    alts = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))  # longest name wins
+    return re.compile(rf"(?<!\w)(?:{alts})(['’]s)?(?!\w)", re.I)
+
+
 def mask(text: str, names: Iterable[str], replacement: str = MASK) -> str:
-    for n in names:
-        text = re.sub(rf"(?<!\w){re.escape(n)}(?:'s)?(?!\w)", replacement, text, flags=re.I)
-    return text
+    """Every name replaced by ``replacement``; a possessive stays one ("Iraq's" -> "this entity's")."""
+    key = tuple(n for n in names if n)
+    if not key:
+        return text
+    return _names_pattern(key).sub(lambda m: replacement + ("'s" if m.group(1) else ""), text)
 
 
 def contains_any(text: str, names: Iterable[str]) -> str | None:
@@ -128,6 +125,45 @@ def contains_any(text: str, names: Iterable[str]) -> str | None:
         if nn and f" {nn} " in low:
             return n
     return None
+
+
+def _describes(piece: str) -> bool:
+    """A clue says something about the entity, not only names: two or more lower-case content words, no run
+    of masks (the rest of a masked name, "Harold Lillis this entity this entity Jr") and at most two masks
+    ("New this entity, New this entity (or New this entity ...)" says nothing)."""
+    if re.search(rf"{MASK} {MASK}|{OTHER_MASK} {MASK}|{MASK} {OTHER_MASK}", piece) or piece.count(MASK) > 2:
+        return False
+    lower = [w for w in _WORD.findall(piece) if w.islower() and w not in STOPWORDS and w != "entity" and len(w) > 2]
+    return len(lower) >= 2
+
+
+def _balance(piece: str) -> str:
+    """Drop the brackets a cut left without their partner ("the 1920s – the 1990s) was ...")."""
+    out, depth = [], 0
+    for ch in piece:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            if depth == 0:
+                continue
+            depth -= 1
+        out.append(ch)
+    text = "".join(out)
+    while depth > 0:  # unclosed: drop the last open bracket
+        i = text.rfind("(")
+        text = text[:i] + text[i + 1:]
+        depth -= 1
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _trim(piece: str) -> str:
+    """A piece without the joining words at its ends ("and ... of the" -> "..."), masks kept."""
+    words = piece.split()
+    while words and words[0].lower().strip(",;:") in _LEAD_DROP:
+        words.pop(0)
+    while words and words[-1].lower().strip(",;:'") in STOPWORDS and words[-1].lower() not in _KEEP_END:
+        words.pop()
+    return " ".join(words)
 
 
 def sentences(text: str) -> list[str]:
@@ -150,7 +186,7 @@ class ClueContext:
         self.cfg = config or ClueConfig()
         self.seed = seed
         self._docs: dict[str, Document | None] = {}
-        self._terms: dict[str, set[str]] = {}
+        self._terms: dict[str, frozenset[str]] = {}
         self._idf: dict[str, float] = {}
         searcher = getattr(search, "searcher", None)
         self._df = getattr(searcher, "doc_freq", None)
@@ -167,10 +203,10 @@ class ClueContext:
                 self._docs[doc_id] = None
         return self._docs[doc_id]
 
-    def doc_terms(self, doc_id: str) -> set[str]:
+    def doc_terms(self, doc_id: str) -> frozenset[str]:
         if doc_id not in self._terms:
             d = self.doc(doc_id)
-            self._terms[doc_id] = set(terms(f"{d.title}\n{d.text}")) if d is not None else set()
+            self._terms[doc_id] = page_terms(f"{d.title}\n{d.text}") if d is not None else frozenset()
         return self._terms[doc_id]
 
     def idf(self, term: str) -> float:
@@ -243,30 +279,53 @@ class ClueContext:
             items = sorted([*rng.sample(rest, cap - 1), (target.doc_id or "", target.title)])
         return items
 
+    def relation_pins(self, prev: Hop, target: Hop) -> bool:
+        """Does the relation alone pin the hop? True when ``target`` is the only neighbour of ``prev`` through
+        an edge labelled ``target.relation`` ("its director", "its largest export partner"), and the label
+        says something ("mentions", inverse and unlabelled edges never pin: the graph may hold one film of a
+        director, the world holds many)."""
+        rel = (target.relation or "").strip()
+        g = self.graph
+        if g is None or not rel or rel == "mentions" or rel.endswith("(inverse)") or target.jumped:
+            return False  # an inverse ("a film whose director it is") is one-to-many in the world at large
+        pn, tn = self.node(prev), self.node(target)
+        if pn is None or tn is None:
+            return False
+        nb = np.asarray(g.neighbors(pn))
+        names = [g.relation_name(int(r)) for r in np.asarray(g.neighbor_relations(pn))]
+        via = {int(v) for v, name in zip(nb.tolist(), names, strict=True) if name == rel}
+        return via == {tn}
+
     # ------------------------------------------------------------ clue sentences
     def clue_sentences(self, target: Hop, masked_self: list[str], forbidden: list[str],
-                       windows: bool = False, masked_other: Sequence[str] = ()) -> list[str]:
-        """Masked sentences of the target's page usable as clues: the target's names read "this entity", other
-        chain entities' names "another entity"; no sentence with a ``forbidden`` string (the answer)."""
+                       windows: bool = False, masked_other: Sequence[str] = (), short: bool = False) -> list[str]:
+        """Blurred, masked pieces of the target's page usable as clues: the target's names read "this entity",
+        other chain entities' names "another entity", dates and numbers blurred (``obfuscate``); no piece with
+        a ``forbidden`` string (the answer). With ``windows`` the clauses of long sentences (weaker clues)
+        are offered too, then fixed-size word windows trimmed to content words (with ``short``, half-size ones
+        as well: the weakest and least readable, kept for the last hop, where a strong clue is a shortcut)."""
         d = self.doc(target.doc_id)
         if d is None:
             return []
         out: list[str] = []
-        n_sent = 0
-        for sent in sentences(d.text):
-            # masks are one word while cutting, so a window never ends in half of one ("... and this")
-            words = mask(mask(sent, masked_self, _M1), masked_other, _M2).rstrip(".").split()
-            n_sent += 1
-            if n_sent > self.cfg.max_sentences:
+        for n_sent, sent in enumerate(sentences(d.text)):
+            if n_sent >= self.cfg.max_sentences:
                 break
+            # masks are one word while cutting, so a piece never ends in half of one ("... and this")
+            masked = mask(mask(sent, masked_self, _M1), masked_other, _M2).rstrip(".")
+            words = masked.split()
             pieces = [" ".join(words[: self.cfg.max_clue_words])]
             if windows and len(words) > self.cfg.window_words + 2:  # weaker parts of a long sentence
-                w = self.cfg.window_words
-                pieces += [" ".join(words[i:i + w]) for i in range(0, len(words) - w + 1, max(2, w // 2))]
-            for s in pieces:
-                s = s.replace(_M1, MASK).replace(_M2, OTHER_MASK)
-                s = re.sub(r"\s+", " ", s.replace('"', "'")).strip(" ,;:'").strip()  # quotes delimit clues
-                if len([t for t in terms(s) if t != "entity"]) < self.cfg.min_clue_words:
+                clauses = [c.split() for c in _CLAUSE.split(masked) if c and c.strip()]
+                pieces += [" ".join(c) for c in clauses]
+                pieces += [", ".join((" ".join(a), " ".join(b))) for a, b in zip(clauses, clauses[1:], strict=False)]
+                sizes = (self.cfg.window_words, max(4, self.cfg.window_words // 2)) if short else (self.cfg.window_words,)
+                for w in sizes:
+                    pieces += [" ".join(words[i:i + w]) for i in range(0, len(words) - w + 1, max(2, w // 2))]
+            for raw in pieces:
+                s = _trim(raw).replace(_M1, MASK).replace(_M2, OTHER_MASK)
+                s = _balance(blur(re.sub(r"\s+", " ", s.replace('"', "'")).strip(" ,;:'").strip()))
+                if len([t for t in terms(s) if t != "entity"]) < self.cfg.min_clue_words or not _describes(s):
                     continue
                 if contains_any(s, forbidden) or contains_any(s, masked_self) or contains_any(s, masked_other):
                     continue
@@ -295,10 +354,17 @@ class ClueContext:
                 best, who = f, title
         return ft - best, who
 
-    def pick_hop_clue(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
-                      masked_other: Sequence[str] = ()) -> ClueChoice | ClueFailure:
+    def hop_clue_options(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
+                         masked_other: Sequence[str] = (), *, last: bool = False) -> list[ClueChoice] | ClueFailure:
+        """Every usable clue of a hop (margin >= ``hop_margin``), best first: with ``prefer_weak``, the clues
+        whose own search does not rank the target 1st come first (largest margin first), then the others.
+
+        For the ``last`` hop (whose page holds the answer) a strong clue is a shortcut to the answer: three
+        times as many clues are searched and shorter windows are tried, so that a weak one is found. (Sorting
+        the weakest first was tried: it picks cryptic scraps that pin the hop on paper but that neither the
+        solver nor a person reads as a description, and the solve rate fell.)"""
         sents = self.clue_sentences(target, masked_self, forbidden, windows=self.cfg.prefer_weak,
-                                    masked_other=masked_other)
+                                    masked_other=masked_other, short=last)
         if not sents:
             return ClueFailure("no_clue_sentence", f"no usable sentence on the page of hop {target.title!r}")
         cands = self.candidates(prev, target)
@@ -312,16 +378,18 @@ class ClueContext:
             return ClueFailure("hop_ambiguous", f"hop {target.title!r}: best clue margin {m:.2f} < "
                                f"{self.cfg.hop_margin} (fits {who!r} too; {len(cands)} candidates)")
         ok.sort(key=lambda x: -x[0])
-        choice = None
-        for m, who, s in ok[: self.cfg.max_searches]:
-            rank, _ = self.global_rank(s, target.doc_id)
+        weak: list[ClueChoice] = []
+        strong: list[ClueChoice] = []
+        for m, who, s in ok[: self.cfg.max_searches * (3 if last else 1)]:
+            rank = self.global_rank(s, target.doc_id)[0] if self.cfg.prefer_weak else None
             c = ClueChoice(text=s, margin=round(m, 3), runner_up=who, n_candidates=len(cands), global_rank=rank)
-            if choice is None:
-                choice = c
-            if not self.cfg.prefer_weak or rank != 1:
-                return c
-        assert choice is not None
-        return choice
+            (strong if self.cfg.prefer_weak and rank == 1 else weak).append(c)
+        return weak + strong
+
+    def pick_hop_clue(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
+                      masked_other: Sequence[str] = ()) -> ClueChoice | ClueFailure:
+        opts = self.hop_clue_options(prev, target, masked_self, forbidden, masked_other)
+        return opts if isinstance(opts, ClueFailure) else opts[0]
 
     def pick_unique_clue(self, target: Hop, masked_self: list[str], forbidden: list[str],
                          masked_other: Sequence[str] = ()) -> ClueChoice | ClueFailure:

@@ -132,6 +132,21 @@ async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Any, o
                             detail=f"same path as {first_of[tuple(h.entity_id for h in c.hops)]}", attempts=0))
         stats.rejected += 1
     dup_ids = {c.chain_id for c in dups}
+    n_tail = cfg.same_tail_hops
+    if n_tail:  # walks converging on a hub: same answer, same way to it; only the start differs
+        first_tail: dict[tuple[str, ...], str] = {}
+        for c in chains:
+            if c.chain_id not in dup_ids and len(c.hops) > n_tail:
+                first_tail.setdefault(tuple(h.entity_id for h in c.hops[-n_tail:]), c.chain_id)
+        for c in todo:
+            if c.chain_id in dup_ids or len(c.hops) <= n_tail:
+                continue
+            first = first_tail[tuple(h.entity_id for h in c.hops[-n_tail:])]
+            if first != c.chain_id:
+                rej.write(Rejection(item_id=c.chain_id, stage="questions", reason="repeated_tail",
+                                    detail=f"its last {n_tail} entities are those of {first}", attempts=0))
+                stats.rejected += 1
+                dup_ids.add(c.chain_id)
     todo = [c for c in todo if c.chain_id not in dup_ids]
     sem = asyncio.Semaphore(concurrency)
     bar: Any = None

@@ -1,8 +1,9 @@
 """The LLM-free question writer: every hop pinned by a clue from its own page (see ``clues``).
 
-"Start with the entity whose page says: "...". Next, go to an entity it shares a border with, namely the one
-whose page says: "...". ... What is the capital of the last entity reached?" The seed (and any entity reached
-by a random jump) gets a clue unique in the whole corpus; every other hop a clue that, among the neighbours
+"Start with the entity described thus: "...". Next, go to an entity it shares a border with, namely the one
+described thus: "...". ... What is the capital of the last entity reached?" Clues are blurred pieces of the
+page (``obfuscate``: dates as decades, numbers rounded), so the context cannot be string-searched for them.
+The seed (and any entity reached by a random jump) gets a clue unique in the whole corpus; every other hop a clue that, among the neighbours
 of the previous entity, fits only the target (margin ``hop_margin``). A jump is never phrased as a relation:
 with ``jump_mode="restart"`` the question says to start again from a described entity, with ``"cut"`` the
 question covers only the longest jump-free part of the chain. The answer is an attribute of the last entity
@@ -20,7 +21,7 @@ from longtracerl.records import Chain, Document, Hop
 from longtracerl.synth.questions.clues import ClueChoice, ClueConfig, ClueContext, ClueFailure, name_variants
 from longtracerl.synth.questions.validate import Draft
 
-PROMPT_VERSION = "template-v2"
+PROMPT_VERSION = "template-v3"
 JumpMode = Literal["restart", "cut"]
 # (attribute asked, pattern of its value in a World Factbook-style page); the chain id picks where to start
 _ATTRIBUTES: list[tuple[str, re.Pattern[str]]] = [
@@ -47,6 +48,8 @@ def relation_phrase(hop: Hop) -> str:
             return f"go to an entity that {base} it"
         return f"go to an entity whose {base} it is"  # "largest export partner" -> "... whose ... it is"
     rel = _AS_VERB.get(rel, rel)
+    if rel.endswith(" of") and len(rel.split()) <= 3 and not rel.split()[0].endswith(("s", "ed")):
+        return f"go to the entity it is a {rel}"  # "dependency of" -> "the entity it is a dependency of"
     if _VERB_PHRASE.search(rel):  # "shares a border with" -> "an entity it shares a border with"
         return f"go to an entity it {rel}"
     return f"go to its {rel}"  # a noun phrase: "largest export partner", "director"
@@ -73,6 +76,26 @@ def jump_segment(chain: Chain) -> list[int]:
     return list(range(*best))
 
 
+def step_text(hop: Hop, clue: str, *, first: bool, jumped: bool) -> str:
+    """One step of the question; the clue is quoted (so the record shows where it is) but is a blurred
+    description, not a quotation of the page."""
+    said = f'the entity described thus: "{clue}"'
+    if not clue and not first and not jumped:  # pinned by its relation alone
+        return f"Next, {relation_phrase(hop)}."
+    if first:
+        return f"Start with {said}."
+    if jumped:
+        return f"Then set that entity aside and start again from {said}."
+    return f'Next, {relation_phrase(hop)}, namely the one described thus: "{clue}".'
+
+
+def _finds(ctx: ClueContext, query: str, doc_id: str | None) -> bool:
+    if ctx.search is None or not doc_id:
+        return False
+    top = ctx.search.search(query, 1)
+    return bool(top) and top[0].doc_id == doc_id
+
+
 class _DictStore:
     def __init__(self, docs: dict[str, Document]) -> None:
         self.docs = docs
@@ -94,8 +117,9 @@ class TemplateQuestionWriter:
     prompt_version = PROMPT_VERSION
 
     def __init__(self, clues: ClueContext | None = None, *, jump_mode: JumpMode = "restart",
-                 min_cut_hops: int = 2) -> None:
+                 min_cut_hops: int = 2, max_last_tries: int = 6) -> None:
         self.clues = clues
+        self.max_last_tries = max_last_tries
         self.jump_mode = jump_mode
         self.min_cut_hops = min_cut_hops
 
@@ -123,6 +147,7 @@ class TemplateQuestionWriter:
         all_names = [n for h in hops for n in names[h.entity_id]]
         parts: list[str] = []
         clues: list[ClueChoice] = []
+        last_options: list[ClueChoice] = []
         for k, hop in enumerate(hops):
             own = names[hop.entity_id]
             others = [n for n in all_names if n not in own]
@@ -133,18 +158,30 @@ class TemplateQuestionWriter:
             if first or jumped:
                 res = ctx.pick_unique_clue(hop, own, forbidden, others)
             else:
-                res = ctx.pick_hop_clue(hops[k - 1], hop, own, forbidden, others)
+                opts = ctx.hop_clue_options(hops[k - 1], hop, own, forbidden, others, last=k == len(hops) - 1)
+                res = opts if isinstance(opts, ClueFailure) else opts[0]
+                if k == len(hops) - 1 and not isinstance(opts, ClueFailure):
+                    last_options = opts
+                # a functional relation ("its director") pins the hop by itself: used when no clue can, and
+                # for the last hop when every clue would find the answer's page in one search
+                if ((isinstance(res, ClueFailure) or (k == len(hops) - 1 and res.global_rank == 1))
+                        and ctx.relation_pins(hops[k - 1], hop)):
+                    res = ClueChoice(text="", margin=1.0, n_candidates=len(ctx.candidates(hops[k - 1], hop)),
+                                     kind="relation")
+                    last_options = []
             if isinstance(res, ClueFailure):
                 res.detail = f"hop {idx[k]}: {res.detail}"
                 return res
             clues.append(res)
-            said = f'the entity whose page says: "{res.text}"'
-            if first:
-                parts.append(f"Start with {said}.")
-            elif jumped:
-                parts.append(f"Then set that entity aside and start again from {said}.")
-            else:
-                parts.append(f"Next, {relation_phrase(hop)}, namely the one whose page says: \"{res.text}\".")
+            parts.append(step_text(hop, res.text, first=first, jumped=jumped))
+        question = " ".join(parts) + " " + ask
+        # the whole question must not find the answer's page in one search either: try weaker last clues
+        for alt in last_options[1:self.max_last_tries]:
+            if not _finds(ctx, question, hops[-1].doc_id):
+                break
+            clues[-1] = alt
+            parts[-1] = step_text(hops[-1], alt.text, first=False, jumped=False)
+            question = " ".join(parts) + " " + ask
         hop_clues = [""] * len(chain.hops)
         for i, c in zip(idx, clues, strict=True):
             hop_clues[i] = c.text
@@ -155,7 +192,8 @@ class TemplateQuestionWriter:
             "clue_runner_up": [c.runner_up for c in clues],
             "clue_candidates": [c.n_candidates for c in clues],
             "clue_global_rank": [c.global_rank for c in clues],
+            "clue_kinds": [c.kind for c in clues],
             "checked_candidates": ctx.graph is not None or ctx.search is not None,
         }
-        return Draft(question=" ".join(parts) + " " + ask, answer=answer, gold_entities=[h.title for h in hops],
+        return Draft(question=question, answer=answer, gold_entities=[h.title for h in hops],
                      hop_clues=hop_clues, info=info)

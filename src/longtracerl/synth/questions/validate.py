@@ -25,6 +25,8 @@ class ValidationConfig(BaseModel):
                                                 "single search ranks the answer's page 1st: reject, or keep and count")
     min_on_chain: float = Field(0.5, ge=0.0, le=1.0, description="off_chain: share of hops whose clue or relation "
                                 "words must appear in the question")
+    same_tail_hops: int = Field(4, ge=0, description="repeated_tail: a chain whose last N entities (the answer and "
+                                "the way to it) equal an earlier chain's is dropped; 0 keeps every one")
 
 
 class Draft(BaseModel):
