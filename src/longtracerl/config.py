@@ -132,6 +132,9 @@ class RaySettings(_Strict):
                             "py_modules); off when the nodes have the same version installed")
     runtime_env: dict[str, Any] = Field(default_factory=dict, description="extra Ray runtime_env (pip, env_vars, ...)")
     max_retries: int = Field(3, ge=0, description="reruns of a task whose worker died")
+    output_url: str | None = Field(None, description="where tasks put their results instead of the object store: "
+                                   "a path or fsspec URL every node and the driver can reach (s3://bucket/prefix, "
+                                   "gs://..., file:///shared/dir); the driver reads each one back and deletes it")
 
 
 class ExecutorSettings(_Strict):

@@ -85,6 +85,52 @@ def test_build_outputs_and_report(reference: Path) -> None:
     assert "max_tokens: 40000" in cfg and "versions:" in cfg
 
 
+def test_streamed_report_figures_equal_a_direct_count(reference: Path) -> None:
+    """The report's statistics stream the stage files; recomputed here by loading every file whole."""
+    from statistics import mean
+
+    def rows(name: str) -> list[dict[str, object]]:
+        return [json.loads(x) for x in (reference / name).read_text().splitlines() if x.strip()]
+
+    samples, questions, trajs = rows("samples.jsonl"), rows("questions.jsonl"), rows("trajectories.jsonl")
+    stats = json.loads((reference / "report" / "stats.json").read_text())
+    n_tok = [int(s["n_tokens"]) for s in samples]  # type: ignore[call-overload]
+    assert stats["counts"] == {"chains": len(rows("chains.jsonl")), "questions": len(questions),
+                               "trajectories": len(trajs), "samples": len(samples),
+                               "rejected": len(rows("rejected.jsonl"))}
+    ct = stats["context_tokens"]
+    assert (ct["min"], ct["max"], ct["mean"]) == (min(n_tok), max(n_tok), round(mean(n_tok), 1))
+    assert ct["tokenizer"] == samples[0]["tokenizer"]
+    for tier in ("gold", "tier1", "tier2", "fill"):
+        per = [sum(1 for d in s["docs"] if d["tier"] == tier) for s in samples]  # type: ignore[attr-defined]
+        assert stats["tiers_mean_docs"][tier] == round(mean(per), 2)
+    qq = stats["questions_quality"]
+    searches = [sum(1 for st in t["steps"] if st["kind"] == "search") for t in trajs]  # type: ignore[attr-defined]
+    assert qq["mean_searches"] == round(mean(searches), 2)
+    assert qq["answerable_by_construction_pct"] == round(100 * sum(
+        "hop_unique" in q["validation"].get("passed", []) for q in questions) / len(questions), 2)  # type: ignore[attr-defined]
+    solved = {t["question_id"] for t in trajs}
+    assert [e["question_id"] for e in qq["examples"]] == [q["question_id"] for q in questions
+                                                         if q["question_id"] in solved][:5]
+    assert 0 <= stats["mention_share_pct"]["all_distractors"] <= 100
+
+
+def test_tier_plot_groups_samples_beyond_400_bars(tmp_path: Path) -> None:
+    """Past MAX_BARS samples the tier plot draws one bar per run of samples (their mean), not 100,000s of bars."""
+    from longtracerl.pipeline.report import MAX_BARS, _plots, tier_bars
+
+    few = {"gold": [1, 2, 3], "fill": [0, 0, 9]}
+    assert tier_bars(few) == (few, 1)
+    n = 1001
+    tok = {t: [100 + i % 2 for i in range(n)] for t in ("gold", "tier1", "tier2", "fill")}
+    bars, per_bar = tier_bars(tok)
+    assert per_bar == 3 and len(bars["gold"]) == 334 <= MAX_BARS
+    assert bars["gold"][:2] == [round(301 / 3), round(302 / 3)] and bars["gold"][-1] == 100  # the last run: 1 sample
+    stats = {"_plot": {"n_tokens": [sum(v[i] for v in tok.values()) for i in range(n)], "tiers_tok": tok},
+             "context_tokens": {"L": 1000}}
+    assert _plots(tmp_path, stats) == ["context_lengths.png", "tier_composition.png"]
+
+
 @pytest.mark.skipif(not any(map(shutil.which, ("chromium", "chromium-browser"))), reason="no chromium binary")
 def test_report_page_renders_in_chromium(reference: Path) -> None:
     """The index.html the build wrote, run by headless Chromium (--dump-dom: the DOM after the script ran)."""
@@ -252,6 +298,67 @@ def test_ray_cluster_equals_local_after_kills(reference: Path, tmp_path: Path, t
     assert not (run / "parts").exists() or not any((run / "parts").rglob("*.jsonl"))
     md = (run / "report" / "report.md").read_text()
     assert "## Execution" in md and address in md
+
+
+@pytest.mark.slow
+def test_ray_results_through_an_output_url(reference: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                           cluster: tuple[str, Path, Path]) -> None:
+    """executor.ray.output_url (a file:// URL here; s3:// or gs:// on a real cluster): every task writes its
+    records there and returns only their URLs; the build is byte-identical and the URL is left empty."""
+    address = cluster[0]
+    home = tmp_path_factory.getbasetemp() / "home"
+    url_dir = tmp_path / "objects"
+    run = _build(tmp_path, "via-url", home, "--ray-address", address, "--set", f"executor.ray.output_url=file://{url_dir}")
+    _same(reference, run)
+    manifest = json.loads((run / "manifest.json").read_text())["stages"]
+    for stage in ("walk", "questions", "agent", "assembly"):
+        last = manifest[stage]["runs"][-1]
+        assert last["executor"] == "ray" and last["tasks"] >= 1 and last.get("via_url") == last["tasks"], (stage, last)
+    assert not url_dir.exists() or not any(p.is_file() for p in url_dir.rglob("*")), list(url_dir.rglob("*"))
+
+
+@pytest.mark.slow
+def test_build_submitted_as_a_ray_job(reference: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The `ray job submit` route of docs/scale.md: a cluster with its dashboard (job server), the build submitted
+    through Ray's JobSubmissionClient, its driver running inside the cluster (RAY_ADDRESS set by Ray, so the
+    build joins instead of starting its own Ray): the run directory equals the local build's."""
+    pytest.importorskip("ray.dashboard")
+    from ray.cluster_utils import Cluster
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    from longtracerl.netutil import free_port
+
+    home = tmp_path_factory.getbasetemp() / "home"
+    port = free_port()
+    # free ports for the job server and its agent: Ray's fixed defaults collide with any other Ray on the machine
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": True,
+                                                      "dashboard_host": "127.0.0.1", "dashboard_port": port,
+                                                      "dashboard_agent_listen_port": free_port()})
+    try:
+        client = JobSubmissionClient(f"http://127.0.0.1:{port}")
+        cmd = " ".join(_cmd(tmp_path, "job", "--executor", "ray"))
+        env = {"LONGTRACERL_HOME": str(home), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+        job = None
+        for _ in range(120):  # the job agent comes up a few seconds after the dashboard
+            try:
+                job = client.submit_job(entrypoint=cmd, runtime_env={"env_vars": env})
+                break
+            except RuntimeError as e:
+                assert "agent" in str(e), e
+                time.sleep(1)
+        assert job is not None
+        deadline = time.time() + 600
+        while client.get_job_status(job) not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED):
+            assert time.time() < deadline
+            time.sleep(1)
+        logs = client.get_job_logs(job)
+        assert client.get_job_status(job) == JobStatus.SUCCEEDED, logs[-3000:]
+    finally:
+        c.shutdown()
+    run = tmp_path / "job"
+    _same(reference, run)
+    last = json.loads((run / "manifest.json").read_text())["stages"]["assembly"]["runs"][-1]
+    assert last["executor"] == "ray" and last["cluster"]["address"] != "local"  # joined the job's cluster
 
 
 def test_workers_run_the_drivers_package(cluster: tuple[str, Path, Path]) -> None:

@@ -96,3 +96,28 @@ def test_plan_shares_the_per_endpoint_cap_among_tasks_in_flight(tmp_path: Path) 
     assert (batch, in_flight) == (10, 16) and cap == 4  # 16 tasks x 4 = 64 requests per endpoint at most
     batch, in_flight, cap = plan(ctx, 6, cluster_cpus=8)  # few items: ray_shards (2) tasks, each half the cap
     assert (batch, cap) == (3, 32)
+
+
+def test_task_results_through_a_url_round_trip_and_are_deleted() -> None:
+    """executor.ray.output_url: a task's records go to the URL (fsspec; memory:// here, in one process) and only
+    their URLs come back; the driver reads them and deletes them once they are in the stage file."""
+    import uuid
+
+    from fsspec.core import url_to_fs
+
+    from longtracerl.pipeline.task_urls import drop_urls, put_result, remove_prefix, take_result
+
+    prefix = f"memory://lt-{uuid.uuid4().hex}/run-x/assembly"
+    fs, root = url_to_fs(prefix)
+    res = put_result({"out": b'{"question_id":"q1"}\n', "rejected": b"", "stats": {"samples": 1}}, prefix)
+    assert res["out"] == b"" and res["out_url"].startswith(f"memory://{root}/")  # nothing heavy left in the result
+    assert len(fs.ls(root)) == 2
+    back, urls = take_result(res)
+    assert back["out"] == b'{"question_id":"q1"}\n' and back["rejected"] == b"" and len(urls) == 2
+    drop_urls(urls)
+    assert fs.find(root) == []
+    put_result({"out": b"x\n", "rejected": b"", "stats": {}}, prefix)  # an orphan (its driver was killed)
+    remove_prefix(prefix)
+    assert not fs.exists(root)
+    same = {"out": b"a\n", "rejected": b"", "stats": {}}
+    assert put_result(dict(same), None) == same and take_result(dict(same)) == (same, [])

@@ -163,3 +163,69 @@ def test_rejections_and_missing_docs(tok: Any, store: DocStore) -> None:
     assert s.details["skipped_missing"] == ["vanished"]  # type: ignore[attr-defined]
     assert [d.doc_id for d in s.docs if d.tier == "tier1"] == ["d03"]
     assert section(store.get("d03")) in s.messages[0]["content"]  # type: ignore[arg-type]
+
+
+def _count_store_reads(tmp_path: Path) -> Any:  # one store file, one connection each
+    from longtracerl.synth.token_store import TokenCountStore
+
+    return TokenCountStore(tmp_path / "counts" / "tokens.sqlite")
+
+
+def test_token_counts_shared_between_assemblers(tok: Any, store: DocStore, tmp_path: Path) -> None:
+    """Two assemblers over one store file (as two Ray worker processes of a node): the second tokenizes no page
+    the first counted, and both build the same sample."""
+    cands = [(f"d{i:02d}", "tier1") for i in range(3, 30)]
+    first = Assembler(store, tok, AssemblyConfig(max_tokens=6000, fill="none"), shared=_count_store_reads(tmp_path))
+    second = Assembler(store, tok, AssemblyConfig(max_tokens=6000, fill="none"), shared=_count_store_reads(tmp_path))
+    alone = Assembler(store, tok, AssemblyConfig(max_tokens=6000, fill="none"))
+    a = first.assemble(_q(["d01", "d02"]), cands, seed=1)
+    b = second.assemble(_q(["d01", "d02"]), cands, seed=1)
+    c = alone.assemble(_q(["d01", "d02"]), cands, seed=1)
+    assert first.tokenized_docs > 5 and second.tokenized_docs == 0
+    assert a == b == c
+    assert second.shared is not None and second.shared.hits == first.tokenized_docs
+
+
+def test_shared_token_counts_are_keyed_by_content(tok: Any, tmp_path: Path) -> None:
+    """A page whose text changed (a rebuilt docstore at the same path) is counted again, never given a stale count."""
+    docs = [Document(doc_id="d1", title="One", text="short text."), Document(doc_id="d2", title="Two", text="x.")]
+    build_docstore(tmp_path / "a", docs)
+    docs[0] = Document(doc_id="d1", title="One", text="a much longer text than before, " * 40)
+    build_docstore(tmp_path / "b", docs)
+    with DocStore.open(tmp_path / "a") as da, DocStore.open(tmp_path / "b") as db:
+        asm_a = Assembler(da, tok, AssemblyConfig(max_tokens=4000, fill="none"), shared=_count_store_reads(tmp_path))
+        asm_b = Assembler(db, tok, AssemblyConfig(max_tokens=4000, fill="none"), shared=_count_store_reads(tmp_path))
+        sa, sb = asm_a.assemble(_q(["d1"]), [("d2", "tier1")]), asm_b.assemble(_q(["d1"]), [("d2", "tier1")])
+    assert isinstance(sa, Sample) and isinstance(sb, Sample)
+    assert asm_b.tokenized_docs == 1  # d1 changed: counted again; d2 unchanged: read from the store
+    assert sb.n_tokens == _prompt_tokens(tok, sb) > sa.n_tokens == _prompt_tokens(tok, sa)
+
+
+HAMMER = """
+import sys
+from longtracerl.synth.token_store import TokenCountStore
+path, offset = sys.argv[1], int(sys.argv[2])
+s = TokenCountStore(path)
+for i in range(40):
+    s.put_many({f"k{(offset + i * 7 + j) % 200}": (offset + i * 7 + j) % 200 for j in range(10)})
+    s.get_many([f"k{j}" for j in range(0, 200, 3)])
+s.close()
+"""
+
+
+def test_token_store_survives_concurrent_writers(tmp_path: Path) -> None:
+    """Three processes writing and reading one store at once (WAL): no error, no lost or wrong count."""
+    import subprocess
+    import sys
+
+    from longtracerl.synth.token_store import TokenCountStore
+
+    procs = [subprocess.Popen([sys.executable, "-c", HAMMER, str(tmp_path / "t.sqlite"), str(k * 13)],
+                              stderr=subprocess.PIPE, text=True) for k in range(3)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-2000:]
+    s = TokenCountStore(tmp_path / "t.sqlite")
+    got = s.get_many([f"k{j}" for j in range(200)])
+    assert got == {f"k{j}": j for j in range(200)}  # every key written, with its value, none lost
+    s.close()

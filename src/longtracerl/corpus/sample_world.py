@@ -247,12 +247,25 @@ def render_world(granularity: Granularity = "page") -> tuple[list[Document], lis
 def ensure_sample_world(root: Path | str | None = None, *, granularity: Granularity = "page",
                         progress: bool = True, force: bool = False) -> SampleWorld:
     """The sample world's directories, building them on first use (a few seconds) and caching them."""
-    from longtracerl.corpus.search import build_index
-
     base = Path(root) if root is not None else home() / "sample_world" / f"v{SAMPLE_WORLD_VERSION}-{granularity}"
     manifest = base / "world.json"
     if manifest.exists() and not force:
         return SampleWorld.model_validate_json(manifest.read_text())
+    # several processes (Ray workers of one node) may get here at once: one builds, the others wait and read it
+    from filelock import FileLock
+
+    base.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(base.with_name(f".{base.name}.lock"))):  # hidden, beside it: never mistaken for a world
+        if manifest.exists() and not force:
+            return SampleWorld.model_validate_json(manifest.read_text())
+        return _build_sample_world(base, granularity, progress=progress, force=force)
+
+
+def _build_sample_world(base: Path, granularity: Granularity, *, progress: bool, force: bool) -> SampleWorld:
+    """Build into a temp dir beside ``base``, then rename it into place (the caller holds the lock)."""
+    from longtracerl.corpus.search import build_index
+
+    manifest = base / "world.json"
     tmp = base.with_name(base.name + f".tmp-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -65,20 +65,33 @@ def ensure_sample_graph(*, force: bool = False) -> Path:
     world, triples, entities, _ = sample_sources()
     out = Path(world.root) / "graph"
     fp = _fingerprint([p for p in (triples, entities, Path(world.docstore_dir)) if p is not None])
-    if not force and (out / "meta.json").exists():
-        try:
-            if Graph.load(out).meta.get("fingerprint") == fp:
-                return out
-        except ValueError:
-            pass
-    tmp = out.with_name(f"graph.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    build_sample_graph(tmp)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    if not force and _current(out, fp):
+        return out
+    from filelock import FileLock
+
+    # several processes (Ray workers of one node) may get here at once: one builds, the others wait for it
+    with FileLock(str(out.with_name(".graph.lock"))):
+        if not force and _current(out, fp):
+            return out
+        tmp = out.with_name(f"graph.tmp-{os.getpid()}")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        build_sample_graph(tmp)
+        if out.exists():  # moved aside, not deleted in place: a reader never sees a half-removed graph
+            old = out.with_name(f"graph.old-{os.getpid()}")
+            os.replace(out, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, out)
     return out
+
+
+def _current(out: Path, fp: dict[str, Any]) -> bool:
+    if not (out / "meta.json").exists():
+        return False
+    try:
+        return bool(Graph.load(out).meta.get("fingerprint") == fp)
+    except ValueError:
+        return False
 
 
 def load_sample_graph() -> Graph:

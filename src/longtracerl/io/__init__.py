@@ -5,17 +5,23 @@ from longtracerl.io.jsonl import (
     JsonlError,
     dumps,
     iter_jsonl,
+    iter_records,
     read_records,
     repair_tail,
     rewrite_in_order,
     write_records,
 )
+from longtracerl.io.offsets import OffsetIndex, iter_lines, key_of
 
 __all__ = [
+    "OffsetIndex",
+    "iter_lines",
+    "key_of",
     "JsonlAppender",
     "JsonlError",
     "dumps",
     "iter_jsonl",
+    "iter_records",
     "read_records",
     "repair_tail",
     "rewrite_in_order",

@@ -57,38 +57,40 @@ def repair_tail(path: Path | str) -> int:
 
 
 def iter_jsonl(path: Path | str, *, allow_torn_tail: bool = True) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_no, obj)``; blank lines are skipped, a torn last line is ignored when allowed."""
+    """Yield ``(line_no, obj)``, reading one line at a time (memory does not grow with the file); blank lines
+    are skipped, a torn last line (no trailing newline) is ignored when allowed."""
     p = Path(path)
     with p.open("rb") as f:
-        data_lines = f.read().split(b"\n")
-    last = len(data_lines) - 1  # the piece after the final newline ("" for a clean file)
-    for i, raw in enumerate(data_lines):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as e:
-            if i == last and allow_torn_tail:
-                return
-            raise JsonlError(p, i + 1, f"not valid JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(obj, dict):
-            raise JsonlError(p, i + 1, f"expected a JSON object, got {type(obj).__name__}")
-        yield i + 1, obj
+        for i, raw in enumerate(f):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as e:
+                if allow_torn_tail and not raw.endswith(b"\n"):  # only the last line can lack its newline
+                    return
+                raise JsonlError(p, i + 1, f"not valid JSON ({e.msg} at column {e.colno})") from None
+            if not isinstance(obj, dict):
+                raise JsonlError(p, i + 1, f"expected a JSON object, got {type(obj).__name__}")
+            yield i + 1, obj
 
 
-def read_records(path: Path | str, model: type[M]) -> list[M]:
-    """Load every record of a stage file, validating each; errors name file, line and field."""
-    out: list[M] = []
+def iter_records(path: Path | str, model: type[M]) -> Iterator[M]:
+    """Stream the records of a stage file, validating each; errors name file, line and field."""
     if not Path(path).exists():
-        return out
+        return
     for line_no, obj in iter_jsonl(path):
         try:
-            out.append(model.model_validate(obj))
+            yield model.model_validate(obj)
         except ValidationError as e:
             first = e.errors()[0]
             field = ".".join(str(x) for x in first["loc"]) or "<record>"
             raise JsonlError(path, line_no, f"field '{field}': {first['msg']}") from None
-    return out
+
+
+def read_records(path: Path | str, model: type[M]) -> list[M]:
+    """Load every record of a stage file, validating each; errors name file, line and field."""
+    return list(iter_records(path, model))
 
 
 def dumps(obj: BaseModel | dict[str, Any]) -> str:

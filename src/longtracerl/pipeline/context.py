@@ -28,6 +28,8 @@ class RunContext:
         self.meter = UsageMeter()
         self.cache_dir = self.dir / "cache"  # LLM and judge caches (a Ray worker points it at node-local disk)
         self.llm_cap: int | None = None  # per-endpoint requests in flight, when a Ray task gets a share of the cap
+        # token counts shared by the worker processes of one node (a Ray worker sets it to node-local disk)
+        self.token_counts_dir: Path | None = None
         self._pools: list[Any] = []
 
     # ------------------------------------------------------------------ files
@@ -187,8 +189,23 @@ class RunContext:
         """One assembler per context, so a Ray worker's batches share its per-document token counts."""
         asm = self.__dict__.get("_assembler")
         if asm is None or len(asm.token_cache) > 2_000_000:  # bounded: a worker may see millions of pages
-            asm = self.__dict__["_assembler"] = factory(self.docstore, self.tokenizer, self.cfg.assembly)
+            shared = self.token_store()
+            kw: dict[str, Any] = {} if shared is None else {"shared": shared}
+            asm = self.__dict__["_assembler"] = factory(self.docstore, self.tokenizer, self.cfg.assembly, **kw)
         return asm
+
+    def token_store(self) -> Any:
+        """The node's shared token counts (``synth.token_store``), or None outside a Ray worker."""
+        if self.token_counts_dir is None:
+            return None
+        store = self.__dict__.get("_token_store")
+        if store is None:
+            from longtracerl.synth.token_store import TokenCountStore
+            from longtracerl.synth.tokens import tokenizer_name
+
+            store = self.__dict__["_token_store"] = TokenCountStore.for_tokenizer(
+                self.token_counts_dir, tokenizer_name(self.tokenizer))
+        return store
 
     def llm(self, stage: str) -> Any:
         """The configured LLM for one role (None when the build is LLM-free); answers cached in the run."""

@@ -21,14 +21,17 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from longtracerl.io import JsonlAppender, iter_jsonl, repair_tail
+from longtracerl.io.offsets import OffsetIndex, iter_lines, key_of
 from longtracerl.pipeline.context import RunContext
 from longtracerl.pipeline.stages import STAGES, ItemStage, Stage, canonical_rejections
+from longtracerl.pipeline.task_urls import drop_urls, output_prefix, put_result, remove_prefix, take_result
 
 # stage -> (its input file, the id key of the input) and, if it needs them, (file, key in that file, item field)
 INPUTS = {"questions": ("chains.jsonl", "chain_id"), "agent": ("questions.jsonl", "question_id"),
@@ -46,45 +49,8 @@ def stage_input(stage: ItemStage) -> tuple[str, str]:
     return str(getattr(stage, "input_file")), str(getattr(stage, "input_key"))  # noqa: B009
 
 
-def iter_lines(path: Path) -> Iterator[bytes]:
-    """Complete JSONL lines of a file, one at a time (a torn last line is left out)."""
-    if not path.exists():
-        return
-    with path.open("rb") as f:
-        for line in f:
-            if line.endswith(b"\n") and line.strip():
-                yield line
-
-
 def _key_of(line: bytes, key: str) -> str:
-    return str(json.loads(line).get(key))
-
-
-class OffsetIndex:
-    """id -> (offset, length) of each line of a JSONL file: random access without holding the records."""
-
-    def __init__(self, path: Path, key: str) -> None:
-        self.path = path
-        self.pos: dict[str, tuple[int, int]] = {}
-        if path.exists():
-            off = 0
-            with path.open("rb") as f:
-                for line in f:
-                    if line.endswith(b"\n") and line.strip():
-                        self.pos.setdefault(_key_of(line, key), (off, len(line)))
-                    off += len(line)
-        self._f = path.open("rb") if path.exists() else None
-
-    def get(self, item_id: str) -> bytes | None:
-        p = self.pos.get(item_id)
-        if p is None or self._f is None:
-            return None
-        self._f.seek(p[0])
-        return self._f.read(p[1])
-
-    def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
+    return key_of(line, key)
 
 
 def rewrite_in_order_streaming(path: Path, key: str, order: Iterator[str]) -> None:
@@ -154,8 +120,12 @@ def worker_context(cfg_json: str, llm_cap: int | None) -> RunContext:
     ctx = _WORKER_CTX.get(key)
     if ctx is None:
         cfg = BuildConfig.model_validate_json(cfg_json)
+        # the Rust tokenizer's thread pool, sized (before its first use) to the CPUs a task reserves, as Ray
+        # does for OpenMP: N worker processes on N cores, not N x cores threads fighting for them
+        os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, int(cfg.executor.ray.num_cpus))))
         cfg = cfg.model_copy(update={"out": str(scratch_root() / key)})
         ctx = _WORKER_CTX[key] = RunContext(cfg, progress=False)
+        ctx.token_counts_dir = scratch_root() / "token-counts"  # shared by the worker processes of this node
     ctx.llm_cap = llm_cap
     return ctx
 
@@ -197,11 +167,14 @@ def run_batch(spec: dict[str, Any], items: bytes, deps: bytes) -> dict[str, Any]
             Path(fail).write_text(str(os.getpid()))
             os._exit(1)
         out, rej = task_dir / "out.jsonl", task_dir / "rejected.jsonl"
+        cpu0 = time.process_time()
         stats = dict(stage.run_items(ctx, objs, out, rej))
+        stats["worker_cpu_seconds"] = time.process_time() - cpu0  # the work itself, whatever else loads the node
         stats["endpoints"] = ctx.pop_endpoint_stats()
-        return {"out": out.read_bytes() if out.exists() else b"", "rejected": rej.read_bytes() if rej.exists() else b"",
-                "stats": stats, "node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
-                "fingerprint": package_fingerprint()}
+        res = {"out": out.read_bytes() if out.exists() else b"", "rejected": rej.read_bytes() if rej.exists() else b"",
+               "stats": stats, "node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
+               "fingerprint": package_fingerprint()}
+        return put_result(res, spec.get("output_url"))
     finally:
         shutil.rmtree(task_dir, ignore_errors=True)
 
@@ -299,8 +272,9 @@ def run_ray(ctx: RunContext, stage: ItemStage) -> dict[str, Any]:
     fname, key = stage_input(stage)
     n_todo = sum(1 for x in iter_lines(ctx.dir / fname) if _key_of(x, key) not in done)
     batch, in_flight, llm_cap = plan(ctx, n_todo, info["cpus"])
+    prefix = output_prefix(ctx, stage.name)
     spec = {"cfg": ctx.cfg.model_dump_json(), "stage": _stage_ref(stage), "llm_cap": llm_cap,
-            "deps_file": DEPS[stage.name][0] if stage.name in DEPS else None}
+            "deps_file": DEPS[stage.name][0] if stage.name in DEPS else None, "output_url": prefix}
     task = ray.remote(run_batch).options(**task_options(ctx))
     merged: dict[str, Any] = {"executor": "ray", "items": n_todo, "batch_size": batch, "tasks": 0, "nodes": [],
                               "cluster": info}
@@ -312,12 +286,15 @@ def run_ray(ctx: RunContext, stage: ItemStage) -> dict[str, Any]:
             if res["fingerprint"] != fingerprint:
                 raise RuntimeError(f"a Ray worker runs another longtracerl ({res['fingerprint']} != {fingerprint}); "
                                    "keep executor.ray.ship_code on or install the same version on every node")
+            res, urls = take_result(res)
             for line in res["out"].splitlines():
                 if line.strip():
                     out.write(json.loads(line))
             for line in res["rejected"].splitlines():
                 if line.strip():
                     rej.write(json.loads(line))
+            drop_urls(urls)  # in the stage file now: the copy at the URL is not needed any more
+            merged["via_url"] = merged.get("via_url", 0) + bool(urls)
             add_stats(merged, res["stats"])
             merged["tasks"] += 1
             nodes.add(res["node"])
@@ -330,6 +307,7 @@ def run_ray(ctx: RunContext, stage: ItemStage) -> dict[str, Any]:
         finally:
             if bar is not None:
                 bar[0].stop()
+    remove_prefix(prefix)
     finalize(ctx, stage)
     merged["nodes"] = len(nodes)
     merged["shards"] = merged["tasks"]
@@ -384,8 +362,8 @@ def walk_batch(spec: dict[str, Any], start: int, stop: int, skip: list[str]) -> 
     rej = b"".join((dumps(i) + "\n").encode() for i in items if not isinstance(i, Chain))
     stats = {"written": res.n_chains, "failed": sum(res.failures.values()), "failures": dict(res.failures),
              "moves": res.n_moves, "endpoints": ctx.pop_endpoint_stats()}
-    return {"out": chains, "rejected": rej, "stats": stats, "node": ray.get_runtime_context().get_node_id(),
-            "pid": os.getpid(), "fingerprint": package_fingerprint()}
+    return put_result({"out": chains, "rejected": rej, "stats": stats, "node": ray.get_runtime_context().get_node_id(),
+                       "pid": os.getpid(), "fingerprint": package_fingerprint()}, spec.get("output_url"))
 
 
 def run_walk_ray(ctx: RunContext) -> dict[str, Any]:
@@ -404,7 +382,8 @@ def run_walk_ray(ctx: RunContext) -> dict[str, Any]:
     batch, in_flight, llm_cap = plan(ctx, len(todo), info["cpus"])
     if ctx.cfg.walk.chooser != "llm":  # the vectorised engine walks thousands per millisecond: fewer, larger tasks
         batch = max(batch, -(-len(todo) // max(ctx.cfg.ray_shards, int(info["cpus"]) or 1)))
-    spec = {"cfg": ctx.cfg.model_dump_json(), "llm_cap": llm_cap}
+    prefix = output_prefix(ctx, "walk")
+    spec = {"cfg": ctx.cfg.model_dump_json(), "llm_cap": llm_cap, "output_url": prefix}
     task = ray.remote(walk_batch).options(**task_options(ctx))
     merged: dict[str, Any] = {"executor": "ray", "items": len(todo), "batch_size": batch, "tasks": 0, "cluster": info}
     fingerprint = package_fingerprint()
@@ -421,15 +400,19 @@ def run_walk_ray(ctx: RunContext) -> dict[str, Any]:
         def on_result(res: dict[str, Any]) -> None:
             if res["fingerprint"] != fingerprint:
                 raise RuntimeError(f"a Ray worker runs another longtracerl ({res['fingerprint']} != {fingerprint})")
+            res, urls = take_result(res)
             for line in res["out"].splitlines():
                 out.write(json.loads(line))
             for line in res["rejected"].splitlines():
                 rej.write(json.loads(line))
+            drop_urls(urls)
+            merged["via_url"] = merged.get("via_url", 0) + bool(urls)
             add_stats(merged, res["stats"])
             merged["tasks"] += 1
             nodes.add(res["node"])
 
         submit_stream(jobs(), task.remote, on_result, in_flight)
+    remove_prefix(prefix)
     rewrite_in_order_streaming(ctx.chains, "chain_id", (chain_id(seed, i) for i in range(n)))
     canonical_rejections(ctx.rejected)
     merged["nodes"] = len(nodes)

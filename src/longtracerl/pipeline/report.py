@@ -15,14 +15,23 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from longtracerl.io import iter_jsonl, read_records
+from longtracerl.io import iter_jsonl, iter_lines, iter_records
 from longtracerl.pipeline.context import RunContext
+from longtracerl.pipeline.report_stream import (
+    QuestionLookup,
+    RunningMean,
+    mean_or_none,
+    round_mean,
+    sample_heads,
+    traj_summary,
+)
 from longtracerl.records import Question, Sample, Trajectory
 
 PAPER_SHARES = {"random": 1.35, "one_shot_search": 15.00, "trajectory_random": 42.16, "trajectory_tiered": 50.03}
 PAPER_TIER_SHARES = {"tier1": 63.23, "tier2": 41.0}
 STRATEGIES = ["random", "one_shot_search", "trajectory_random", "trajectory_tiered"]
 TIERS = ["gold", "tier1", "tier2", "fill"]
+MAX_BARS = 400  # bars of the tier composition plot
 TIER_COLORS = {"gold": "#d4a017", "tier1": "#c0392b", "tier2": "#2e86c1", "fill": "#95a5a6"}
 
 
@@ -36,10 +45,14 @@ class _Mentions:
     def __init__(self, docstore: Any) -> None:
         self.docstore = docstore
         self.cache: dict[tuple[str, str], bool] = {}
+        self._qid: str | None = None
 
     def __call__(self, doc_id: str, q: Question) -> bool | None:
         from longtracerl.synth.distractors import mentions_gold_entity
 
+        if q.question_id != self._qid:  # callers go question by question: keep one question's answers only
+            self.cache.clear()
+            self._qid = q.question_id
         key = (doc_id, q.question_id)
         if key not in self.cache:
             d = self.docstore.get(doc_id)
@@ -72,7 +85,8 @@ def strategy_assembler(ctx: RunContext) -> Any:
     """The assembler of the strategy comparison: the build's settings without random fill."""
     from longtracerl.synth.assembly import Assembler
 
-    return Assembler(ctx.docstore, ctx.tokenizer, ctx.cfg.assembly.model_copy(update={"fill": "none"}))
+    return Assembler(ctx.docstore, ctx.tokenizer, ctx.cfg.assembly.model_copy(update={"fill": "none"}),
+                     shared=ctx.token_store())
 
 
 def strategy_row(ctx: RunContext, asm: Any, q: Question, t: Trajectory, mentions: _Mentions) -> dict[str, Any]:
@@ -113,68 +127,76 @@ def summarize_strategies(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def compare_strategies(ctx: RunContext, questions: dict[str, Question], trajs: list[Trajectory],
-                       mentions: _Mentions) -> dict[str, Any]:
+def compare_strategies(ctx: RunContext, questions: QuestionLookup, mentions: _Mentions) -> dict[str, Any]:
     """Assemble every strategy for the same questions (no random fill) and measure the mention share."""
     asm = strategy_assembler(ctx)
-    rows = (strategy_row(ctx, asm, q, t, mentions) for t in trajs
+    rows = (strategy_row(ctx, asm, q, t, mentions) for t in iter_records(ctx.trajectories, Trajectory)
             for q in (questions.get(t.question_id),) if q is not None)
     return summarize_strategies(rows)
 
 
 def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | None = None) -> dict[str, Any]:
-    chains = sum(1 for _ in iter_jsonl(ctx.chains)) if ctx.chains.exists() else 0
-    questions = {q.question_id: q for q in read_records(ctx.questions, Question)}
-    trajs = read_records(ctx.trajectories, Trajectory)
-    rejected = [o for _, o in iter_jsonl(ctx.rejected)] if ctx.rejected.exists() else []
-    samples: list[dict[str, Any]] = []
-    if ctx.samples.exists():
-        for _, o in iter_jsonl(ctx.samples):
-            o.pop("messages", None)
-            samples.append(o)
-    mentions = _Mentions(ctx.docstore)
-    reasons: dict[str, dict[str, int]] = defaultdict(dict)
-    for stage, c in Counter((o.get("stage", "?"), o.get("reason", "?")) for o in rejected).items():
-        reasons[stage[0]][stage[1]] = c
-    tiers_n: dict[str, list[int]] = {t: [] for t in TIERS}
-    tiers_tok: dict[str, list[int]] = {t: [] for t in TIERS}
-    sample_shares: dict[str, list[float | None]] = defaultdict(list)
-    for s in samples:
-        docs = s.get("docs", [])
-        for t in TIERS:
-            tiers_n[t].append(sum(1 for d in docs if d["tier"] == t))
-            tiers_tok[t].append(sum(d["n_tokens"] for d in docs if d["tier"] == t))
-        q = questions.get(s["question_id"])
-        if q is not None:
-            for k, v in _shares([(d["doc_id"], d["tier"]) for d in docs], q, mentions).items():
-                sample_shares[k].append(v)
-    n_tokens = [int(s["n_tokens"]) for s in samples]
-    stats: dict[str, Any] = {
-        "counts": {"chains": chains, "questions": len(questions), "trajectories": len(trajs),
-                   "samples": len(samples), "rejected": len(rejected)},
-        "funnel": {"walks_attempted": ctx.cfg.walk.n_chains, "chains": chains, "questions": len(questions),
-                   "solved": len(trajs), "samples": len(samples)},
-        "rejected_by_stage": {k: dict(sorted(v.items())) for k, v in sorted(reasons.items())},
-        "context_tokens": {"L": ctx.cfg.assembly.max_tokens, "min": min(n_tokens, default=0),
-                           "mean": round(mean(n_tokens), 1) if n_tokens else 0, "max": max(n_tokens, default=0),
-                           "tokenizer": samples[0]["tokenizer"] if samples else None},
-        "tiers_mean_docs": {t: round(mean(v), 2) if v else 0 for t, v in tiers_n.items()},
-        "tiers_mean_tokens": {t: round(mean(v), 1) if v else 0 for t, v in tiers_tok.items()},
-        "mention_share_pct": {
-            "strategy": ctx.cfg.distractors.strategy,
-            "all_distractors": _pct(_macro(sample_shares["all"])),
-            **{t: _pct(_macro(sample_shares[t])) for t in ("tier1", "tier2", "fill") if sample_shares[t]},
-            "paper_tiered": PAPER_SHARES["trajectory_tiered"], "paper_tier1": PAPER_TIER_SHARES["tier1"],
-            "paper_tier2": PAPER_TIER_SHARES["tier2"],
-        },
-    }
-    from longtracerl.corpus.indexes import describe_search
+    """The report's figures, streaming every stage file once (or twice): memory grows with the ids and a few
+    numbers per sample (for the plots), never with the records."""
+    from array import array
 
-    stats["search"] = describe_search(ctx.search)  # which engine and analyzer the agent searched with
-    stats["questions_quality"] = question_quality(ctx, questions, trajs, chains, stats["rejected_by_stage"])
-    if ctx.cfg.distractors.compare_all and trajs:
-        stats["strategies"] = (summarize_strategies(strategy_rows) if strategy_rows is not None
-                               else compare_strategies(ctx, questions, trajs, mentions))
+    chains = sum(1 for _ in iter_lines(ctx.chains))
+    questions = QuestionLookup(ctx.questions)
+    try:
+        trajs = traj_summary(ctx)
+        reasons: dict[str, dict[str, int]] = defaultdict(dict)
+        n_rejected = 0
+        if ctx.rejected.exists():
+            counts = Counter((str(o.get("stage", "?")), str(o.get("reason", "?"))) for _, o in iter_jsonl(ctx.rejected))
+            for (stage, reason), c in counts.items():
+                reasons[stage][reason] = c
+            n_rejected = sum(counts.values())
+        mentions = _Mentions(ctx.docstore)
+        tiers_n: dict[str, Any] = {t: array("i") for t in TIERS}
+        tiers_tok: dict[str, Any] = {t: array("q") for t in TIERS}
+        shares: dict[str, RunningMean] = defaultdict(RunningMean)
+        n_tokens: Any = array("q")
+        tokenizer = None
+        for s in sample_heads(ctx.samples):
+            docs = s.get("docs", [])
+            tokenizer = tokenizer if tokenizer is not None else s.get("tokenizer")
+            for t in TIERS:
+                tiers_n[t].append(sum(1 for d in docs if d["tier"] == t))
+                tiers_tok[t].append(sum(d["n_tokens"] for d in docs if d["tier"] == t))
+            q = questions.get(s["question_id"])
+            if q is not None:
+                for k, v in _shares([(d["doc_id"], d["tier"]) for d in docs], q, mentions).items():
+                    shares[k].add(v)
+            n_tokens.append(int(s["n_tokens"]))
+        n_samples = len(n_tokens)
+        stats: dict[str, Any] = {
+            "counts": {"chains": chains, "questions": len(questions), "trajectories": trajs["n"],
+                       "samples": n_samples, "rejected": n_rejected},
+            "funnel": {"walks_attempted": ctx.cfg.walk.n_chains, "chains": chains, "questions": len(questions),
+                       "solved": trajs["n"], "samples": n_samples},
+            "rejected_by_stage": {k: dict(sorted(v.items())) for k, v in sorted(reasons.items())},
+            "context_tokens": {"L": ctx.cfg.assembly.max_tokens, "min": min(n_tokens, default=0),
+                               "mean": round_mean(n_tokens, 1), "max": max(n_tokens, default=0),
+                               "tokenizer": tokenizer},
+            "tiers_mean_docs": {t: round_mean(v, 2) for t, v in tiers_n.items()},
+            "tiers_mean_tokens": {t: round_mean(v, 1) for t, v in tiers_tok.items()},
+            "mention_share_pct": {
+                "strategy": ctx.cfg.distractors.strategy,
+                "all_distractors": _pct(shares["all"].value()),
+                **{t: _pct(shares[t].value()) for t in ("tier1", "tier2", "fill") if shares[t].n},
+                "paper_tiered": PAPER_SHARES["trajectory_tiered"], "paper_tier1": PAPER_TIER_SHARES["tier1"],
+                "paper_tier2": PAPER_TIER_SHARES["tier2"],
+            },
+        }
+        from longtracerl.corpus.indexes import describe_search
+
+        stats["search"] = describe_search(ctx.search)  # which engine and analyzer the agent searched with
+        stats["questions_quality"] = question_quality(ctx, trajs, chains, stats["rejected_by_stage"])
+        if ctx.cfg.distractors.compare_all and trajs["n"]:
+            stats["strategies"] = (summarize_strategies(strategy_rows) if strategy_rows is not None
+                                   else compare_strategies(ctx, questions, mentions))
+    finally:
+        questions.close()
     stats["_plot"] = {"n_tokens": n_tokens, "tiers_tok": tiers_tok}
     return stats
 
@@ -183,47 +205,59 @@ QUESTION_CHECKS = ("hop_ambiguous", "shortcut", "off_chain", "no_clue_sentence",
                    "jump_cut_too_short", "duplicate_chain", "repeated_tail")
 
 
-def question_quality(ctx: RunContext, questions: dict[str, Question], trajs: list[Trajectory], n_chains: int,
+def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
                      rejected: dict[str, dict[str, int]]) -> dict[str, Any]:
-    """Are the questions answerable? Pinned hops, the named rejects, the solver's rate and effort, examples."""
+    """Are the questions answerable? Pinned hops, the named rejects, the solver's rate and effort, examples.
+
+    Streams questions.jsonl (and reads chains.jsonl only for the chains of the five examples)."""
     from longtracerl.records import Chain
 
-    qs = list(questions.values())
-    pinned = [q for q in qs if "hop_unique" in q.validation.get("passed", [])]
-    qrej = rejected.get("questions", {})
-    arej = rejected.get("agent", {})
-    n_walks = ctx.cfg.walk.n_chains
-    searches = [sum(1 for s in t.steps if s.kind == "search") for t in trajs]
-    opens = [len(t.opened_doc_ids) for t in trajs]
-    agents = sorted({t.agent for t in trajs})
-    chains = {c.chain_id: c for c in read_records(ctx.chains, Chain)} if ctx.chains.exists() else {}
-    solved = {t.question_id for t in trajs}
-    examples: list[dict[str, Any]] = []
-    for q in qs:
-        if q.question_id not in solved or len(examples) >= 5:
-            continue
+    n_q = pinned = with_shortcut = 0
+    jumps: Counter[str] = Counter()
+    clue_kinds: Counter[str] = Counter()
+    answers: set[str] = set()  # one short string per distinct answer, like the ids
+    solved = trajs["solved"]
+    picked: list[Question] = []
+    for q in iter_records(ctx.questions, Question):
+        n_q += 1
+        pinned += "hop_unique" in q.validation.get("passed", [])
+        with_shortcut += bool(q.validation.get("shortcut"))
+        jumps[str(q.validation.get("jump_mode", "none"))] += 1
+        clue_kinds.update(q.validation.get("clue_kinds", []) or [])
+        answers.add(q.answer.lower())
+        if q.question_id in solved and len(picked) < 5:
+            picked.append(q)
+    want = {q.chain_id for q in picked}
+    chains = {c.chain_id: c for c in iter_records(ctx.chains, Chain) if c.chain_id in want} if want else {}
+    examples = []
+    for q in picked:
         c = chains.get(q.chain_id)
         examples.append({"question_id": q.question_id, "question": q.question, "answer": q.answer,
                          "chain": [{"title": h.title, "relation": h.relation, "jumped": h.jumped}
                                    for h in (c.hops if c else [])],
                          "hop_clues": q.hop_clues})
+    qrej = rejected.get("questions", {})
+    arej = rejected.get("agent", {})
+    n_walks = ctx.cfg.walk.n_chains
+    n_t = trajs["n"]
+    agents = trajs["agents"]
     return {
         "walks_to_chains_pct": _pct(n_chains / n_walks) if n_walks else None,
-        "chains_to_questions_pct": _pct(len(qs) / n_chains) if n_chains else None,
-        "questions_to_solved_pct": _pct(len(trajs) / len(qs)) if qs else None,
-        "answerable_by_construction_pct": _pct(len(pinned) / len(qs)) if qs else None,
+        "chains_to_questions_pct": _pct(n_q / n_chains) if n_chains else None,
+        "questions_to_solved_pct": _pct(n_t / n_q) if n_q else None,
+        "answerable_by_construction_pct": _pct(pinned / n_q) if n_q else None,
         "rejects": {k: qrej.get(k, 0) for k in QUESTION_CHECKS},
-        "kept_with_shortcut": sum(1 for q in qs if q.validation.get("shortcut")),
+        "kept_with_shortcut": with_shortcut,
         "shortcut_policy": ctx.cfg.questions.shortcut,
-        "jumps": dict(Counter(str(q.validation.get("jump_mode", "none")) for q in qs)),
+        "jumps": dict(jumps),
         # how hops are pinned: hop = a clue among the neighbours, unique = seed/restart clue, relation = "its X"
-        "clue_kinds": dict(Counter(k for q in qs for k in q.validation.get("clue_kinds", []) or [])),
-        "distinct_answers_pct": _pct(len({q.answer.lower() for q in qs}) / len(qs)) if qs else None,
+        "clue_kinds": dict(clue_kinds),
+        "distinct_answers_pct": _pct(len(answers) / n_q) if n_q else None,
         "agent": agents[0] if len(agents) == 1 else agents,
-        "solve_rate_pct": _pct(len(trajs) / len(qs)) if qs else None,
+        "solve_rate_pct": _pct(n_t / n_q) if n_q else None,
         "agent_rejects": arej,
-        "mean_searches": round(mean(searches), 2) if searches else None,
-        "mean_opens": round(mean(opens), 2) if opens else None,
+        "mean_searches": mean_or_none(trajs["searches"]),
+        "mean_opens": mean_or_none(trajs["opens"]),
         "examples": examples,
     }
 
@@ -241,6 +275,17 @@ def _usage(ctx: RunContext, n_samples: int) -> dict[str, Any]:
 
     return {"llm_calls": calls, "prompt_tokens": prompt, "completion_tokens": completion,
             "calls_per_sample": per(calls), "tokens_per_sample": per(prompt + completion)}
+
+
+def tier_bars(tiers_tok: dict[str, Sequence[int]]) -> tuple[dict[str, list[int]], int]:
+    """(tokens per tier per bar, samples per bar): one bar per sample up to ``MAX_BARS`` samples, beyond that
+    one bar per run of consecutive samples (their mean), so a 100,000-sample plot stays a few hundred bars."""
+    n = len(next(iter(tiers_tok.values()), []))
+    per_bar = -(-n // MAX_BARS) if n > MAX_BARS else 1
+    if per_bar == 1:
+        return {t: list(v) for t, v in tiers_tok.items()}, 1
+    return {t: [round(sum(v[i:i + per_bar]) / len(v[i:i + per_bar])) for i in range(0, n, per_bar)]
+            for t, v in tiers_tok.items()}, per_bar
 
 
 def _plots(out: Path, stats: dict[str, Any]) -> list[str]:
@@ -264,8 +309,8 @@ def _plots(out: Path, stats: dict[str, Any]) -> list[str]:
     plt.close(fig)
     files.append("context_lengths.png")
 
-    tok = stats["_plot"]["tiers_tok"]
-    n = len(n_tokens)
+    tok, per_bar = tier_bars(stats["_plot"]["tiers_tok"])
+    n = len(next(iter(tok.values()), []))
     fig, ax = plt.subplots(figsize=(max(7, min(16, 0.25 * n + 3)), 4))
     bottom = [0] * n
     for t in TIERS:
@@ -274,7 +319,7 @@ def _plots(out: Path, stats: dict[str, Any]) -> list[str]:
             ax.bar(range(n), vals, bottom=bottom, color=TIER_COLORS[t], label=t, width=0.85)
             bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
     ax.axhline(L, color="black", linestyle=":", linewidth=1, label="L")
-    ax.set_xlabel("sample")
+    ax.set_xlabel("sample" if per_bar == 1 else f"samples ({per_bar} per bar, their mean)")
     ax.set_ylabel("tokens")
     ax.set_title("Tier composition per sample (tokens)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)

@@ -11,12 +11,20 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from longtracerl.io import JsonlAppender, iter_jsonl, read_records, rewrite_in_order, write_records
+from longtracerl.io import (
+    JsonlAppender,
+    iter_jsonl,
+    iter_records,
+    read_records,
+    rewrite_in_order,
+    write_records,
+)
 from longtracerl.pipeline.context import RunContext
 from longtracerl.records import Chain, Question, Rejection, Sample, Trajectory
 
@@ -309,15 +317,24 @@ class ExportStage(Stage):
     name = "export"
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from longtracerl.pipeline.export import export_all
+        """Streams samples.jsonl into the writers (twice with a held-out split: ids first), never all at once."""
+        from longtracerl.pipeline.export import export_stream
 
-        samples = read_records(ctx.samples, Sample)
         groups: dict[str, str] = {}
-        if ctx.cfg.export.test_fraction > 0:  # held-out split by chain: read question -> chain
+        if ctx.cfg.export.test_fraction > 0:  # held-out split by chain: question -> chain (ids only)
             groups = {str(q["question_id"]): str(q["chain_id"]) for _, q in iter_jsonl(ctx.questions)}
-        paths = export_all(samples, ctx.dir / "export", ctx.cfg.export.formats,
-                           test_fraction=ctx.cfg.export.test_fraction, groups=groups, seed=ctx.cfg.seed)
-        return {"samples": len(samples), "paths": paths}
+
+        def samples() -> Iterator[Sample]:
+            return iter_records(ctx.samples, Sample)
+
+        def question_ids() -> Iterator[str]:
+            return (str(o["question_id"]) for _, o in iter_jsonl(ctx.samples)) if ctx.samples.exists() else iter(())
+
+        res = export_stream(samples, ctx.dir / "export", ctx.cfg.export.formats,
+                            test_fraction=ctx.cfg.export.test_fraction, groups=groups, seed=ctx.cfg.seed,
+                            question_ids=question_ids)
+        counts = res.pop("counts")
+        return {"samples": counts["train"] + counts["test"], "paths": res}
 
 
 class ReportStage(Stage):

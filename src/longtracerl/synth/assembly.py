@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from longtracerl.records import ContextDoc, Document, Question, Rejection, Sample, Tier
 from longtracerl.synth.rubrics import question_rubrics
+from longtracerl.synth.token_store import TokenCountStore, text_key
 from longtracerl.synth.tokens import count_tokens_batch, tokenizer_name
 
 INSTRUCTIONS = [
@@ -70,10 +71,12 @@ FillProvider = Callable[[Question], Sequence[str]]
 class Assembler:
     """Builds samples; holds the per-doc token-count cache shared by every sample of a run."""
 
-    def __init__(self, docstore: Any, tokenizer: Any, config: AssemblyConfig | None = None) -> None:
+    def __init__(self, docstore: Any, tokenizer: Any, config: AssemblyConfig | None = None, *,
+                 shared: TokenCountStore | None = None) -> None:
         self.docstore = docstore
         self.tokenizer = tokenizer
         self.config = config or AssemblyConfig()
+        self.shared = shared  # counts shared with the other worker processes of this node (see token_store)
         self.token_cache: dict[str, int] = {}
         self.missing: set[str] = set()
         self.tokenized_docs = 0  # documents tokenized (each at most once)
@@ -92,8 +95,19 @@ class Assembler:
                 continue
             texts.append(section(doc))
             ids.append(d)
-        for d, n in zip(ids, count_tokens_batch(self.tokenizer, texts), strict=True):
+        if self.shared is not None:  # what another process of the node already counted
+            keys = [text_key(t) for t in texts]
+            known = self.shared.get_many(keys)
+            for d, k in zip(ids, keys, strict=True):
+                if k in known:
+                    self.token_cache[d] = known[k]
+            rest = [(d, t, k) for d, t, k in zip(ids, texts, keys, strict=True) if k not in known]
+            ids, texts = [d for d, _, _ in rest], [t for _, t, _ in rest]
+        counts = count_tokens_batch(self.tokenizer, texts)
+        for d, n in zip(ids, counts, strict=True):
             self.token_cache[d] = n
+        if self.shared is not None and texts:
+            self.shared.put_many({k: n for (_, _, k), n in zip(rest, counts, strict=True)})
         self.tokenized_docs += len(texts)
         self.tokenized_chars += sum(map(len, texts))
 
