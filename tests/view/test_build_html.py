@@ -109,3 +109,18 @@ def test_embedding_cap_says_which_samples(tmp_path: Path, make_build: Callable[.
     assert data["total_samples"] == 3 and data["embedded_samples"] == 1
     assert set(data["details"]) == {"s0", next(i["id"] for i in data["items"] if i["kind"] == "rejected")}
     assert len(data["items"]) == 5  # the list still names every item
+
+
+def test_bounded_load_keeps_the_first_rows_and_what_they_refer_to(build_run: Path) -> None:
+    """The static page reads at most ``max_rows`` samples and rejections (all are counted) and only the chains,
+    questions and trajectories they refer to, so its memory does not grow with the run."""
+    from longtracerl.view.rundata import load_run
+
+    full = load_run(build_run)
+    part = load_run(build_run, max_rows=1)
+    assert (part.n_samples, part.n_rejected) == (full.n_samples, full.n_rejected) == (3, 2)
+    assert len(part.samples) == len(part.rejected) == 1 and part.samples[0] == full.samples[0]
+    qid = str(part.samples[0]["question_id"])
+    assert qid in part.questions and set(part.questions) < set(full.questions)
+    assert set(part.chains) < set(full.chains) and part.questions[qid]["chain_id"] in part.chains
+    assert set(part.trajectories) <= set(part.questions) | {str(s["question_id"]) for s in part.samples}

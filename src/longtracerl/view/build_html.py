@@ -26,7 +26,7 @@ def _funnel(rd: RunData) -> list[dict[str, Any]]:
     st = rd.stats or {}
     f = st.get("funnel") or {"walks_attempted": (rd.config.get("walk") or {}).get("n_chains"),
                              "chains": len(rd.chains), "questions": len(rd.questions),
-                             "solved": len(rd.trajectories), "samples": len(rd.samples)}
+                             "solved": len(rd.trajectories), "samples": rd.n_samples or len(rd.samples)}
     reasons: dict[str, dict[str, int]] = st.get("rejected_by_stage") or {}
     if not reasons:
         for r in rd.rejected:
@@ -78,9 +78,9 @@ def build_page_data(rd: RunData, docs: DocSource, *, max_samples: int = MAX_SAMP
     return {
         "run": {"name": rd.name, "dir": str(rd.dir)},
         "items": all_items[:max_list],
-        "total_items": len(all_items),
-        "total_samples": len(kept),
-        "total_rejected": len(rej),
+        "total_items": max(len(all_items), rd.n_samples + rd.n_rejected),
+        "total_samples": max(len(kept), rd.n_samples),
+        "total_rejected": max(len(rej), rd.n_rejected),
         "embedded_samples": min(len(kept), max_samples),
         "embedded_rejected": min(len(rej), max_samples),
         "details": details,
@@ -106,7 +106,7 @@ def render_build_page(rd: RunData, data: dict[str, Any], *, server: bool = False
 def write_build_html(run_dir: Path | str, *, max_samples: int = MAX_SAMPLES,
                      out: Path | str | None = None) -> Path:
     """Write ``<run_dir>/report/index.html`` (or ``out``) and return its path; never fails on bad run files."""
-    rd = load_run(run_dir)
+    rd = load_run(run_dir, max_rows=max(MAX_LIST, max_samples))  # the page lists at most MAX_LIST rows
     docs = open_docs(rd)
     try:
         data = build_page_data(rd, docs, max_samples=max_samples)

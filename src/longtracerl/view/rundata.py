@@ -87,14 +87,20 @@ class RunData:
     samples: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    n_samples: int = 0  # rows in samples.jsonl (``samples`` may hold only the first ones)
+    n_rejected: int = 0
 
     @property
     def name(self) -> str:
         return str(self.config.get("name") or self.dir.name)
 
 
-def load_run(run_dir: Path | str) -> RunData:
-    """Read every stage file that exists; report the ones that do not."""
+def load_run(run_dir: Path | str, max_rows: int | None = None) -> RunData:
+    """Read every stage file that exists; report the ones that do not.
+
+    With ``max_rows`` only the first ``max_rows`` samples and rejections are kept (all are counted), and
+    only the chains, questions and trajectories they refer to: what a static page of that many rows needs,
+    in memory bounded whatever the size of the run."""
     d = Path(run_dir)
     rd = RunData(dir=d)
     if not d.is_dir():
@@ -107,23 +113,34 @@ def load_run(run_dir: Path | str) -> RunData:
     missing = [f for f in STAGE_FILES if not (d / f).exists()]
     if missing:
         p.append("missing stage files: " + ", ".join(missing) + " (the build has not reached them, or was stopped)")
-    for _, _, o in iter_rows(d / "chains.jsonl", p):
-        if "chain_id" in o:
-            rd.chains[str(o["chain_id"])] = o
+    for line_no, _, o in iter_rows(d / "samples.jsonl", p, skip_fields=HEAVY_SAMPLE_FIELDS):
+        rd.n_samples += 1
+        if max_rows is None or len(rd.samples) < max_rows:
+            o["_line"] = line_no
+            rd.samples.append(o)
+    for line_no, _, o in iter_rows(d / "rejected.jsonl", p):
+        rd.n_rejected += 1
+        if max_rows is None or len(rd.rejected) < max_rows:
+            o["_line"] = line_no
+            rd.rejected.append(o)
+    wanted: set[str] | None = None
+    if max_rows is not None:  # the ids the kept rows refer to (a rejection's item is a chain or a question)
+        wanted = {str(s.get("question_id")) for s in rd.samples} | {str(s.get("chain_id")) for s in rd.samples}
+        wanted |= {str(r.get("item_id")) for r in rd.rejected}
     for _, _, o in iter_rows(d / "questions.jsonl", p):
-        if "question_id" in o:
+        if "question_id" in o and (wanted is None or str(o["question_id"]) in wanted
+                                   or str(o.get("chain_id")) in wanted):
             rd.questions[str(o["question_id"])] = o
             if "chain_id" in o:
                 rd.questions_by_chain[str(o["chain_id"])] = str(o["question_id"])
+    chain_ids = None if wanted is None else wanted | {str(q.get("chain_id")) for q in rd.questions.values()}
+    for _, _, o in iter_rows(d / "chains.jsonl", p):
+        if "chain_id" in o and (chain_ids is None or str(o["chain_id"]) in chain_ids):
+            rd.chains[str(o["chain_id"])] = o
     for _, _, o in iter_rows(d / "trajectories.jsonl", p):
-        if "question_id" in o:
+        if "question_id" in o and (wanted is None or str(o["question_id"]) in wanted
+                                   or str(o["question_id"]) in rd.questions):
             rd.trajectories[str(o["question_id"])] = o
-    for line_no, _, o in iter_rows(d / "samples.jsonl", p, skip_fields=HEAVY_SAMPLE_FIELDS):
-        o["_line"] = line_no
-        rd.samples.append(o)
-    for line_no, _, o in iter_rows(d / "rejected.jsonl", p):
-        o["_line"] = line_no
-        rd.rejected.append(o)
     return rd
 
 
