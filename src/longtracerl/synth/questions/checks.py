@@ -1,8 +1,8 @@
 """Validators that need the graph and the search engine, for every writer (template and LLM).
 
 - ``hop_ambiguous``: a hop's clue fits another candidate about as well as the target (margin below
-  ``hop_margin``), a moved-to hop has no clue and a relation that does not pin it, or the seed's / a jump's clue does not single its
-  entity out in the whole corpus.
+  ``hop_margin``), a moved-to hop has no clue and a relation that does not pin it, or the seed's / a jump's
+  clue does not single its entity out in the whole corpus.
 - ``shortcut``: the whole question, or its last clue alone, searched once ranks the answer's page 1st: the
   chain is not needed. ``ValidationConfig.shortcut`` says whether that rejects or is only counted.
 - ``off_chain``: the question does not ask about the chain: fewer than ``min_on_chain`` of its hops have
