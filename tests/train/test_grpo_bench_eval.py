@@ -31,17 +31,6 @@ def _jsonl(path: Path, rows: list[tuple[str, str, list[str]]]) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from longtracerl.train.models import bundled_tokenizer, tiny_random_llama
-
-    tok = bundled_tokenizer()
-    d = tmp_path_factory.mktemp("tiny")
-    tiny_random_llama(tok).save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
-
-
 def _run(tmp: Path, model_dir: Path, out: Path, eval_bench: str | None) -> Any:
     from longtracerl.train.models import load_tokenizer
 

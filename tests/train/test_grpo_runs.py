@@ -35,17 +35,6 @@ def _jsonl(path: Path, rows: list[tuple[str, str, list[str]]] = ROWS, pad: int =
     return path
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from longtracerl.train.models import bundled_tokenizer, tiny_random_llama
-
-    tok = bundled_tokenizer()
-    d = tmp_path_factory.mktemp("tiny")
-    tiny_random_llama(tok).save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
-
-
 # The same run, in this process or in a child: biased sampling so rewards vary and the weights move.
 RUN = r'''
 import json, sys

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transformers import TrainerCallback
-
 from longtracerl.llm.base import ChatResponse
 from longtracerl.records import Usage
+from longtracerl.train.callbacks import ScheduledEvalCallback, append_row
 
 #: Names accepted by ``--eval-bench`` -> the eval module's benchmark name.
 ALIASES = {"in-distribution": "indist", "indist": "indist"}
@@ -203,38 +202,20 @@ def evaluate_checkpoint(
     return rows
 
 
-class BenchEvalCallback(TrainerCallback):  # type: ignore[misc]
+class BenchEvalCallback(ScheduledEvalCallback):
     """``--eval-bench``: evaluation through the eval module before training, every ``every`` steps, at the end."""
 
     def __init__(self, specs: list[BenchSpec], tokenizer: Any, output_dir: Path, metrics_path: Path, every: int, *,
                  model_name: str, tokenizer_name: str | None, max_new_tokens: int, max_context: int | None,
                  seed: int = 0) -> None:
+        super().__init__(every)
         self.specs, self.tokenizer, self.output_dir, self.metrics_path = specs, tokenizer, output_dir, metrics_path
-        self.every, self.model_name, self.tokenizer_name = every, model_name, tokenizer_name
+        self.model_name, self.tokenizer_name = model_name, tokenizer_name
         self.max_new_tokens, self.max_context, self.seed = max_new_tokens, max_context, seed
-        self._done: set[int] = set()
 
-    def _run(self, model: Any, state: Any) -> None:
-        from longtracerl.train.callbacks import append_row
-
-        step = int(state.global_step)
-        if step in self._done or not state.is_world_process_zero:
-            return
-        self._done.add(step)
+    def evaluate(self, model: Any, step: int) -> None:
         for row in evaluate_checkpoint(model, self.tokenizer, self.specs, self.output_dir, step,
                                        model_name=self.model_name, tokenizer_name=self.tokenizer_name,
                                        max_new_tokens=self.max_new_tokens, max_context=self.max_context,
                                        seed=self.seed):
             append_row(self.metrics_path, row)
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
-        if state.global_step == 0 and model is not None:
-            self._run(model, state)
-
-    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
-        if model is not None and self.every > 0 and state.global_step % self.every == 0:
-            self._run(model, state)
-
-    def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
-        if model is not None:
-            self._run(model, state)

@@ -117,24 +117,23 @@ def evaluate_rows(
             "n": float(len(outcomes))}
 
 
-class EvalCallback(TrainerCallback):  # type: ignore[misc]
-    """Held-out evaluation before training, every ``every`` steps, and at the end; rows go to the metrics file."""
+class ScheduledEvalCallback(TrainerCallback):  # type: ignore[misc]
+    """Runs ``evaluate(model, step)`` before training, every ``every`` steps and at the end, once per step and
+    on the main process only; subclasses say what an evaluation is."""
 
-    def __init__(self, rows: Sequence[dict[str, Any]], tokenizer: Any, metrics_path: Path, every: int,
-                 reward_config: Any = None, max_new_tokens: int = 64) -> None:
-        self.rows, self.tokenizer, self.metrics_path, self.every = list(rows), tokenizer, metrics_path, every
-        self.reward_config, self.max_new_tokens = reward_config, max_new_tokens
+    def __init__(self, every: int) -> None:
+        self.every = every
         self._done: set[int] = set()
+
+    def evaluate(self, model: Any, step: int) -> None:
+        raise NotImplementedError
 
     def _run(self, model: Any, state: Any) -> None:
         step = int(state.global_step)
         if step in self._done or not state.is_world_process_zero:
             return
         self._done.add(step)
-        t = time.perf_counter()
-        res = evaluate_rows(model, self.tokenizer, self.rows, self.reward_config, max_new_tokens=self.max_new_tokens)
-        append_row(self.metrics_path, {"step": step, "kind": "eval", **res,
-                                       "seconds": round(time.perf_counter() - t, 3)})
+        self.evaluate(model, step)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
         if state.global_step == 0 and model is not None:
@@ -147,6 +146,22 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]
     def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
         if model is not None:
             self._run(model, state)
+
+
+class EvalCallback(ScheduledEvalCallback):
+    """Held-out evaluation before training, every ``every`` steps, and at the end; rows go to the metrics file."""
+
+    def __init__(self, rows: Sequence[dict[str, Any]], tokenizer: Any, metrics_path: Path, every: int,
+                 reward_config: Any = None, max_new_tokens: int = 64) -> None:
+        super().__init__(every)
+        self.rows, self.tokenizer, self.metrics_path = list(rows), tokenizer, metrics_path
+        self.reward_config, self.max_new_tokens = reward_config, max_new_tokens
+
+    def evaluate(self, model: Any, step: int) -> None:
+        t = time.perf_counter()
+        res = evaluate_rows(model, self.tokenizer, self.rows, self.reward_config, max_new_tokens=self.max_new_tokens)
+        append_row(self.metrics_path, {"step": step, "kind": "eval", **res,
+                                       "seconds": round(time.perf_counter() - t, 3)})
 
 
 def plot_curves(metrics_path: Path, out: Path) -> Path | None:
