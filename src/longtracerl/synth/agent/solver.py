@@ -24,6 +24,7 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from longtracerl.corpus.base import SearchBackend
 from longtracerl.records import Question, Trajectory, Usage
@@ -73,14 +74,18 @@ def parse_question(text: str) -> tuple[list[Step], str]:
         rest = rest.lstrip(". ").strip() if m else rest.strip()
         low = seg.lower()
         kind = "start" if not steps else ("restart" if "start again" in low else "move")
-        rel = re.sub(r".*?\bgo to\b", "", body, flags=re.S | re.I)
-        rel = re.sub(r",?\s*namely.*", "", rel, flags=re.S | re.I).strip(" .,")
-        steps.append(Step(kind, rel if kind == "move" else "", clue))
+        steps.append(Step(kind, _relation_of(body) if kind == "move" else "", clue))
         if rest:
             ask = rest
     if sum(1 for st in steps if st.clue) < len(quoted):  # clues outside the step phrases: another writer's form
         return _parse_by_quotes(text)
     return steps, ask.strip(" .")
+
+
+def _relation_of(lead: str) -> str:
+    """The relation words of a move: what follows "go to", up to ", namely"."""
+    rel = re.sub(r".*?\bgo to\b", "", lead, flags=re.S | re.I)
+    return re.sub(r",?\s*namely.*", "", rel, flags=re.S | re.I).strip(" .,")
 
 
 def _parse_by_quotes(text: str) -> tuple[list[Step], str]:
@@ -90,9 +95,7 @@ def _parse_by_quotes(text: str) -> tuple[list[Step], str]:
     for m in _CLUE.finditer(text):
         lead = text[pos:m.start()]
         kind = "start" if not steps else ("restart" if "start again" in lead.lower() else "move")
-        rel = re.sub(r".*?\bgo to\b", "", lead, flags=re.S | re.I)
-        rel = re.sub(r",?\s*namely.*", "", rel, flags=re.S | re.I).strip(" .,")
-        steps.append(Step(kind, rel if kind == "move" else "", m.group(1).strip()))
+        steps.append(Step(kind, _relation_of(lead) if kind == "move" else "", m.group(1).strip()))
         pos = m.end()
     return steps, text[pos:].strip(" .")
 
@@ -133,6 +136,12 @@ def fit(clue: str, page: str) -> float:
 _REL_SKIP = frozenset({"go", "page", "mentions", "entity", "namely", "one", "whose", "it", "its"})
 
 
+@lru_cache(maxsize=256)
+def _lines(text: str) -> tuple[str, ...]:
+    """Sentences and lines of a page (cached: every candidate of a step is checked against the same page)."""
+    return tuple(re.split(r"(?<=[.!?])\s+|\n+", text))
+
+
 def relation_evidence(relation: str, cur_text: str, cand_title: str, cand_text: str, cur_title: str) -> float:
     """How a reader checks a clue-less step ("go to its director"): a line of the current page names the
     candidate next to the relation's words ("directed by X"; "Exports - partners: X 25%, ..."), or the
@@ -146,7 +155,7 @@ def relation_evidence(relation: str, cur_text: str, cand_title: str, cand_text: 
         base = _title_base(name)
         if not base:
             continue
-        for line in re.split(r"(?<=[.!?])\s+|\n+", text):
+        for line in _lines(text):
             m = re.search(rf"(?<!\w){re.escape(base)}(?!\w)", line, re.I)
             if m is None or not stems & {w[:5] for w in terms(line)}:
                 continue

@@ -79,15 +79,12 @@ def check_shortcut(draft: Draft, chain: Chain, ctx: ClueContext) -> CheckReport:
     idx = _indices(draft, chain)
     target = chain.hops[idx[-1]].doc_id
     found: list[str] = []
-    top = ctx.search.search(draft.question, 1)
-    if top and top[0].doc_id == target:
+    if ctx.finds_first(draft.question, target):
         found.append("question")
     clues = list(draft.hop_clues) + [""] * len(chain.hops)
     last_clue = clues[idx[-1]].strip()
-    if len(idx) > 1 and last_clue:
-        top = ctx.search.search(last_clue, 1)
-        if top and top[0].doc_id == target:
-            found.append("last_clue")
+    if len(idx) > 1 and last_clue and ctx.finds_first(last_clue, target):
+        found.append("last_clue")
     rep.details["shortcut"] = found
     if found:
         rep.fails.append(("shortcut", f"searching the {' and the '.join(found)} ranks the answer's page "

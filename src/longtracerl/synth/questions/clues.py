@@ -333,6 +333,13 @@ class ClueContext:
                     out.append(s)
         return out
 
+    def finds_first(self, query: str, doc_id: str | None) -> bool:
+        """Does one search for ``query`` rank ``doc_id`` first? (The shortcut test.)"""
+        if self.search is None or not doc_id:
+            return False
+        top = self.search.search(query, 1)
+        return bool(top) and top[0].doc_id == doc_id
+
     def global_rank(self, clue: str, doc_id: str | None) -> tuple[int | None, list[Any]]:
         if self.search is None or not doc_id:
             return None, []

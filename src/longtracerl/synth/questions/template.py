@@ -90,13 +90,6 @@ def step_text(hop: Hop, clue: str, *, first: bool, jumped: bool) -> str:
     return f'Next, {relation_phrase(hop)}, namely the one described thus: "{clue}".'
 
 
-def _finds(ctx: ClueContext, query: str, doc_id: str | None) -> bool:
-    if ctx.search is None or not doc_id:
-        return False
-    top = ctx.search.search(query, 1)
-    return bool(top) and top[0].doc_id == doc_id
-
-
 class _DictStore:
     def __init__(self, docs: dict[str, Document]) -> None:
         self.docs = docs
@@ -178,7 +171,7 @@ class TemplateQuestionWriter:
         question = " ".join(parts) + " " + ask
         # the whole question must not find the answer's page in one search either: try weaker last clues
         for alt in last_options[1:self.max_last_tries]:
-            if not _finds(ctx, question, hops[-1].doc_id):
+            if not ctx.finds_first(question, hops[-1].doc_id):
                 break
             clues[-1] = alt
             parts[-1] = step_text(hops[-1], alt.text, first=False, jumped=False)
