@@ -319,7 +319,7 @@ def test_symmetric_facts_keep_their_stated_label(tmp_path: Path) -> None:
 def test_distinct_seeds_repeat_only_after_the_whole_pool(world: Graph) -> None:
     """Walk i starts at node i of a seeded shuffle of the seed pool: no seed repeats within one pool's worth,
     the same in the vectorised and the per-walk path, and the same whatever the split of walk ids."""
-    from longtracerl.graph.walk import _Space
+    from longtracerl.graph.walk_space import _Space
 
     cfg = WalkConfig(n_walks=10, seed=3, min_hops=1, max_hops=1, jump_prob=0.0, backtrack=False)
     n_pool = len(_Space(world, cfg).pool)

@@ -8,8 +8,9 @@ import numpy as np
 
 from longtracerl.graph.build import GraphBuilder
 from longtracerl.graph.store import Graph
-from longtracerl.graph.walk import WalkConfig, _Space, walk
+from longtracerl.graph.walk import WalkConfig, walk
 from longtracerl.graph.walk_repair import reach_bound
+from longtracerl.graph.walk_space import _Space
 
 
 def comb(tmp: Path) -> Graph:

@@ -64,7 +64,7 @@ def backtrack_walk(sp: Any, rng: random.Random, first: int, budget: int = 4000,
                    restarts: int = 12) -> tuple[list[int], list[int]] | None:
     """Nodes and edge positions of a walk of ``cfg.min_hops``..``cfg.max_hops`` moves, or None.
 
-    ``sp`` is the walk space (``graph.walk._Space``): CSR arrays, ``allowed`` and the seed ``pool``.
+    ``sp`` is the walk space (``graph.walk_space._Space``): CSR arrays, ``allowed`` and the seed ``pool``.
     """
     cfg = sp.cfg
     want = cfg.min_hops
