@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import pytest
 
@@ -47,16 +48,29 @@ def test_retry_recovers_and_llm_errors_fall_back(fault_llm) -> None:  # type: ig
     assert pick == random.Random(0).randrange(3) and ch.fallbacks == 1 and ch.errors == 3
 
 
+class _Recorder:
+    """The REAL bundled model, observed: every reply it gives the chooser is kept (nothing is scripted)."""
+
+    def __init__(self, llm: Any) -> None:
+        self.llm, self.replies = llm, []  # type: ignore[var-annotated]
+        self.model = getattr(llm, "model", "")
+
+    async def chat(self, messages: Any, **kw: Any) -> Any:
+        resp = await self.llm.chat(messages, **kw)
+        self.replies.append(resp.content)
+        return resp
+
+
 @pytest.mark.llm
-def test_real_model_picks_valid_index() -> None:
-    ch = LLMWalkChooser(make_llm("local"))
-
-    async def go() -> list[int]:
-        return list(await asyncio.gather(*[ch.achoose(PATH, CANDS, random.Random(i)) for i in range(3)]))
-
-    picks = asyncio.run(go())
-    assert all(0 <= p < len(CANDS) for p in picks)
-    assert ch.calls >= 3 and ch.calls - ch.invalid - ch.errors >= 3 - ch.fallbacks  # every valid reply was used
+def test_real_model_picks_are_the_ones_used() -> None:
+    """The chooser returns the model's own pick when it is valid, not a fallback: no call fell back, and every
+    returned index is the one parsed from the model's reply to that very call (the bundled model answers
+    ``{"choice": 1}`` under the enum schema; the ``degree`` fallback would have returned Lyon, index 1)."""
+    rec = _Recorder(make_llm("local"))
+    ch = LLMWalkChooser(rec, fallback="degree")  # type: ignore[arg-type]
+    picks = [asyncio.run(ch.achoose(PATH, CANDS, random.Random(i))) for i in range(2)]
+    assert len(rec.replies) == ch.calls == 2 and ch.invalid == ch.fallbacks == ch.errors == 0, rec.replies
+    assert picks == [parse_choice(r, CANDS) for r in rec.replies]
 
 
 @pytest.mark.llm

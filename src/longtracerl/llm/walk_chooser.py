@@ -19,6 +19,11 @@ from longtracerl.records import Hop
 
 CHOICE_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"choice": {"type": "integer"}},
                                  "required": ["choice"]}
+
+
+def choice_schema(n: int) -> dict[str, Any]:
+    """``CHOICE_SCHEMA`` with the valid numbers 1..n as an enum, so a constrained decoder cannot pick outside."""
+    return {**CHOICE_SCHEMA, "properties": {"choice": {"type": "integer", "enum": list(range(1, n + 1))}}}
 _INT = re.compile(r"-?\d+")
 
 
@@ -101,7 +106,7 @@ class LLMWalkChooser:
         for attempt in range(self.max_retries + 1):
             self.calls += 1
             try:
-                resp = await self.llm.chat(messages, json_schema=CHOICE_SCHEMA if self.use_json_schema else None,
+                resp = await self.llm.chat(messages, json_schema=choice_schema(len(shown)) if self.use_json_schema else None,
                                            temperature=0.0 if attempt == 0 else 0.7, max_tokens=self.max_tokens,
                                            seed=attempt)
             except LLMError:
