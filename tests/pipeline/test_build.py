@@ -458,3 +458,29 @@ def test_example_configs_load() -> None:
     b = BuildConfig.load(root / "build_kilt.yaml", extra={"llm.base_url": "http://127.0.0.1:1/v1"})
     assert a.world.kind == "sample" and a.assembly.max_tokens == 131072
     assert b.executor.kind == "ray" and b.walk.hops == 8 and b.llm.base_url == "http://127.0.0.1:1/v1"
+
+
+def test_report_shows_names_not_words(reference: Path) -> None:
+    """The report's mention-quality and answer-kind figures, recounted from the run's files and graph."""
+    from collections import Counter
+
+    from longtracerl.graph.sample import load_sample_graph
+
+    stats = json.loads((reference / "report" / "stats.json").read_text())
+    sec = stats["names_not_words"]
+    questions = [json.loads(x) for x in (reference / "questions.jsonl").read_text().splitlines() if x.strip()]
+    kinds = Counter(q["validation"]["answer_kind"] for q in questions)
+    assert sum(sec["answers_by_kind"].values()) == len(questions) and sec["answers_by_kind"]["concept"] == 0
+    assert all(sec["answers_by_kind"][k] == v for k, v in kinds.items())
+    g = load_sample_graph()
+    assert sec["graph"]["mention_edges"] == sum(v for k, v in stats_relations(g).items() if k.startswith("mentions"))
+    assert sec["graph"]["most_linked"][0][1] == int(g.in_degree.max())
+    assert sec["graph"]["mention_edges_dropped"]["longer_name"] == g.meta["counts"]["mention_edges_dropped_longer_name"]
+    md = (reference / "report" / "report.md").read_text()
+    assert "## Names, not words" in md and "Kept questions by answer kind: named_entity" in md
+
+
+def stats_relations(g: object) -> dict[str, int]:
+    from longtracerl.graph.stats import graph_stats
+
+    return graph_stats(g, components=False)["relations"]  # type: ignore[arg-type]

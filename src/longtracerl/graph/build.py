@@ -21,6 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from longtracerl.graph.mentions import (
+    COMMON_MENTION_RELATION,
+    MentionConfig,
+    MentionScan,
+    mention_patterns,
+    scan_documents,
+)
 from longtracerl.graph.readers import ReadStats, Triple, iter_entities, iter_kilt_pages, iter_triples
 from longtracerl.graph.store import NO_RELATION, Graph, node_table
 from longtracerl.records import Document
@@ -37,6 +44,7 @@ DEFAULT_STOP_TITLES: frozenset[str] = frozenset(
 )  # fmt: skip
 _NUMERIC_TITLE = re.compile(r"^[\W\d_]*$")
 _CHUNK = 1 << 20
+MAX_COMMON_WORDS_LISTED = 200_000
 
 
 def inverse_relation(name: str) -> str:
@@ -64,6 +72,12 @@ class _EdgeBuffer:
         self._rel.extend([rel] * k)
         if len(self._src) >= _CHUNK:
             self._flush()
+
+    def add_arrays(self, src: np.ndarray, dst: np.ndarray, rel: int) -> None:
+        """Many edges of one relation at once (kept as one chunk)."""
+        self._flush()
+        if len(src):
+            self._chunks.append((src.astype(np.int32), dst.astype(np.int32), np.full(len(src), rel, np.int32)))
 
     def _flush(self) -> None:
         if len(self._src):
@@ -104,6 +118,7 @@ class GraphBuilder:
         self._edges = _EdgeBuffer()
         self.counts: dict[str, int] = {}
         self.sources: list[dict[str, Any]] = []
+        self.common_words: list[str] = []  # common-word titles found by the mention pass (meta.json)
 
     # ------------------------------------------------------------------ nodes
 
@@ -309,78 +324,54 @@ class GraphBuilder:
         self,
         documents: Iterable[Document],
         *,
-        min_title_len: int = 4,
+        min_title_len: int | None = None,
         stop_titles: Iterable[str] = DEFAULT_STOP_TITLES,
-        case_sensitive: bool = True,
         undirected: bool = False,
         relation: str | None = MENTION_RELATION,
+        config: MentionConfig | None = None,
         on_record: Callable[[int], None] | None = None,
     ) -> int:
-        """Link each document's node to every entity whose title (or alias) it mentions.
+        """Link each document's node to every entity it names by title (or alias); see ``graph.mentions``.
 
         ``documents`` is iterated twice (a DocStore or a list): first to make every document a node,
-        then to scan texts. One Aho-Corasick pass per text over all titles, leftmost-longest, kept only
-        at whole-word boundaries; titles shorter than ``min_title_len``, purely numeric titles, stop
-        titles and names shared by two entities are not patterns (noise).
+        then to scan texts, once. Titles shorter than ``min_title_len``, purely numeric titles, stop titles
+        and names shared by two entities are not patterns; the ``MentionConfig`` rules (longer names,
+        sentence starts, common-word titles) decide which matches link.
         """
-        import ahocorasick_rs
-
+        cfg = config or MentionConfig()
+        if min_title_len is not None:
+            cfg = cfg.model_copy(update={"min_title_len": min_title_len})
         doc_nodes = array("i")
         for doc in documents:
             n = self._by_doc.get(doc.doc_id)
             n = self.entity(doc.doc_id, doc.title, doc.doc_id) if n is None else self._find(n)
             doc_nodes.append(n)
-        stop = set(stop_titles)
-        pat_node: dict[str, int] = {}
-        ambiguous: set[str] = set()
-        for n in range(len(self._eid)):
-            if self._doc[n] is None or n in self._redirect:
-                continue
-            for name in [self._title[n], *self._aliases.get(n, [])]:
-                if len(name) < min_title_len or name in stop or _NUMERIC_TITLE.match(name):
-                    continue
-                key = name if case_sensitive else name.lower()
-                other = pat_node.get(key)
-                if other is not None and other != n:
-                    ambiguous.add(key)
-                pat_node.setdefault(key, n)
-        for key in ambiguous:
-            del pat_node[key]
-        self._count("mention_ambiguous_names_dropped", len(ambiguous))
-        if not pat_node:
+        nodes = ((n, self._title[n], self._aliases.get(n, [])) for n in range(len(self._eid))
+                 if self._doc[n] is not None and n not in self._redirect)  # fmt: skip
+        names, titles, n_ambiguous = mention_patterns(nodes, cfg.min_title_len, set(stop_titles), _NUMERIC_TITLE)
+        self._count("mention_ambiguous_names_dropped", n_ambiguous)
+        if not names:
             return 0
-        patterns = list(pat_node)
-        targets = [pat_node[p] for p in patterns]
-        ac = ahocorasick_rs.AhoCorasick(patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
-        rid = self.relation(relation)
-        inv = self.relation(None if relation is None else inverse_relation(relation))
-        n_edges = 0
-        for i, doc in enumerate(documents):
-            if i >= len(doc_nodes):
-                break
-            u = doc_nodes[i]
-            text = doc.text if case_sensitive else doc.text.lower()
-            end_text = len(text)
-            found: set[int] = set()
-            for pi, s, e in ac.find_matches_as_indexes(text):
-                if (s > 0 and text[s - 1].isalnum()) or (e < end_text and text[e].isalnum()):
-                    continue
-                v = targets[pi]
-                if v != u:
-                    found.add(v)
-            if found:
-                dsts = sorted(found)
-                self._edges.add_many(u, dsts, rid)
-                if undirected:
-                    for v in dsts:
-                        self._edges.add(v, u, inv)
-                n_edges += len(dsts)
-            if on_record is not None:
-                on_record(i + 1)
+        scan = MentionScan(names, titles, cfg)
+        scan_documents(scan, documents, doc_nodes, on_record)
+        src, dst, common, dropped = scan.decide()
+        for label, sel in ((relation, ~common), (COMMON_MENTION_RELATION, common)):
+            if not sel.any():
+                continue
+            rid = self.relation(label)
+            inv = self.relation(None if label is None else inverse_relation(label))
+            self._edges.add_arrays(src[sel], dst[sel], rid)
+            if undirected:
+                self._edges.add_arrays(dst[sel], src[sel], inv)
+        n_edges = len(src)
+        self.common_words = sorted(set(self.common_words) | {scan.patterns[i] for i in np.flatnonzero(scan.common())})
         self._count("mention_documents", len(doc_nodes))
-        self._count("mention_patterns", len(patterns))
+        self._count("mention_patterns", len(names) - (int(scan.common().sum()) if cfg.common_words == "skip" else 0))
         self._count("mention_edges", n_edges)
-        self.sources.append({"kind": "mentions", "undirected": undirected, "min_title_len": min_title_len})
+        self._count("mention_edges_common_word", int(common.sum()))
+        for k, v in {**dropped, **scan.counts()}.items():
+            self._count(k, v)
+        self.sources.append({"kind": "mentions", "undirected": undirected, **cfg.model_dump()})
         return n_edges
 
     # ------------------------------------------------------------------ finalize
@@ -456,8 +447,7 @@ class GraphBuilder:
         #    most informative label comes first (a fact, then "mentions", then none): walkers that
         #    treat a run as one neighbour report that label.
         relations = sorted(self._rel, key=self._rel.__getitem__)
-        rank_of = np.array([2] + [1 if inverse_relation(r) == MENTION_RELATION or r == MENTION_RELATION else 0
-                                  for r in relations], dtype=np.int8)  # fmt: skip
+        rank_of = np.array([3] + [_label_rank(r) for r in relations], dtype=np.int8)
         order = np.lexsort((rel, rank_of[rel + 1], dst, src))
         src, dst, rel = src[order], dst[order], rel[order]
         del order
@@ -482,6 +472,7 @@ class GraphBuilder:
             "sources": self.sources,
             "counts": dict(sorted(self.counts.items())),
             "multi_edges": multi,
+            **({"mention_common_words": self.common_words[:MAX_COMMON_WORDS_LISTED]} if self.common_words else {}),
             "directed_sources": [s["kind"] for s in self.sources if not s.get("undirected", True)],
             **(extra_meta or {}),
         }
@@ -490,6 +481,12 @@ class GraphBuilder:
             g.save(out)
             return Graph.load(out)
         return g
+
+
+def _label_rank(relation: str) -> int:
+    """Order of labels within a (src, dst) run: a stated fact, a mention, a common-word mention (then none)."""
+    base = inverse_relation(relation) if relation.endswith(INVERSE_SUFFIX) else relation
+    return {MENTION_RELATION: 1, COMMON_MENTION_RELATION: 2}.get(base, 0)
 
 
 def _docstore_get(docstore: Any, doc_id: str | None) -> Document | None:

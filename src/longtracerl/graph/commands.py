@@ -52,12 +52,17 @@ def build_cmd(
     directed_triples: bool = typer.Option(False, "--directed-triples", help="Store triples one way only."),
     undirected_links: bool = typer.Option(False, "--undirected-links", help="Store KILT links and mentions both ways."),
     min_title_len: int = typer.Option(4, help="Shortest title matched as a mention."),
+    common_words: str = typer.Option("skip", "--common-words", help="Titles the corpus mostly writes in lower case "
+                                     "(City, River, Second): skip = not mentions; keep = kept, labelled, never walked."),
+    all_matches: bool = typer.Option(False, "--all-matches", help="Link every whole-word title match (no "
+                                     "longer-name or sentence-start rule)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count malformed input lines instead of stopping."),
 ) -> None:
     """Build a graph (CSR arrays + node table). With no sources: the sample world's graph."""
     from rich.console import Console
 
     console = Console(stderr=True)
+    mcfg = _mention_config(common_words, not all_matches, min_title_len)
     if not (kilt or triples or mentions or entities):
         from longtracerl.graph.sample import build_sample_graph, ensure_sample_graph
 
@@ -65,7 +70,7 @@ def build_cmd(
             if out is None:
                 path = ensure_sample_graph(force=True)
             else:
-                build_sample_graph(out, min_title_len=min_title_len)
+                build_sample_graph(out, mentions=mcfg)
                 path = out
         except _known_errors() as e:
             raise _fail(e) from None
@@ -78,16 +83,28 @@ def build_cmd(
         raise typer.BadParameter("--mentions needs --docstore DIR (the texts to scan)", param_hint="--mentions")
     try:
         _build(kilt, triples, entities, mentions, docstore, out, directed_triples, undirected_links,
-               min_title_len, skip_bad, console)  # fmt: skip
+               mcfg, skip_bad, console)  # fmt: skip
     except _known_errors() as e:
         raise _fail(e) from None
     console.print(f"graph written to [bold]{out}[/]")
     _print_stats(out, components=False)
 
 
+def _mention_config(common_words: str, names_only: bool, min_title_len: int) -> Any:
+    from pydantic import ValidationError
+
+    from longtracerl.graph.mentions import MentionConfig
+
+    try:
+        return MentionConfig(common_words=common_words, names_only=names_only,  # type: ignore[arg-type]
+                             min_title_len=min_title_len)
+    except ValidationError as e:
+        raise typer.BadParameter(f"expected skip or keep, got {common_words!r}", param_hint="--common-words") from e
+
+
 def _build(
     kilt: list[Path] | None, triples: list[Path] | None, entities: list[Path] | None, mentions: bool,
-    docstore: Path | None, out: Path, directed_triples: bool, undirected_links: bool, min_title_len: int,
+    docstore: Path | None, out: Path, directed_triples: bool, undirected_links: bool, mcfg: Any,
     skip_bad: bool, console: Any,
 ) -> None:  # fmt: skip
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -118,7 +135,7 @@ def _build(
                 if n % 500 == 0:
                     progress.update(task, completed=n)
 
-            b.add_mentions(ds, min_title_len=min_title_len, undirected=undirected_links, on_record=tick_m)
+            b.add_mentions(ds, config=mcfg, undirected=undirected_links, on_record=tick_m)
         progress.add_task("writing CSR", total=None)
         b.build(out, docstore=ds)
 
@@ -149,6 +166,20 @@ def _print_stats(path: Path, *, components: bool = True, as_json: bool = False) 
     for k, v in s["build_counts"].items():
         t.add_row(f"build: {k}", f"{v:,}")
     console.print(t)
+    m = s["mentions"]
+    if m["mention_edges"] or m["common_word_titles"] or any(m["mention_edges_dropped"].values()):
+        mt = Table(title="mentions: names, not words", show_header=False)
+        mt.add_row("mention edges", f"{m['mention_edges']:,}")
+        mt.add_row("common-word titles", f"{m['common_word_titles']:,} "
+                   + ", ".join(f"{t} ({d:,} in-edges)" for t, d in m["common_word_examples"]))
+        mt.add_row("edges into common-word titles", f"{m['edges_into_common_word_titles']:,} (mentions: "
+                   f"{m['mention_edges_into_common_word_titles']:,} = {m['mention_share_into_common_word_titles']:.1%})")
+        mt.add_row("mention edges dropped", ", ".join(f"{k} {v:,}" for k, v in m["mention_edges_dropped"].items()))
+        console.print(mt)
+    lt = Table(title="most-linked targets", show_header=False)
+    for title, d in m["most_linked"]:
+        lt.add_row(title, f"{d:,}")
+    console.print(lt)
     r = Table(title="relations")
     r.add_column("relation")
     r.add_column("edges", justify="right")

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from longtracerl.graph.build import GraphBuilder
+from longtracerl.graph.mentions import MentionConfig
 from longtracerl.graph.store import FORMAT_VERSION, Graph
 
-SAMPLE_GRAPH_VERSION = 1
+SAMPLE_GRAPH_VERSION = 2  # 2: mentions link names, not words (graph.mentions)
 
 
 def _fingerprint(paths: list[Path]) -> dict[str, Any]:
@@ -48,14 +49,14 @@ def sample_sources() -> tuple[Any, Path, Path | None, Any]:
     return world, triples, entities, DocStore.open(world.docstore_dir)
 
 
-def build_sample_graph(out: Path | str, *, min_title_len: int = 4) -> Graph:
+def build_sample_graph(out: Path | str, *, mentions: MentionConfig | None = None) -> Graph:
     """Build the sample world's graph into ``out`` (triples both ways, mentions directed)."""
     world, triples, entities, docstore = sample_sources()
     b = GraphBuilder()
     if entities is not None:
         b.add_entities(entities)
     b.add_triples(triples, undirected=True)
-    b.add_mentions(docstore, min_title_len=min_title_len)
+    b.add_mentions(docstore, config=mentions)
     fp = _fingerprint([p for p in (triples, entities, Path(world.docstore_dir)) if p is not None])
     return b.build(out, docstore=docstore, extra_meta={"fingerprint": fp, "sample_world": True})
 

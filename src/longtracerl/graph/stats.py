@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from longtracerl.graph.build import MENTION_RELATION
+from longtracerl.graph.mentions import COMMON_MENTION_RELATION, DROP_RULES
 from longtracerl.graph.store import Graph
 
 PERCENTILES = (50, 90, 99, 99.9)
@@ -47,6 +49,35 @@ def weak_components(g: Graph) -> np.ndarray:
     return parent
 
 
+def mention_stats(g: Graph, top: int = 10) -> dict[str, Any]:
+    """Is the world linked by names? Edges into common-word titles, the most-linked targets, rule drops.
+
+    Common-word titles are the ones the mention pass found (``meta.json`` ``mention_common_words``); their
+    in-edges of any relation are counted (KILT anchors, triples and aliases still reach them)."""
+    counts = g.meta.get("counts", {})
+    indeg = g.in_degree
+    words = list(g.meta.get("mention_common_words", []))
+    found = [(t, n) for t, n in ((t, g.node_by_title(t)) for t in words) if n is not None]
+    nodes = [n for _, n in found]
+    rel = np.asarray(g.relation_ids)
+    rid = {name: i for i, name in enumerate(g.relations)}
+    n_mentions = int(np.isin(rel, [rid[r] for r in (MENTION_RELATION, COMMON_MENTION_RELATION) if r in rid]).sum())
+    n_common = int((rel == rid[COMMON_MENTION_RELATION]).sum()) if COMMON_MENTION_RELATION in rid else 0
+    into = int(indeg[nodes].sum()) if nodes else 0
+    order = np.argsort(-indeg, kind="stable")[:top]
+    titles = g.titles
+    return {
+        "mention_edges": n_mentions,
+        "common_word_titles": len(words),
+        "common_word_examples": [[t, int(indeg[n])] for t, n in sorted(found, key=lambda x: -int(indeg[x[1]]))[:top]],
+        "edges_into_common_word_titles": into,
+        "mention_edges_into_common_word_titles": n_common,
+        "mention_share_into_common_word_titles": round(n_common / n_mentions, 4) if n_mentions else 0.0,
+        "mention_edges_dropped": {r: int(counts.get(f"mention_edges_dropped_{r}", 0)) for r in DROP_RULES},
+        "most_linked": [[titles[int(i)], int(indeg[i])] for i in order if indeg[i] > 0],
+    }
+
+
 def graph_stats(g: Graph, *, components: bool = True) -> dict[str, Any]:
     """Everything ``longtracerl graph stats`` prints, as a JSON-able dict."""
     deg = g.out_degree
@@ -80,6 +111,7 @@ def graph_stats(g: Graph, *, components: bool = True) -> dict[str, Any]:
         "out_degree": pct(deg),
         "in_degree": pct(indeg),
         "build_counts": g.meta.get("counts", {}),
+        "mentions": mention_stats(g),
     }
     if components:
         labels = weak_components(g)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from longtracerl.graph.mentions import COMMON_MENTION_RELATION
 from longtracerl.graph.store import Graph
 from longtracerl.records import Chain, Hop, Rejection
 
@@ -51,6 +52,10 @@ class WalkConfig(BaseModel):
     exclude_patterns_from_hops: bool = Field(True, description="excluded titles are never hops, not only never seeds")
     reachable_seeds: bool = Field(True, description="seed only from nodes where min_hops moves are reachable")
     backtrack: bool = Field(True, description="redo a walk that stopped short as a backtracking search (walk_repair)")
+    skip_relations: list[str] = Field(
+        default_factory=lambda: [COMMON_MENTION_RELATION, COMMON_MENTION_RELATION + " (inverse)"],
+        description="edges with these labels are never walked: a page reached only through them is not a hop "
+        "(default: mentions of common-word titles, kept by `--common-words keep`)")
     distinct_seeds: bool = Field(True, description="walk i starts at node i of a seeded shuffle of the seed pool, so "
                                  "no seed repeats before every pool node has been used once")
 
@@ -115,6 +120,14 @@ class _Space:
         self.indices = np.asarray(g.indices)
         self.rel = np.asarray(g.relation_ids)
         self.deg = g.out_degree
+        skip = [i for i, r in enumerate(g.relations) if r in set(cfg.skip_relations)]
+        if skip and len(self.rel):  # a CSR copy without those edges (only when the graph has any)
+            keep = ~np.isin(self.rel, skip)
+            if not keep.all():
+                kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+                self.indptr = kept[self.indptr]
+                self.indices, self.rel = self.indices[keep], self.rel[keep]
+                self.deg = np.diff(self.indptr)
         self.multi = bool(g.meta.get("multi_edges", True))
         self.run_first: np.ndarray | None = None
         self.longest: int | None = None  # set when no seed can reach min_hops (the longest walk possible)

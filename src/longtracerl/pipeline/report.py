@@ -17,6 +17,7 @@ from typing import Any
 
 from longtracerl.io import iter_jsonl, iter_lines, iter_records
 from longtracerl.pipeline.context import RunContext
+from longtracerl.pipeline.report_graph import graph_answer_md, graph_answer_section
 from longtracerl.pipeline.report_stream import (
     QuestionLookup,
     RunningMean,
@@ -404,6 +405,7 @@ def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[
             path = " -> ".join(f"{h['title']}" + (" [jump]" if h["jumped"] else f" ({h['relation']})" if h["relation"]
                                                      else "") for h in ex["chain"])
             lines += [f"- **Q:** {ex['question']}", f"  **A:** {ex['answer']}  ", f"  chain: {path}"]
+    lines += graph_answer_md(stats.get("names_not_words"))
     u = stats["llm_usage"]
     lines += ["", "## Cost", "", f"LLM calls {u['llm_calls']} (prompt {u['prompt_tokens']:,} + completion "
               f"{u['completion_tokens']:,} tokens); per kept sample: {u['calls_per_sample']} calls, "
@@ -469,6 +471,7 @@ def write_report(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | None
     stats = collect_stats(ctx, strategy_rows)
     stats["settings_vs_paper"] = settings_table(build=ctx.cfg, tokenizer_name=stats["context_tokens"]["tokenizer"])
     stats["llm_usage"] = _usage(ctx, stats["counts"]["samples"])
+    stats["names_not_words"] = graph_answer_section(ctx, stats["rejected_by_stage"])
     plots = _plots(out, stats)
     stats.pop("_plot")
     timings = {k: float(v["runs"][-1].get("seconds", 0.0)) for k, v in ctx.manifest().get("stages", {}).items()

@@ -5,16 +5,19 @@
   clue does not single its entity out in the whole corpus.
 - ``shortcut``: the whole question, or its last clue alone, searched once ranks the answer's page 1st: the
   chain is not needed. ``ValidationConfig.shortcut`` says whether that rejects or is only counted.
+- ``concept_answer``: the answer is a generic concept page ("Galaxy", "River"), not a name (``answer_kind``).
 - ``off_chain``: the question does not ask about the chain: fewer than ``min_on_chain`` of its hops have
   their clue (or, without a clue, their relation) in the question's words.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from longtracerl.records import Chain
+from longtracerl.graph.mentions import is_concept_page
+from longtracerl.records import Chain, Document
 from longtracerl.synth.questions.clues import ClueContext, terms
 from longtracerl.synth.questions.validate import Draft, ValidationConfig, used_hops
 
@@ -128,3 +131,30 @@ def chain_checks(draft: Draft, chain: Chain, ctx: ClueContext | None, cfg: Valid
             out.fails.append(f)
     out.details["hops_checked"] = ctx is not None
     return out
+
+
+def _words(s: str) -> str:
+    return " " + " ".join(re.findall(r"\w+", s.lower())) + " "
+
+
+def answer_kind(draft: Draft, chain: Chain, docs: dict[str, Document]) -> str:
+    """``named_entity``, ``concept`` (a generic concept page, see ``graph.mentions.is_concept_page``) or
+    ``attribute`` (the answer is not the last hop's name: a date, a number, a value from its page)."""
+    hop = used_hops(draft, chain)[-1]
+    name = _words(re.sub(r"\s*\([^)]*\)$", "", hop.title))
+    answers = [_words(a) for a in [draft.answer, *draft.answer_aliases] if a.strip()]
+    if not name.strip() or not any(a.strip() and (a in name or name in a) for a in answers):
+        return "attribute"
+    doc = docs.get(hop.doc_id or "")
+    return "concept" if doc is not None and is_concept_page(hop.title, doc.text) else "named_entity"
+
+
+def check_answer_kind(draft: Draft, chain: Chain, docs: dict[str, Document]) -> CheckReport:
+    """``concept_answer``: a question does not end on a generic concept page ("Galaxy", "Republic")."""
+    rep = CheckReport()
+    kind = answer_kind(draft, chain, docs)
+    rep.details["answer_kind"] = kind
+    if kind == "concept":
+        rep.fails.append(("concept_answer", f"the answer {draft.answer!r} is a generic concept: its page writes "
+                          "its title mostly in lower case"))
+    return rep

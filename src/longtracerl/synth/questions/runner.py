@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from longtracerl.io import JsonlAppender, iter_jsonl, rewrite_in_order
 from longtracerl.llm.base import LLMError
 from longtracerl.records import Chain, Document, Question, Rejection, Usage, WriterInfo
-from longtracerl.synth.questions.checks import chain_checks
+from longtracerl.synth.questions.checks import chain_checks, check_answer_kind
 from longtracerl.synth.questions.clues import ClueContext, ClueFailure
 from longtracerl.synth.questions.template import TemplateQuestionWriter
 from longtracerl.synth.questions.validate import Draft, ValidationConfig, used_hops, validate
@@ -83,11 +83,12 @@ async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationCon
                 last = ("unparsable", raw[:200])
                 feedback = "the reply was not the requested JSON object"
                 continue
-        fails = validate(draft, chain, docs, cfg)
-        details: dict[str, Any] = {}
+        kind = check_answer_kind(draft, chain, docs)
+        fails = validate(draft, chain, docs, cfg) + kind.fails
+        details: dict[str, Any] = dict(kind.details)
         if not fails:
             rep = chain_checks(draft, chain, clues, cfg)
-            fails, details = rep.fails, rep.details
+            fails, details = rep.fails, {**details, **rep.details}
         if not fails:
             passed = [*BASIC_CHECKS, "on_chain"] + (["hop_unique"] if details.get("hops_checked") else [])
             if clues is not None and not details.get("shortcut"):
