@@ -18,7 +18,7 @@ from longtracerl.reward.outcome import (
 )
 from longtracerl.reward.outcome_base import OutcomeResult, OutcomeScorer
 from longtracerl.reward.rubric import RubricScore, normalize_reference, normalize_word, rubric_score
-from longtracerl.reward.scoring import JudgeSettings, LongTraceReward, RewardConfig, run_sync
+from longtracerl.reward.core import JudgeSettings, LongTraceReward, RewardConfig, run_sync
 from longtracerl.reward.think import split_think
 
 __all__ = [

@@ -18,7 +18,7 @@ def reward_config_from(path: Path | None, flags: dict[str, Any]) -> Any:
     from longtracerl.config import set_dotted
     from longtracerl.presets import check_reward_requirements
     from longtracerl.reward.judge import load_judge_template
-    from longtracerl.reward.scoring import RewardConfig
+    from longtracerl.reward.core import RewardConfig
 
     data: dict[str, Any] = {}
     if path is not None:
@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from longtracerl.reward.scoring import LongTraceReward, RewardConfig
+        from longtracerl.reward.core import LongTraceReward, RewardConfig
 
         data = yaml.safe_load(file.read_text())
         reward = LongTraceReward(RewardConfig.model_validate(dict(eta=eta, strategy=strategy, rubric_mode=rubric_mode)))

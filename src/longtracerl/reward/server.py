@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
 from longtracerl import __version__
-from longtracerl.reward.scoring import LongTraceReward, RewardConfig
+from longtracerl.reward.core import LongTraceReward, RewardConfig
 
 log = logging.getLogger("longtracerl.reward.server")
 
