@@ -17,8 +17,8 @@ def reward_config_from(path: Path | None, flags: dict[str, Any]) -> Any:
 
     from longtracerl.config import set_dotted
     from longtracerl.presets import check_reward_requirements
-    from longtracerl.reward.judge import load_judge_template
     from longtracerl.reward.core import RewardConfig
+    from longtracerl.reward.judge import load_judge_template
 
     data: dict[str, Any] = {}
     if path is not None:
