@@ -42,7 +42,8 @@ def _prompt_key(prompt: Any) -> str:
 
 
 class LongTraceTRLReward:
-    """Callable reward for GRPOTrainer; returns one float per completion (the combined LongTraceRL reward)."""
+    """Callable reward for GRPOTrainer; returns one value per completion: the combined LongTraceRL reward, or
+    None where the judge failed."""
 
     def __init__(
         self,
@@ -130,7 +131,7 @@ class LongTraceTRLReward:
         log_extra: Callable[[str, list[Any]], None] | None = None,
         log_metric: Callable[[str, float], None] | None = None,
         **_: Any,
-    ) -> list[float]:
+    ) -> list[float | None]:
         n = len(completions)
         if len(prompts) != n:
             raise ValueError(f"{len(prompts)} prompts for {n} completions")
@@ -166,10 +167,14 @@ class LongTraceTRLReward:
             return list(await asyncio.gather(*(reward.ascore_group(r, lab, rub, **kw) for r, lab, rub, kw in jobs)))
 
         results = [r for group in run_sync(_all()) for r in group]
+        decided = [r for r in results if r.error is None]
         if log_extra is not None:
             log_extra("outcome", [r.outcome for r in results])
             log_extra("rubric", [r.rubric_raw for r in results])
-        if log_metric is not None and results:
-            log_metric(f"{self.__name__}/outcome_mean", sum(r.outcome for r in results) / len(results))
-            log_metric(f"{self.__name__}/rubric_mean", sum(r.rubric_raw for r in results) / len(results))
-        return [float(r.reward) for r in results]
+        if log_metric is not None:
+            if decided:
+                log_metric(f"{self.__name__}/outcome_mean", sum(float(r.outcome or 0.0) for r in decided) / len(decided))
+                log_metric(f"{self.__name__}/rubric_mean", sum(r.rubric_raw for r in decided) / len(decided))
+            log_metric(f"{self.__name__}/judge_errors", float(len(results) - len(decided)))
+        # None for a failed judge: TRL turns it into NaN and leaves it out (see the module docstring)
+        return [None if r.reward is None else float(r.reward) for r in results]
