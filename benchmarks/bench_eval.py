@@ -84,7 +84,7 @@ def bench_runner(n: int, conc: int, delay: float) -> None:
 
 
 def bench_scoring(n: int = 100, size: int = 100_000) -> None:
-    from longtracerl.eval.scoring import (
+    from longtracerl.eval.bench_rules import (
         choice_letter,
         final_answer,
         longbench_v2_choice,

@@ -20,10 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from longtracerl.eval.items import EvalItem
-from longtracerl.eval.loaders import load_items
-from longtracerl.eval.prompts import FIELDS, JUDGE_PROMPTS, PROMPTS, check_template, load_template, render
-from longtracerl.eval.scoring import (
+from longtracerl.eval.bench_rules import (
     aa_lcr_correct,
     choice_letter,
     final_answer,
@@ -32,6 +29,9 @@ from longtracerl.eval.scoring import (
     mrcr_final,
     mrcr_grade,
 )
+from longtracerl.eval.items import EvalItem
+from longtracerl.eval.loaders import load_items
+from longtracerl.eval.prompts import FIELDS, JUDGE_PROMPTS, PROMPTS, check_template, load_template, render
 from longtracerl.eval.truncate import count_tokens, middle_truncate
 from longtracerl.io.jsonl import JsonlAppender, iter_jsonl, repair_tail, rewrite_in_order, write_records
 from longtracerl.llm.base import ChatLLM, LLMError

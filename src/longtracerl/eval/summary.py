@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from longtracerl.eval.scoring import bootstrap_ci
+from longtracerl.eval.bench_rules import bootstrap_ci
 from longtracerl.io.jsonl import iter_jsonl
 
 # PAPER.md 5: the five-benchmark averages; no per-benchmark figure is given there.

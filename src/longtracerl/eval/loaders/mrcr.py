@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from longtracerl.eval.bench_rules import mrcr_bin
 from longtracerl.eval.items import BenchDataError, EvalItem, require
 from longtracerl.eval.loaders.common import (
     check_columns,
@@ -18,7 +19,6 @@ from longtracerl.eval.loaders.common import (
     local_path,
     looks_like_hub_id,
 )
-from longtracerl.eval.scoring import mrcr_bin
 
 BENCH = "mrcr"
 HUB_ID = "openai/mrcr"

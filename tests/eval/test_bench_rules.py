@@ -7,7 +7,7 @@ from difflib import SequenceMatcher
 
 import pytest
 
-from longtracerl.eval.scoring import (
+from longtracerl.eval.bench_rules import (
     aa_lcr_correct,
     bootstrap_ci,
     choice_letter,
