@@ -43,7 +43,7 @@ def token_counter() -> tuple[str, Callable[[str], int]]:
         return "o200k_base (tiktoken)", lambda s: len(tk.encode(s, disallowed_special=()))
     except Exception:
         pass
-    from longtracerl.synth.tokens import load_tokenizer
+    from longtracerl.llm.tokenizers import load_tokenizer
 
     tok = load_tokenizer()
     backend = tok._tokenizer
