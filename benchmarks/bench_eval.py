@@ -25,8 +25,8 @@ from pathlib import Path
 
 def bench_runner(n: int, conc: int, delay: float) -> None:
     from longtracerl.eval.runner import EvalConfig, make_models, run_async
+    from longtracerl.llm.tokenizers import load_tokenizer
     from longtracerl.netutil import free_port, wait_http
-    from longtracerl.synth.tokens import load_tokenizer
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "longtracerl.eval.stub", "--port", str(port), "--delay", str(delay)],
@@ -84,7 +84,7 @@ def bench_runner(n: int, conc: int, delay: float) -> None:
 
 
 def bench_scoring(n: int = 100, size: int = 100_000) -> None:
-    from longtracerl.eval.scoring import (
+    from longtracerl.eval.bench_rules import (
         choice_letter,
         final_answer,
         longbench_v2_choice,
@@ -127,8 +127,8 @@ def bench_scoring(n: int = 100, size: int = 100_000) -> None:
 
 
 def bench_truncation(target: int = 128_000) -> None:
-    from longtracerl.eval.truncate import count_tokens, middle_truncate
-    from longtracerl.synth.tokens import load_tokenizer
+    from longtracerl.eval.truncate import middle_truncate
+    from longtracerl.llm.tokenizers import count_tokens, load_tokenizer
 
     tok = load_tokenizer()
     rng = random.Random(1)

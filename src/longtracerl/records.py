@@ -220,7 +220,12 @@ class Sample(Record):
     rubrics: list[str] = Field(description="gold entities rewarded when the response names them")
     question: str = Field(description="the question text")
     docs: list[ContextDoc] = Field(description="the documents of the context, in context order")
-    n_tokens: int = Field(description="tokens of the whole prompt")
+    n_tokens: int = Field(description="tokens of the message text (instruction, documents, question), no chat "
+                                      "template")
+    prompt_tokens: int | None = Field(None, description="tokens of the prompt as the trainer sees it: the "
+                                      "tokenizer's chat template applied with the generation prompt (what L bounds "
+                                      "and what train's length check and verl's max_prompt_length count); None in "
+                                      "samples written before this field")
     tokenizer: str = Field(description="tokenizer that counted them")
     strategy: str = Field("trajectory_tiered", description="distractor strategy used")
     seed: int = Field(0, description="seed of the assembly (instruction choice, shuffle, fill)")

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -270,17 +271,39 @@ def test_judged_benchmarks_use_the_judge_reply(stub: str, tmp_path: Path) -> Non
     assert r.returncode == 2 and "--judge-base-url" in r.stdout
 
 
-def test_indist_scored_with_outcome_and_rubric(stub: str, tmp_path: Path) -> None:
+def test_indist_scored_with_outcome_and_rubric(fake_chat_servers: Any, tmp_path: Path) -> None:
+    """Our held-out split, scored like the reward: outcome (gold contained on word boundaries) and the rubric.
+    A scripted FAKE model (the bundled one cannot be made to answer to order) gives answers that score 1, 0 and
+    partly; the expected values are worked out by hand below."""
+    from fastapi.responses import JSONResponse
+
+    answers = {
+        "Question 0?": "<think>Kosovo, then Pristina.</think>It is Lyon, via Kosovo and the Ibar river.",
+        "Question 1?": "<think>Lyon? Kosovo? Ibar?</think>I cannot tell.",  # entities only in the reasoning
+        "Question 2?": "The answer is Lyonnais, found through Kosovo.",  # not the gold word; one entity of two
+    }
+
+    async def reply(body: dict[str, Any]) -> Any:
+        text = body["messages"][-1]["content"]
+        q = next(k for k in answers if k in text)
+        return JSONResponse(fake_chat_servers.completion(answers[q]))
+
+    url = fake_chat_servers.start(reply)
     rows = [{"source": "longqa", "input_messages": [{"role": "user", "content": f"Docs... Question {i}?"}],
-             "label": f"answer {i}", "metadata": {"extra_reward_info": {"question": f"Question {i}?",
-                                                                        "rubrics": ["Kosovo"], "dataset_name": "longqa"}}}
+             "label": "Lyon", "metadata": {"extra_reward_info": {"question": f"Question {i}?",
+                                                                 "rubrics": ["Kosovo", "Ibar River"],
+                                                                 "dataset_name": "longqa"}}}
             for i in range(3)]
     f = tmp_path / "slime_test.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "run"
-    r = run_cli("indist", "--data", str(f), "--base-url", f"{stub}/v1", "--out", str(out))
+    r = run_cli("indist", "--data", str(f), "--base-url", url, "--out", str(out))
     assert r.returncode == 0, r.stdout
-    for row in _rows(out):
-        gold = row["gold"]
-        assert row["score"] == float(row["response"].strip() == gold)  # 'contains' on "answer N"
-        assert row["extra"]["rubric"] == 0.0
+    got = [(x["score"], x["extra"]["rubric"], x["extra"]["rubric_matched"]) for x in _rows(out)]
+    assert got == [
+        (1.0, 1.0, ["Kosovo", "Ibar River"]),  # right, both entities named in the final answer ("Ibar river")
+        (0.0, 0.0, []),                        # wrong; reasoning is not matched
+        (0.0, 0.5, ["Kosovo"]),                # "Lyonnais" is not "Lyon"; one entity of two
+    ]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["overall"]["mean"] == 1 / 3 and s["error_rows"] == 0

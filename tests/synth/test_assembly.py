@@ -65,6 +65,45 @@ def test_never_exceeds_L_and_counts_are_exact(tok: Any, store: DocStore) -> None
     assert worst == 0
 
 
+# A template of our own in the common ChatML shape, with two things that make counting by pieces hard: the
+# message text is trimmed (its last newline goes) and the generation prompt opens a <think> block.
+TRIMMING_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] | trim }}<|im_end|>\n"
+                     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n<think>\n{% endif %}")
+
+
+@pytest.mark.parametrize("template", ["bundled", "trimming"])
+def test_prompt_tokens_are_the_trainers_count_and_never_exceed_L(tok: Any, store: DocStore, tmp_path: Path,
+                                                                  template: str) -> None:
+    """L bounds the prompt as the trainer tokenizes it: chat template + generation prompt (issue 19)."""
+    from longtracerl.synth.tokens import chat_prompt_tokens
+
+    t = tok
+    if template == "trimming":
+        tok.save_pretrained(str(tmp_path / "trim-tok"))
+        t = load_tokenizer(str(tmp_path / "trim-tok"))
+        t.chat_template = TRIMMING_TEMPLATE
+    cands = [(f"d{i:02d}", "tier1" if i < 12 else "tier2") for i in range(3, 40)]
+    closest = 10**9
+    for L in (1500, 3000, 6000, 12000):
+        asm = Assembler(store, t, AssemblyConfig(max_tokens=L, fill="none"))
+        for seed in range(3):
+            s = asm.assemble(_q(["d01", "d02"]), cands, seed=seed)
+            assert isinstance(s, Sample)
+            want = chat_prompt_tokens(t, s.messages)  # apply_chat_template(..., add_generation_prompt=True)
+            assert s.prompt_tokens == want <= L
+            assert s.n_tokens == _prompt_tokens(t, s)  # the message text alone, as before
+            assert s.details["template_tokens"] == want - s.n_tokens > 0 and s.details["chat_template"] is True
+            closest = min(closest, L - want)
+        assert len(asm.template_cache) <= len(INSTRUCTIONS)  # measured once per instruction, not per sample
+    assert closest < 200  # filled up to L (the docs are ~50-400 tokens), not stopped short by a safety margin
+
+
+def test_gold_rejection_counts_the_template(tok: Any, store: DocStore) -> None:
+    asm = Assembler(store, tok, AssemblyConfig(max_tokens=256, fill="none"))
+    r = asm.assemble(_q(["huge"]), [])
+    assert isinstance(r, Rejection) and r.reason == "gold_exceeds_budget" and "chat template" in r.detail
+
+
 def test_prompt_shape(tok: Any, store: DocStore) -> None:
     s = assemble(_q(["d01", "d02"]), [("d05", "tier1")], store, tok, max_tokens=8000, seed=3, fill="none")
     assert isinstance(s, Sample)
@@ -136,6 +175,10 @@ class CountingTokenizer:
 
         self._tokenizer = _Backend()
         self.longtracerl_name = "counting"
+        self.chat_template = tok.chat_template
+
+    def apply_chat_template(self, *args: Any, **kwargs: Any) -> Any:
+        return self.tok.apply_chat_template(*args, **kwargs)
 
 
 def test_each_document_tokenized_once(tok: Any, store: DocStore) -> None:

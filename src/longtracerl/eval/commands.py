@@ -60,11 +60,16 @@ def register(app: typer.Typer) -> None:
         from pydantic import ValidationError
 
         from longtracerl.eval.items import BenchDataError
+        from longtracerl.eval.loaders import check_selection
         from longtracerl.eval.prompts import TemplateError
         from longtracerl.eval.runner import ConfigMismatchError, EvalConfig, run_eval
         from longtracerl.llm.base import LLMError
         from longtracerl.presets import PresetError, eval_settings, print_table, settings_table
 
+        try:  # a misspelt benchmark, split or --where field: one line, before any model or data loads
+            check_selection(bench, split or None, where or None)
+        except BenchDataError as e:
+            raise _fail(str(e)) from None
         try:
             sampling = eval_settings(preset, temperature=temperature, top_p=top_p, top_k=top_k)
         except (PresetError, KeyError):
@@ -98,7 +103,7 @@ def register(app: typer.Typer) -> None:
             raise _fail(str(e)) from None
         s, st = res["summary"], res["stats"]
         typer.echo(f"{cfg.bench}: {st['rows']} rows ({st['asked']} asked, {st['skipped_done']} already done), "
-                   f"{s['error_rows']} errors; mean {_pct(s['overall']['mean'])}% "
+                   f"{s['error_rows']} errors, {s['truncated_rows']} truncated; mean {_pct(s['overall']['mean'])}% "
                    f"(95% CI {_ci(s['overall']['ci95'])}) -> {cfg.run_dir}/summary.md")
 
     @ev.command("summary")

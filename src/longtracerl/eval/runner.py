@@ -20,11 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from longtracerl.eval.items import EvalItem
-from longtracerl.eval.loaders import load_items
-from longtracerl.eval.prompts import FIELDS, JUDGE_PROMPTS, PROMPTS, check_template, load_template, render
-from longtracerl.eval.scoring import (
-    aa_lcr_correct,
+from longtracerl.eval.bench_rules import (
     choice_letter,
     final_answer,
     frames_correct,
@@ -32,9 +28,14 @@ from longtracerl.eval.scoring import (
     mrcr_final,
     mrcr_grade,
 )
-from longtracerl.eval.truncate import count_tokens, middle_truncate
+from longtracerl.eval.items import EvalItem
+from longtracerl.eval.loaders import check_selection, load_items
+from longtracerl.eval.prompts import FIELDS, JUDGE_PROMPTS, PROMPTS, check_template, load_template, render
+from longtracerl.eval.truncate import middle_truncate
 from longtracerl.io.jsonl import JsonlAppender, iter_jsonl, repair_tail, rewrite_in_order, write_records
 from longtracerl.llm.base import ChatLLM, LLMError
+from longtracerl.llm.tokenizers import count_tokens
+from longtracerl.reward.verdicts import aa_lcr_verdict
 
 JUDGED = {"aa-lcr", "frames"}
 PROMPT_HEAD_CHARS = 2000
@@ -182,36 +183,60 @@ class Runner:
         return [{"role": "user", "content": text}], n, None
 
     # ------------------------------------------------------------------ one row
+    def blank_row(self, item: EvalItem, k: int) -> dict[str, Any]:
+        """The row of ``item`` x sample ``k`` before the model is asked (every field of the contract)."""
+        return {
+            "row_id": f"{item.item_id}#{k}", "item_id": item.item_id, "bench": item.bench, "sample_index": k,
+            "split": item.split, "prompt_sha256": None, "prompt_tokens": None, "prompt_head": "",
+            "question": item.question[:2000], "gold": item.gold, "response": None, "reasoning_chars": 0,
+            "extracted": None, "score": None, "judge_reply": None, "error": None, "usage": {}, "finish_reason": None,
+            "truncated": False, "extra": {},
+        }
+
     async def row(self, item: EvalItem, k: int) -> dict[str, Any]:
+        """One scored row; whatever goes wrong on the way (the endpoint, a garbage reply, a scorer) becomes
+        the row's ``error``: a row is never lost and never counted as a wrong answer."""
+        row = self.blank_row(item, k)
+        stage = ["prompt"]  # what the row was doing when it failed: prompt, model, scoring or judge
+        try:
+            await self._fill(row, item, k, stage)
+        except LLMError as e:
+            row["score"], row["error"] = None, f"{stage[0]}: {e}"
+        except Exception as e:  # noqa: BLE001 - any failure of one row is that row's error, not the run's
+            row["score"], row["error"] = None, f"{stage[0]}: {type(e).__name__}: {e}"
+        return row
+
+    async def _fill(self, row: dict[str, Any], item: EvalItem, k: int, stage: list[str]) -> None:
         cfg = self.cfg
         # tokenizing (counting, middle truncation) runs in a worker thread: the Rust tokenizer releases the
         # GIL, and the event loop keeps the other requests flowing meanwhile
         msgs, n_tok, err = await asyncio.to_thread(self.messages, item)
         canon = json.dumps(msgs, ensure_ascii=False, sort_keys=True)
         flat = "\n\n".join(str(m.get("content", "")) for m in msgs)
-        row: dict[str, Any] = {
-            "row_id": f"{item.item_id}#{k}", "item_id": item.item_id, "bench": item.bench, "sample_index": k,
-            "split": item.split, "prompt_sha256": hashlib.sha256(canon.encode()).hexdigest(),
-            "prompt_tokens": n_tok, "prompt_head": flat[:PROMPT_HEAD_CHARS], "question": item.question[:2000],
-            "gold": item.gold, "response": None, "reasoning_chars": 0, "extracted": None, "score": None,
-            "judge_reply": None, "error": err, "usage": {}, "finish_reason": None, "extra": {},
-        }
+        row.update(prompt_sha256=hashlib.sha256(canon.encode()).hexdigest(), prompt_tokens=n_tok,
+                   prompt_head=flat[:PROMPT_HEAD_CHARS], error=err)
         if err:
-            return row
-        try:
-            resp = await self.llm.chat(msgs, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens,
-                                       seed=row_seed(cfg.seed, item.item_id, k))
-        except LLMError as e:
-            row["error"] = f"model: {e}"
-            return row
+            return
+        stage[0] = "model"
+        resp = await self.llm.chat(msgs, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens,
+                                   seed=row_seed(cfg.seed, item.item_id, k))
+        stage[0] = "scoring"
         row["response"] = resp.content
         row["finish_reason"] = resp.finish_reason
         row["usage"] = {**resp.usage.model_dump(), "cached": resp.cached}
         final, row["reasoning_chars"] = final_answer(resp.content, resp.reasoning)
-        await self.score(item, row, final, resp.content, resp.reasoning)
-        return row
+        if resp.finish_reason == "length":
+            # cut off at --max-tokens: the answer never finished, so it scores 0 on every benchmark and no judge
+            # is asked (AA-LCR's own checker would accept a truncated answer); counted apart in the summary
+            row["truncated"] = True
+            row["extracted"] = final[:PROMPT_HEAD_CHARS] or None
+            row["score"] = 0.0
+            row["extra"]["reason"] = "truncated"
+            return
+        await self.score(item, row, final, resp.content, resp.reasoning, stage)
 
-    async def score(self, item: EvalItem, row: dict[str, Any], final: str, raw: str, reasoning: str | None) -> None:
+    async def score(self, item: EvalItem, row: dict[str, Any], final: str, raw: str, reasoning: str | None,
+                    stage: list[str]) -> None:
         b = item.bench
         if b == "mrcr":
             text = mrcr_final(raw, reasoning)
@@ -242,22 +267,18 @@ class Runner:
             row["extracted"] = final[:PROMPT_HEAD_CHARS]
             assert self.judge is not None and self.judge_template is not None
             prompt = render(self.judge_template, {"question": item.question, "gold": item.gold, "response": final})
-            try:
-                jr = await self.judge.chat([{"role": "user", "content": prompt}], temperature=0.0,
-                                           max_tokens=min(self.cfg.max_tokens, 1024))
-            except LLMError as e:
-                row["error"] = f"judge: {e}"
-                return
+            stage[0] = "judge"
+            jr = await self.judge.chat([{"role": "user", "content": prompt}], temperature=0.0,
+                                       max_tokens=min(self.cfg.max_tokens, 1024))
+            stage[0] = "scoring"
             row["judge_reply"] = jr.content
             row["usage"]["judge"] = jr.usage.model_dump()
-            if b == "aa-lcr":
-                row["score"] = float(aa_lcr_correct(jr.content))
+            verdict = aa_lcr_verdict(jr.content) if b == "aa-lcr" else frames_correct(jr.content)
+            if verdict is None:
+                word = "CORRECT/INCORRECT verdict at the start of" if b == "aa-lcr" else "TRUE/FALSE decision in"
+                row["error"] = f"judge: no {word} the reply"
             else:
-                verdict = frames_correct(jr.content)
-                if verdict is None:
-                    row["error"] = "judge: no TRUE/FALSE decision in the reply"
-                else:
-                    row["score"] = float(verdict)
+                row["score"] = float(verdict)
         else:  # pragma: no cover - loaders and scorers are registered together
             raise ValueError(f"no scorer for {b}")
 
@@ -338,7 +359,13 @@ async def run_async(cfg: EvalConfig, llm: ChatLLM, judge: ChatLLM | None, tokeni
     stats = {"asked": 0, "skipped_done": 0, "errors": 0, "retried_errors": moved}
     sem = asyncio.Semaphore(cfg.concurrency)
     tasks: set[asyncio.Task[None]] = set()
+    failed: list[BaseException] = []  # a task that died (rows never do: see Runner.row) stops the run, loudly
     bar = _progress(cfg)
+
+    def finished(t: asyncio.Task[None]) -> None:
+        tasks.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            failed.append(t.exception())  # type: ignore[arg-type]
 
     with JsonlAppender(results, "row_id") as out:
         async def one(item: EvalItem, k: int) -> None:
@@ -364,9 +391,15 @@ async def run_async(cfg: EvalConfig, llm: ChatLLM, judge: ChatLLM | None, tokeni
                     bar.total(stats["asked"])
                 t = asyncio.create_task(one(item, k))
                 tasks.add(t)
-                t.add_done_callback(tasks.discard)
+                t.add_done_callback(finished)
+                if failed:
+                    break
+            if failed:
+                break
         if tasks:
-            await asyncio.gather(*list(tasks))
+            await asyncio.gather(*list(tasks), return_exceptions=True)
+        if failed:
+            raise failed[0]
     if bar is not None:
         bar.stop()
     rewrite_in_order(results, "row_id", order)
@@ -399,8 +432,9 @@ def _progress(cfg: EvalConfig) -> _Bar | None:
 def run_eval(cfg: EvalConfig, *, llm: ChatLLM | None = None, judge: ChatLLM | None = None) -> dict[str, Any]:
     """Synchronous entry point: builds the models (unless given), runs, writes the summary."""
     from longtracerl.eval.summary import write_summary
-    from longtracerl.synth.tokens import load_tokenizer
+    from longtracerl.llm.tokenizers import load_tokenizer
 
+    check_selection(cfg.bench, cfg.splits, cfg.where)  # a typo fails here, before any model or tokenizer loads
     if llm is None:
         llm, judge = make_models(cfg)
     tok = load_tokenizer(cfg.tokenizer)

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from longtracerl.eval.scoring import bootstrap_ci
+from longtracerl.eval.bench_rules import bootstrap_ci
 from longtracerl.io.jsonl import iter_jsonl
 
 # PAPER.md 5: the five-benchmark averages; no per-benchmark figure is given there.
@@ -54,6 +54,7 @@ def summarize(run_dir: Path | str) -> dict[str, Any]:
     errors: dict[str, int] = defaultdict(int)
     samples: dict[str, int] = defaultdict(int)
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0}
+    truncated = 0
     for r in rows:
         splits[r["item_id"]] = r.get("split") or {}
         samples[r["item_id"]] += 1
@@ -61,6 +62,8 @@ def summarize(run_dir: Path | str) -> dict[str, Any]:
             errors[str(r["error"]).split(":", 1)[0]] += 1
             continue
         scores[r["item_id"]].append(float(r["score"]))
+        # cut at --max-tokens (finish_reason=length): scored 0 without a judge call, and counted here apart
+        truncated += bool(r.get("truncated") or r.get("finish_reason") == "length")
         for k in usage:
             usage[k] += int((r.get("usage") or {}).get(k) or 0)
     overall = _stats(scores)
@@ -86,7 +89,7 @@ def summarize(run_dir: Path | str) -> dict[str, Any]:
         "model": cfg.get("model") or ("bundled" if cfg.get("llm") == "local" else ""),
         "scale": "fraction (0-1); percentages in summary.md", "n_samples": n_samples,
         "rows": len(rows), "scored_rows": sum(len(v) for v in scores.values()),
-        "error_rows": sum(errors.values()), "errors_by_kind": dict(errors),
+        "error_rows": sum(errors.values()), "errors_by_kind": dict(errors), "truncated_rows": truncated,
         "avg_at_k": overall["mean"], "overall": overall, "by_split": by_split, "usage": usage,
         "paper": {"this_benchmark": None, "note": PAPER_NOTE, "five_benchmark_average": PAPER_FIVE_BENCH_AVERAGE},
     }
@@ -105,7 +108,8 @@ def _row(name: str, st: dict[str, Any]) -> str:
 def to_markdown(s: dict[str, Any]) -> str:
     lines = [f"# Eval: {s['bench']} ({s['label']})", "",
              f"{s['rows']} rows ({s['n_samples']} sample(s) per item), {s['scored_rows']} scored, "
-             f"{s['error_rows']} errors (reported apart, not counted as wrong)", "",
+             f"{s['error_rows']} errors (reported apart, not counted as wrong), {s.get('truncated_rows', 0)} "
+             "truncated at --max-tokens (scored 0, no judge call)", "",
              "| split | items | mean (avg@k, %) | 95% CI (bootstrap) | pass@k (%) |", "|---|---|---|---|---|",
              _row("overall", s["overall"])]
     for key, groups in s["by_split"].items():

@@ -10,13 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 
-def count_tokens(tokenizer: Any, text: str) -> int:
-    backend = getattr(tokenizer, "_tokenizer", None)
-    if backend is not None:
-        return len(backend.encode(text, add_special_tokens=False).ids)
-    return len(tokenizer.encode(text, add_special_tokens=False))
-
-
 def middle_truncate(tokenizer: Any, text: str, max_tokens: int) -> tuple[str, int, int]:
     """``(text, tokens_before, tokens_after)``; text unchanged when it fits."""
     backend = getattr(tokenizer, "_tokenizer", None)

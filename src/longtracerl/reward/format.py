@@ -31,6 +31,8 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
+from longtracerl.reward.think import THINK_CLOSE, split_response
+
 FormatRule = Literal["released", "lenient"]
 
 SPECIAL_TOKEN = re.compile(r"<\|[^\s<>|]{1,64}\|>|<｜[^\s<>｜]{1,64}｜>|</?s>|<unk>|<pad>")
@@ -40,8 +42,6 @@ END_OF_TURN: tuple[str, ...] = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<|eom_id
 #: token they are read as padding.
 END_OF_TEXT: tuple[str, ...] = ("<|endoftext|>", "<|end_of_text|>")
 _PAD: tuple[str, ...] = ("<pad>", *END_OF_TEXT)
-THINK_CLOSE = "</think>"
-
 
 
 def _trailing_run(text: str) -> tuple[str, list[str]]:
@@ -81,14 +81,12 @@ def check_format(
 ) -> tuple[str | None, str]:
     """``(reason, response_to_score)``: why the response is paid 0 (None when it passes), and the response
     without its trailing stop token run (what the outcome and rubric then look at)."""
-    from longtracerl.reward.think import split_think
-
     if rule not in ("released", "lenient"):
         raise ValueError(f"unknown format rule {rule!r}; expected 'released' or 'lenient'")
     if rule == "lenient":
         if truncated:
             return "truncated", response
-        return (None if split_think(response)[1].strip() else "no_final_answer"), response
+        return (None if split_response(response).final.strip() else "no_final_answer"), response
     body, problem = strip_stop(response, end_of_turn)
     if truncated:
         return "truncated", body
@@ -101,6 +99,6 @@ def check_format(
         return "no_think_close", body
     if n > 1:
         return "multiple_think_close", body
-    if not body[body.rfind(THINK_CLOSE) + len(THINK_CLOSE):].strip():
+    if not split_response(body).final.strip():
         return "no_final_answer", body
     return None, body

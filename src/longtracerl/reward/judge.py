@@ -28,6 +28,7 @@ from longtracerl.llm.cache import SqliteStore
 from longtracerl.paths import home
 from longtracerl.reward.outcome_base import OutcomeResult
 from longtracerl.reward.think import split_think
+from longtracerl.reward.verdicts import aa_lcr_verdict
 
 JudgePrompt = Literal["hle", "aa_lcr"]
 Verdict = Literal["yes_no", "correct_incorrect"]
@@ -91,14 +92,9 @@ def parse_verdict(prompt: JudgePrompt | Verdict, text: str) -> bool | None:
     """``True``/``False`` from the judge's text, or ``None`` when it cannot be read.
 
     ``hle`` / ``yes_no``: the last ``correct: yes|no`` (case, markdown and code marks tolerated);
-    ``aa_lcr`` / ``correct_incorrect``: INCORRECT anywhere -> False, else CORRECT -> True."""
+    ``aa_lcr`` / ``correct_incorrect``: ``reward.verdicts.aa_lcr_verdict``, the rule eval's AA-LCR uses too."""
     if prompt in ("aa_lcr", "correct_incorrect"):
-        up = text.upper()
-        if "INCORRECT" in up:  # test INCORRECT first: "CORRECT" is a substring of it
-            return False
-        if "CORRECT" in up:
-            return True
-        return None
+        return aa_lcr_verdict(text)
     found = _YES_NO.findall(text)
     if not found:
         return None

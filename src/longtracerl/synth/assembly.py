@@ -2,11 +2,18 @@
 L tokens; then a seeded shuffle. One user message: an instruction, "Documents:", each document in
 ``<section title="...">`` tags, then the question.
 
+L is the length of the prompt as the trainer sees it: the training tokenizer's chat template applied to the
+message with the generation prompt (``llm.tokenizers.chat_prompt_tokens``, what TRL and verl count against
+their ``max_prompt_length``); ``Sample.prompt_tokens`` records it.
+
 Token accounting without re-tokenizing the growing context: each wrapped section (wrapper + title +
 text) is tokenized ONCE and its count cached per doc_id for the whole run; the scaffolding (instruction,
-"Documents:", the question) is tokenized once per sample. Every piece ends with a newline and the next
-starts with ``<`` or a letter, so with byte-level BPE tokenizers no token spans two pieces and the sum
-of the pieces equals the token count of the final prompt (tests verify this, and that it never exceeds L).
+"Documents:", the question) is tokenized once per sample; what the chat template adds around the message
+(role markers, a default system prompt, the generation prompt) is measured once per tokenizer and
+instruction (``llm.tokenizers.template_overhead``, on a probe prompt of the same shape). Every piece ends with
+a newline and the next starts with ``<`` or a letter, so with byte-level BPE tokenizers no token spans two
+pieces and the sum of the pieces equals the token count of the final prompt (tests verify this against
+``apply_chat_template``, and that it never exceeds L).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from longtracerl.records import ContextDoc, Document, Question, Rejection, Sample, Tier
 from longtracerl.synth.rubrics import question_rubrics
 from longtracerl.synth.token_store import TokenCountStore, text_key
-from longtracerl.synth.tokens import count_tokens_batch, tokenizer_name
+from longtracerl.synth.tokens import count_tokens_batch, has_chat_template, template_overhead, tokenizer_name
 
 INSTRUCTIONS = [
     "Answer only using the provided documents.",
@@ -39,7 +46,8 @@ class AssemblyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_tokens: int = Field(131072, ge=256, description="L: the prompt never exceeds this many tokens")
+    max_tokens: int = Field(131072, ge=256, description="L: the prompt, chat template included, never exceeds "
+                                                          "this many tokens of the training tokenizer")
     fill: Literal["random", "none"] = Field("random", description="pad with random documents when the tiers run short")
     fill_docs: int = Field(200, ge=0, description="random candidates drawn for padding")
     instructions: list[str] = Field(default_factory=lambda: list(INSTRUCTIONS))
@@ -78,6 +86,7 @@ class Assembler:
         self.config = config or AssemblyConfig()
         self.shared = shared  # counts shared with the other worker processes of this node (see token_store)
         self.token_cache: dict[str, int] = {}
+        self.template_cache: dict[str, int] = {}  # instruction -> tokens the chat template adds (see overhead)
         self.missing: set[str] = set()
         self.tokenized_docs = 0  # documents tokenized (each at most once)
         self.tokenized_chars = 0
@@ -111,6 +120,15 @@ class Assembler:
         self.tokenized_docs += len(texts)
         self.tokenized_chars += sum(map(len, texts))
 
+    def overhead(self, instruction: str) -> int:
+        """Tokens the trainer's chat template adds around a prompt that starts with ``instruction``: measured
+        once (per tokenizer and instruction) on a probe prompt of the same shape as the real ones."""
+        if instruction not in self.template_cache:
+            head, tail = scaffold(instruction, "Which one?")
+            probe = head + section(Document(doc_id="probe", title="Probe", text="Probe text.")) + tail
+            self.template_cache[instruction] = template_overhead(self.tokenizer, probe)
+        return self.template_cache[instruction]
+
     # ------------------------------------------------------------------ assembly
     def assemble(
         self,
@@ -128,7 +146,9 @@ class Assembler:
         rng = sample_rng(seed, question.question_id, "assembly")
         k = rng.randrange(len(cfg.instructions))
         head, tail = scaffold(cfg.instructions[k], question.question)
-        fixed = sum(count_tokens_batch(self.tokenizer, [head, tail]))
+        scaffold_tokens = sum(count_tokens_batch(self.tokenizer, [head, tail]))
+        template = self.overhead(cfg.instructions[k])
+        fixed = scaffold_tokens + template  # everything but the documents, as the trainer counts it
         budget = cfg.max_tokens - fixed
         gold = list(dict.fromkeys(question.gold_doc_ids))
         self._count(gold)
@@ -139,7 +159,8 @@ class Assembler:
         gold_tokens = sum(self.token_cache[g] for g in gold)
         if gold_tokens > budget:
             return Rejection(item_id=question.question_id, stage=STAGE, reason="gold_exceeds_budget",
-                             detail=f"gold pages need {gold_tokens} tokens + {fixed} scaffold > L={cfg.max_tokens}")
+                             detail=f"gold pages need {gold_tokens} tokens + {scaffold_tokens} scaffold + {template} "
+                                    f"chat template > L={cfg.max_tokens}")
         chosen: list[ContextDoc] = [ContextDoc(doc_id=g, tier="gold", n_tokens=self.token_cache[g]) for g in gold]
         used = gold_tokens
         taken = set(gold)
@@ -194,7 +215,8 @@ class Assembler:
         for pos, c in enumerate(context):
             c.position = pos
         info: dict[str, Any] = dict(details or {})
-        info.update(instruction=k, budget_tokens=cfg.max_tokens, scaffold_tokens=fixed, n_fill=n_fill)
+        info.update(instruction=k, budget_tokens=cfg.max_tokens, scaffold_tokens=scaffold_tokens,
+                    template_tokens=template, chat_template=has_chat_template(self.tokenizer), n_fill=n_fill)
         if skipped_missing:
             info["skipped_missing"] = sorted(set(skipped_missing))
         return Sample(
@@ -206,7 +228,8 @@ class Assembler:
             rubric_aliases=rubric_aliases,
             question=question.question,
             docs=context,
-            n_tokens=fixed + used,
+            n_tokens=scaffold_tokens + used,
+            prompt_tokens=fixed + used,
             tokenizer=tokenizer_name(self.tokenizer),
             strategy=strategy,
             seed=seed,

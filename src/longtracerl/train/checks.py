@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from longtracerl.train.models import BUNDLED
+from longtracerl.llm.tokenizers import BUNDLED, chat_prompt_tokens
 
 _WINDOW_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx")
 
@@ -69,14 +69,9 @@ def context_window(model: str) -> int | None:
 
 
 def prompt_token_counts(rows: Sequence[dict[str, Any]], tokenizer: Any) -> list[int]:
-    """Prompt tokens per row as the trainer will see them: chat template applied, generation prompt added."""
-    out = []
-    for r in rows:
-        ids = tokenizer.apply_chat_template(r["prompt"], tokenize=True, add_generation_prompt=True)
-        if isinstance(ids, dict) or hasattr(ids, "keys"):
-            ids = ids["input_ids"]
-        out.append(len(ids))
-    return out
+    """Prompt tokens per row as the trainer will see them: chat template applied, generation prompt added
+    (``llm.tokenizers.chat_prompt_tokens``, the count the assembly fills L with)."""
+    return [chat_prompt_tokens(tokenizer, r["prompt"]) for r in rows]
 
 
 def check_lengths(

@@ -106,11 +106,14 @@ def verl_args(
     gpus_per_node: int = typer.Option(8, "--gpus-per-node", help="GPUs per node (trainer.n_gpus_per_node)."),
     micro_batch_per_gpu: int = typer.Option(0, "--micro-batch-per-gpu",
                                             help="Fixed micro batches per GPU; 0: dynamic batch size (default)."),
+    max_prompt_length: int = typer.Option(131072, "--max-prompt-length",
+                                          help="data.max_prompt_length: the L the data was built with (paper: 131072)."),
 ) -> None:
     """Print the paper's recipe as hydra overrides for ``python -m verl.trainer.main_ppo``."""
     from longtracerl.train.grpo_config import PaperGRPOConfig
 
-    cfg = PaperGRPOConfig(max_steps=max_steps, num_generations=num_generations, prompts_per_step=prompts_per_step)
+    cfg = PaperGRPOConfig(max_steps=max_steps, num_generations=num_generations, prompts_per_step=prompts_per_step,
+                          max_prompt_length=max_prompt_length)
     for line in cfg.to_verl_overrides(nnodes=nnodes, gpus_per_node=gpus_per_node, micro_batch_per_gpu=micro_batch_per_gpu):
         typer.echo(line)
 

@@ -2,63 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-BUNDLED = "bundled"
+from longtracerl.llm.tokenizers import BUNDLED, bundled_tokenizer, load_tokenizer
 
-
-def _bundled_tokenizer_dir() -> Path:
-    from longtracerl.llm.bundled import bundled_gguf_path
-    from longtracerl.paths import home
-
-    return home() / "tokenizers" / bundled_gguf_path().stem
-
-
-def bundled_tokenizer() -> Any:
-    """The SmolLM2 tokenizer read from the bundled GGUF; saved once under the cache root (GGUF parsing is slow)."""
-    from transformers import AutoTokenizer
-
-    cached = _bundled_tokenizer_dir()
-    if (cached / "tokenizer_config.json").is_file():
-        tok = AutoTokenizer.from_pretrained(str(cached))
-    else:
-        from longtracerl.llm.bundled import bundled_gguf_path
-
-        gguf = bundled_gguf_path()
-        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        import os
-        import shutil
-
-        tmp = cached.with_name(f"{cached.name}.tmp{os.getpid()}")
-        tok.save_pretrained(str(tmp))
-        try:
-            tmp.rename(cached)  # atomic: a reader never sees a half-written tokenizer
-        except OSError:  # another process got there first
-            shutil.rmtree(tmp, ignore_errors=True)
-    return _fix_special_tokens(tok)
-
-
-def _fix_special_tokens(tok: Any) -> Any:
-    """The bundled GGUF names ``<|im_start|>`` as end-of-sequence; a chat turn ends with ``<|im_end|>``."""
-    vocab = tok.get_vocab()
-    if tok.eos_token == "<|im_start|>" and "<|im_end|>" in vocab:
-        tok.eos_token = "<|im_end|>"
-    if tok.pad_token is None or tok.pad_token == "<|im_start|>":
-        tok.pad_token = "<|endoftext|>" if "<|endoftext|>" in vocab else tok.eos_token
-    return tok
-
-
-def load_tokenizer(model: str | None = None) -> Any:
-    """The tokenizer alone (cheap: no weights), for length checks before the model is loaded."""
-    from transformers import AutoTokenizer
-
-    if model in (None, "", BUNDLED):
-        return bundled_tokenizer()
-    tok = AutoTokenizer.from_pretrained(model)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return tok
+__all__ = ["BUNDLED", "bundled_tokenizer", "load_model_and_tokenizer", "load_tokenizer", "tiny_random_llama"]
 
 
 def load_model_and_tokenizer(model: str | None = None, *, tokenizer: Any = None) -> tuple[Any, Any]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from longtracerl.eval.bench_rules import mrcr_bin
 from longtracerl.eval.items import BenchDataError, EvalItem, require
 from longtracerl.eval.loaders.common import (
     check_columns,
@@ -18,7 +19,6 @@ from longtracerl.eval.loaders.common import (
     local_path,
     looks_like_hub_id,
 )
-from longtracerl.eval.scoring import mrcr_bin
 
 BENCH = "mrcr"
 HUB_ID = "openai/mrcr"
@@ -43,7 +43,7 @@ def token_counter() -> tuple[str, Callable[[str], int]]:
         return "o200k_base (tiktoken)", lambda s: len(tk.encode(s, disallowed_special=()))
     except Exception:
         pass
-    from longtracerl.synth.tokens import load_tokenizer
+    from longtracerl.llm.tokenizers import load_tokenizer
 
     tok = load_tokenizer()
     backend = tok._tokenizer

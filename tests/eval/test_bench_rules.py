@@ -7,8 +7,7 @@ from difflib import SequenceMatcher
 
 import pytest
 
-from longtracerl.eval.scoring import (
-    aa_lcr_correct,
+from longtracerl.eval.bench_rules import (
     bootstrap_ci,
     choice_letter,
     final_answer,
@@ -18,6 +17,7 @@ from longtracerl.eval.scoring import (
     mrcr_final,
     mrcr_grade,
 )
+from longtracerl.reward.verdicts import aa_lcr_verdict
 
 P = "a1B2c3"
 
@@ -105,13 +105,15 @@ class TestChoiceLetter:
 
 class TestJudges:
     def test_aa_lcr_starts_with_correct(self) -> None:
-        assert aa_lcr_correct("CORRECT")
-        assert aa_lcr_correct("  correct - the numbers agree")
-        assert not aa_lcr_correct("INCORRECT")
-        assert not aa_lcr_correct("The answer is CORRECT")  # must start with it
-        assert not aa_lcr_correct("")
-        assert aa_lcr_correct("<think>is it INCORRECT? no</think>\nCORRECT")
-        assert not aa_lcr_correct("<think>CORRECT")  # unfinished reasoning: no decision
+        # the rule lives in reward.verdicts (shared with the reward's judge); eval reads AA-LCR replies with it
+        assert aa_lcr_verdict("CORRECT") is True
+        assert aa_lcr_verdict("  correct - the numbers agree") is True
+        assert aa_lcr_verdict("**CORRECT**") is True  # markdown around the verdict: still the verdict
+        assert aa_lcr_verdict("INCORRECT") is False
+        assert aa_lcr_verdict("The answer is CORRECT") is None  # must start with it; no verdict, not a wrong answer
+        assert aa_lcr_verdict("") is None
+        assert aa_lcr_verdict("<think>is it INCORRECT? no</think>\nCORRECT") is True
+        assert aa_lcr_verdict("<think>CORRECT") is None  # unfinished reasoning: no decision
 
     def test_frames_true_false(self) -> None:
         assert frames_correct("The model names the same person.\nDecision: TRUE") is True

@@ -2,7 +2,8 @@
 
 Every function takes the model's FINAL answer (reasoning removed with ``final_answer``), except where a
 benchmark scores the raw text (MRCR scores exactly what the model wrote after its reasoning; nothing else
-is stripped). The judge decisions read the judge's reply with its own reasoning removed.
+is stripped). The judge decisions read the judge's reply with its own reasoning removed. AA-LCR's
+CORRECT/INCORRECT rule is not here: it is ``reward.verdicts.aa_lcr_verdict``, shared with the reward's judge.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-THINK_CLOSE = "</think>"
-THINK_OPEN = "<think>"
+from longtracerl.reward.think import split_response
 
 
 def final_answer(response: str, reasoning_field: str | None = None) -> tuple[str, int]:
@@ -26,12 +26,13 @@ def final_answer(response: str, reasoning_field: str | None = None) -> tuple[str
 
 
 def split_reasoning(response: str, reasoning_field: str | None = None) -> tuple[str, int, bool]:
-    """``(final_as_written, reasoning_chars, had_reasoning)`` with nothing stripped from the final text."""
+    """``(final_as_written, reasoning_chars, had_reasoning)`` with nothing stripped from the final text
+    (the cut is ``reward.think.split_response``'s, the one the reward uses)."""
     reasoning = len(reasoning_field or "")
-    cut = response.rfind(THINK_CLOSE)
-    if cut >= 0:
-        return response[cut + len(THINK_CLOSE):], reasoning + cut, True
-    if THINK_OPEN in response:
+    s = split_response(response)
+    if s.closed:
+        return s.final, reasoning + len(s.head), True
+    if s.unfinished:
         return "", reasoning + len(response), True
     return response, reasoning, reasoning > 0
 
@@ -115,12 +116,6 @@ def choice_letter(response: str, letters: str = "ABCD") -> str | None:
 
 
 # ------------------------------------------------------------------ judged benchmarks
-
-
-def aa_lcr_correct(judge_reply: str) -> bool:
-    """AA-LCR's equality checker: the reply (reasoning removed), stripped and upper-cased, starts with CORRECT."""
-    final, _ = final_answer(judge_reply)
-    return final.strip().upper().startswith("CORRECT")
 
 
 _TF = re.compile(r"\b(TRUE|FALSE)\b", re.I)

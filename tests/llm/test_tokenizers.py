@@ -1,4 +1,5 @@
-"""The context-length tokenizer: bundled (cached on disk after the GGUF conversion) and batch counting."""
+"""The project's tokenizers (llm.tokenizers, shared by synthesis, eval and training): bundled (cached on disk
+after the GGUF conversion), HF directories and Hub ids, batch counting, and the prompt as the trainer counts it."""
 
 from __future__ import annotations
 
@@ -6,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from longtracerl.llm.tokenizers import (
+    chat_prompt_tokens,
+    count_tokens_batch,
+    has_chat_template,
+    load_tokenizer,
+    template_overhead,
+    tokenizer_name,
+)
 from longtracerl.paths import home
-from longtracerl.synth.tokens import count_tokens_batch, load_tokenizer, tokenizer_name
 
 
 def test_bundled_tokenizer_is_cached_and_counts_like_the_tokenizer() -> None:
@@ -76,3 +84,37 @@ def test_hub_id_that_cannot_be_loaded_says_so(monkeypatch: pytest.MonkeyPatch) -
         load_tokenizer("no-such-org/no-such-tokenizer")
     with pytest.raises(FileNotFoundError, match="no such directory"):
         load_tokenizer("./not/here")
+
+
+def test_chat_prompt_tokens_is_the_trainers_count() -> None:
+    """The bundled tokenizer's own chat template (default system prompt + generation prompt) is applied."""
+    tok = load_tokenizer()
+    assert has_chat_template(tok)
+    msgs = [{"role": "user", "content": "Answer only using the documents.\nQuestion: which city?\n"}]
+    ids = tok.apply_chat_template(msgs, tokenize=True, add_generation_prompt=True)
+    n = chat_prompt_tokens(tok, msgs)
+    assert n == len(ids["input_ids"] if hasattr(ids, "keys") else ids)
+    overhead = template_overhead(tok, msgs[0]["content"])
+    assert overhead > 10  # role markers, the default system prompt, the assistant header
+    assert n == count_tokens_batch(tok, [msgs[0]["content"]])[0] + overhead
+
+
+def test_without_a_chat_template_the_plain_text_and_its_special_tokens_count(tmp_path: Path) -> None:
+    """A tokenizer without a chat template: what a plain-text trainer feeds (texts + the tokenizer's BOS)."""
+    import json
+
+    d = _tiny_tokenizer_dir(tmp_path / "word-tok")
+    cfg = json.loads((d / "tokenizer_config.json").read_text())
+    tok = load_tokenizer(str(d))
+    assert not has_chat_template(tok)
+    msgs = [{"role": "user", "content": "paris is a city"}]
+    assert chat_prompt_tokens(tok, msgs) == 4 and template_overhead(tok, "paris is a city") == 0
+    from tokenizers import Tokenizer, processors
+
+    t = Tokenizer.from_file(str(d / "tokenizer.json"))  # now with a BOS token added to every text
+    t.add_special_tokens(["<s>"])
+    t.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", t.token_to_id("<s>"))])
+    t.save(str(d / "tokenizer.json"))
+    (d / "tokenizer_config.json").write_text(json.dumps({**cfg, "bos_token": "<s>"}))
+    tok = load_tokenizer(str(d))
+    assert chat_prompt_tokens(tok, msgs) == 5 and template_overhead(tok, "paris is a city") == 1
