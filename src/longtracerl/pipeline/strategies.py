@@ -8,7 +8,7 @@ Ray tasks).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from statistics import mean
 from typing import Any
@@ -30,12 +30,29 @@ def pct(x: float | None) -> float | None:
 class Mentions:
     """``mentions_gold_entity`` per (doc, question), each document matched once per question.
 
-    Callers go question by question, so only the current question's answers are kept."""
+    Callers go question by question, so only the current question's answers are kept. Each document's
+    normalized text is kept across questions (least recently used beyond ``MAX_TEXTS``): the rubric matcher
+    normalizes what it is given, normalizing is idempotent, and a normalized page takes its fast path."""
+
+    MAX_TEXTS = 4096
 
     def __init__(self, docstore: Any) -> None:
         self.docstore = docstore
         self.cache: dict[str, bool | None] = {}
+        self.texts: OrderedDict[str, str | None] = OrderedDict()
         self._qid: str | None = None
+
+    def _text(self, doc_id: str) -> str | None:
+        from longtracerl.reward.rubric import normalize_word
+
+        if doc_id in self.texts:
+            self.texts.move_to_end(doc_id)
+            return self.texts[doc_id]
+        d = self.docstore.get(doc_id)
+        t = self.texts[doc_id] = None if d is None else normalize_word(f"{d.title}\n{d.text}")
+        if len(self.texts) > self.MAX_TEXTS:
+            self.texts.popitem(last=False)
+        return t
 
     def __call__(self, doc_id: str, q: Question) -> bool | None:
         from longtracerl.synth.distractors import mentions_gold_entity
@@ -44,8 +61,8 @@ class Mentions:
             self.cache.clear()
             self._qid = q.question_id
         if doc_id not in self.cache:
-            d = self.docstore.get(doc_id)
-            self.cache[doc_id] = None if d is None else mentions_gold_entity(f"{d.title}\n{d.text}", q.gold_entities)
+            t = self._text(doc_id)
+            self.cache[doc_id] = None if t is None else mentions_gold_entity(t, q.gold_entities)
         return self.cache[doc_id]
 
 
