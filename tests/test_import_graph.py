@@ -87,7 +87,8 @@ def test_the_graph_is_read_correctly() -> None:
     # stages -> report (deferred import inside ReportStage.run), and never back
     assert "longtracerl.pipeline.report" in g["longtracerl.pipeline.stages"]
     assert "longtracerl.pipeline.stages" not in g["longtracerl.pipeline.report"]
-    assert "longtracerl.synth.distractors" in g["longtracerl.pipeline.report"]
+    assert "longtracerl.pipeline.strategies" in g["longtracerl.pipeline.report"]
+    assert "longtracerl.synth.distractors" in g["longtracerl.pipeline.strategies"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 

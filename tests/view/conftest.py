@@ -159,7 +159,23 @@ def page_data(html: str) -> dict[str, Any]:
     """The JSON the build page embeds for its script."""
     m = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html, re.S)
     assert m, "page has no embedded data"
-    return json.loads(m.group(1))  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads(m.group(1))
+    if data.get("lazy"):  # details, texts and snippets in elements of their own (build_html.lazy_layout)
+        blobs = {k: json.loads(v) for k, v in
+                 re.findall(r'<script type="application/json" id="(pd-[^"]+)">(.*?)</script>', html, re.S)}
+        snippets = blobs["pd-snippets"]
+        data["details"] = {}
+        for item_id, n in data["detail_index"].items():
+            det = blobs[f"pd-d-{n}"]
+            for step in (det.get("trajectory") or {}).get("steps", []):
+                for hit in step.get("results") or []:
+                    if "s" in hit:
+                        hit["snippet"] = snippets[hit.pop("s")]
+            data["details"][item_id] = det
+        for d in data["docs"].values():
+            if "t" in d:
+                d["text"] = blobs[f"pd-t-{d.pop('t')}"]
+    return data
 
 
 @pytest.fixture

@@ -124,3 +124,18 @@ def test_bounded_load_keeps_the_first_rows_and_what_they_refer_to(build_run: Pat
     assert qid in part.questions and set(part.questions) < set(full.questions)
     assert set(part.chains) < set(full.chains) and part.questions[qid]["chain_id"] in part.chains
     assert set(part.trajectories) <= set(part.questions) | {str(s["question_id"]) for s in part.samples}
+
+
+def test_each_text_is_embedded_once_and_parsed_on_demand(build_run: Path, read_page_data: PageData) -> None:
+    """Three samples share the same documents and their trajectories the same snippet: the page holds each
+    document text and each snippet once, in elements of their own that the script parses when shown."""
+    html = write_build_html(build_run).read_text()
+    head = json.loads(re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html, re.S)[1])
+    assert head["lazy"] and head["details"] == {} and all("text" not in d or d["text"] is None
+                                                          for d in head["docs"].values())
+    assert html.count("Oslo lies on a fjord") == 1  # d-oslo is in every sample's context
+    assert html.count('"Norway is"') == 1  # the snippet of every trajectory's first search
+    assert len(re.findall(r'id="pd-d-\d+"', html)) == len(head["detail_index"]) == 5
+    data = read_page_data(html)  # the parts put back together are what the page shows
+    assert data["details"]["s2"]["trajectory"]["steps"][0]["results"][0]["snippet"] == "Norway is"
+    assert data["docs"]["d-oslo"]["text"].startswith("Oslo lies on a fjord")

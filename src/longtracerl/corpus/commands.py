@@ -104,6 +104,27 @@ def ingest(
         console.print(f"  skipped: {ex}", soft_wrap=True, highlight=False)
 
 
+@corpus_app.command("fetch-2wiki")
+def fetch_2wiki_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="JSON file to write (the official 2WikiMultihopQA layout)."),
+    source: str = typer.Option("framolfese/2WikiMultihopQA", "--source",
+                               help="Hub id, local dataset directory or parquet file."),
+    split: str = typer.Option("validation", "--split", help="Split to read."),
+    limit: int = typer.Option(None, "--limit", help="Stop after this many records (streamed: only they download)."),
+) -> None:
+    """2WikiMultihopQA through `datasets`, written as one JSON file for `corpus ingest` and `graph build --triples`."""
+    from rich.console import Console
+
+    from longtracerl.corpus.hub import HubFormatError, fetch_2wiki
+
+    try:
+        n = fetch_2wiki(out, source, split=split, limit=limit)
+    except (HubFormatError, ValueError, FileNotFoundError) as e:
+        Console(stderr=True).print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{n:,} records of {source} [{split}] -> {out}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to ``app``."""
     app.add_typer(corpus_app, name="corpus")

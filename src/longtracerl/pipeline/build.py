@@ -22,9 +22,14 @@ def run_build(cfg: BuildConfig, *, progress: bool = True, stages: list[str] | No
     check_build_requirements(cfg)
     ctx = RunContext(cfg, progress=progress)
     ctx.check_config()
-    if not ctx.is_done("assembly") and (stages is None or "assembly" in stages):
+    return run_stages(ctx, stages=stages, log=log)
+
+
+def run_stages(ctx: RunContext, *, stages: list[str] | None = None, log: Any = None) -> RunContext:
+    """The stages (all, or the named ones) in order over ``ctx``'s run directory, skipping finished ones."""
+    if not ctx.is_done("assembly") and (stages is None or "assembly" in stages) and "tokenizer" not in ctx.__dict__:
         # a tokenizer that cannot be loaded must fail now, not after the LLM stages have been paid for
-        ctx.__dict__["tokenizer"] = load_tokenizer(cfg.assembly.tokenizer)
+        ctx.__dict__["tokenizer"] = load_tokenizer(ctx.cfg.assembly.tokenizer)
     for stage in STAGES:
         if stages is not None and stage.name not in stages:
             continue
@@ -33,7 +38,7 @@ def run_build(cfg: BuildConfig, *, progress: bool = True, stages: list[str] | No
                 log(f"[dim]{stage.name}: done earlier, skipped[/]")
             continue
         t0 = time.perf_counter()
-        if cfg.executor.kind == "ray" and (isinstance(stage, ItemStage) or stage.name in ("walk", "report")):
+        if ctx.cfg.executor.kind == "ray" and (isinstance(stage, ItemStage) or stage.name in ("walk", "report")):
             info = _run_distributed(ctx, stage)
         else:
             info = stage.run(ctx)
@@ -56,4 +61,6 @@ def _run_distributed(ctx: RunContext, stage: Stage) -> dict[str, Any]:
         return executors.run_ray(ctx, stage)
     if stage.name == "walk":
         return executors.run_walk_ray(ctx)
-    return executors.run_report_ray(ctx)
+    from longtracerl.pipeline.report_ray import run_report_ray
+
+    return run_report_ray(ctx)

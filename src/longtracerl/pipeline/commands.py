@@ -1,4 +1,5 @@
-"""CLI of the pipeline: ``longtracerl build`` (walk -> questions -> agent -> assembly -> export -> report)."""
+"""CLI of the pipeline: ``longtracerl build`` (walk -> questions -> agent -> assembly -> export -> report) and
+``longtracerl assemble --from`` (assembly -> export -> report again at other lengths)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,41 @@ def register(app: typer.Typer) -> None:
                     "report/report.md", "report/index.html"):
             if (d / rel).exists():
                 console.print(f"  {d / rel}", highlight=False)
+
+    @app.command("assemble")
+    def assemble(
+        source: Path = typer.Option(..., "--from", exists=True, file_okay=False,
+                                    help="A build's run directory (finished, or past its agent stage)."),
+        max_tokens: list[int] = typer.Option(..., "--max-tokens", help="Context length L; repeat it for several "
+                                             "(one run each: <from>-16k, <from>-32k, ...)."),
+        tokenizer: str = typer.Option(None, "--tokenizer", help="HF tokenizer dir or Hub id counting L [the source's]."),
+        name: str = typer.Option(None, "--name", help="Run name (one L) or name prefix (several) [<from>-<L>]."),
+        out: str = typer.Option(None, "--out", help="Parent directory of the new runs [the source's]."),
+        overrides: list[str] = typer.Option(None, "--set", help="assembly.*, distractors.*, export.*, executor.* "
+                                            "only: --set assembly.fill=none."),
+        curriculum: str = typer.Option(None, "--curriculum", help="Also write one length-curriculum dataset: "
+                                       "'equal' (the same share at each L, short to long) or a YAML schedule."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    ) -> None:
+        """Reassemble a build at other context lengths (or another tokenizer) without any LLM call: only
+        assembly, export and the report run (resumable: rerun the same command after any interruption)."""
+        from rich.console import Console
+
+        from longtracerl.io import JsonlError
+        from longtracerl.pipeline.assemble import AssembleError, assemble_from
+        from longtracerl.pipeline.context import ConfigMismatch
+        from longtracerl.pipeline.curriculum import CurriculumError, load_schedule, write_curriculum
+
+        console = Console(stderr=True)
+        try:
+            schedule = load_schedule(curriculum, max_tokens) if curriculum else None
+            ctxs = assemble_from(source, max_tokens, name=name, out=out, tokenizer=tokenizer,
+                                 overrides=overrides or [], progress=not quiet, log=console.print)
+            cur = write_curriculum(ctxs, schedule, log=console.print) if schedule is not None else None
+        except (AssembleError, CurriculumError, ConfigMismatch, JsonlError, FileNotFoundError, ValueError) as e:
+            console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        for ctx in ctxs:
+            console.print(f"  {ctx.dir}/ (samples.jsonl, export/, report/index.html)", highlight=False)
+        if cur is not None:
+            console.print(f"  {cur}/ (the length curriculum)", highlight=False)

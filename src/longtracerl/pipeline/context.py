@@ -62,9 +62,15 @@ class RunContext:
 
     # ------------------------------------------------------------------ manifest
     def manifest(self) -> dict[str, Any]:
-        if not self.manifest_path.exists():
+        return self.read_manifest(self.dir)
+
+    @staticmethod
+    def read_manifest(run_dir: Path) -> dict[str, Any]:
+        """``manifest.json`` of a run directory (``{"stages": {}}`` before its first stage finished)."""
+        p = run_dir / "manifest.json"
+        if not p.exists():
             return {"stages": {}}
-        return json.loads(self.manifest_path.read_text())  # type: ignore[no-any-return]
+        return json.loads(p.read_text())  # type: ignore[no-any-return]
 
     def is_done(self, stage: str) -> bool:
         return bool(self.manifest().get("stages", {}).get(stage, {}).get("done"))
@@ -74,16 +80,16 @@ class RunContext:
         prev = m.setdefault("stages", {}).get(stage, {})
         runs = prev.get("runs", []) + [info]
         m["stages"][stage] = {"done": True, "runs": runs}
-        self._write_manifest(m)
+        self.write_manifest(m)
 
     def note_partial(self, stage: str, info: dict[str, Any]) -> None:
         """Stats of an invocation that did part of a stage (kept for the report's cost totals)."""
         m = self.manifest()
         st = m.setdefault("stages", {}).setdefault(stage, {"done": False, "runs": []})
         st.setdefault("runs", []).append(info)
-        self._write_manifest(m)
+        self.write_manifest(m)
 
-    def _write_manifest(self, m: dict[str, Any]) -> None:
+    def write_manifest(self, m: dict[str, Any]) -> None:
         tmp = self.manifest_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(m, indent=2, sort_keys=True))
         os.replace(tmp, self.manifest_path)

@@ -33,20 +33,12 @@ from longtracerl.pipeline.context import RunContext
 from longtracerl.pipeline.stages import STAGES, ItemStage, Stage, canonical_rejections
 from longtracerl.pipeline.task_urls import drop_urls, output_prefix, put_result, remove_prefix, take_result
 
-# stage -> (its input file, the id key of the input) and, if it needs them, (file, key in that file, item field)
-INPUTS = {"questions": ("chains.jsonl", "chain_id"), "agent": ("questions.jsonl", "question_id"),
-          "assembly": ("trajectories.jsonl", "question_id")}
-DEPS = {"agent": ("chains.jsonl", "chain_id", "chain_id"), "assembly": ("questions.jsonl", "question_id", "question_id")}
-
-
 # ---------------------------------------------------------------------------- streaming file helpers
 
 
 def stage_input(stage: ItemStage) -> tuple[str, str]:
-    """(input file name in the run dir, id key of its records) of a per-item stage."""
-    if stage.name in INPUTS:
-        return INPUTS[stage.name]
-    return str(getattr(stage, "input_file")), str(getattr(stage, "input_key"))  # noqa: B009
+    """(input file name in the run dir, id key of its records) of a per-item stage, as the stage declares."""
+    return stage.input_file, stage.input_key
 
 
 def _key_of(line: bytes, key: str) -> str:
@@ -185,7 +177,7 @@ def run_batch(spec: dict[str, Any], items: bytes, deps: bytes) -> dict[str, Any]
 def _batches(ctx: RunContext, stage: ItemStage, done: set[str], size: int) -> Iterator[tuple[bytes, bytes]]:
     """(items, their dependencies) as JSONL bytes, ``size`` items at a time, streamed from the input file."""
     fname, key = stage_input(stage)
-    dep = DEPS.get(stage.name)
+    dep = stage.deps
     index = OffsetIndex(ctx.dir / dep[0], dep[1]) if dep else None
     try:
         buf: list[bytes] = []
@@ -274,7 +266,7 @@ def run_ray(ctx: RunContext, stage: ItemStage) -> dict[str, Any]:
     batch, in_flight, llm_cap = plan(ctx, n_todo, info["cpus"])
     prefix = output_prefix(ctx, stage.name)
     spec = {"cfg": ctx.cfg.model_dump_json(), "stage": _stage_ref(stage), "llm_cap": llm_cap,
-            "deps_file": DEPS[stage.name][0] if stage.name in DEPS else None, "output_url": prefix}
+            "deps_file": stage.deps[0] if stage.deps else None, "output_url": prefix}
     task = ray.remote(run_batch).options(**task_options(ctx))
     merged: dict[str, Any] = {"executor": "ray", "items": n_todo, "batch_size": batch, "tasks": 0, "nodes": [],
                               "cluster": info}
@@ -417,55 +409,3 @@ def run_walk_ray(ctx: RunContext) -> dict[str, Any]:
     canonical_rejections(ctx.rejected)
     merged["nodes"] = len(nodes)
     return merged
-
-
-# ---------------------------------------------------------------------------- the report's strategy comparison
-
-
-class StrategyRowsStage(ItemStage):
-    """The report's comparison of distractor strategies, one row per trajectory, as a distributable stage."""
-
-    name = "strategies"
-    out_key = "question_id"
-    input_file = "trajectories.jsonl"
-    input_key = "question_id"
-
-    def __init__(self) -> None:
-        from longtracerl.records import Trajectory
-
-        self.item_model = Trajectory  # type: ignore[misc]
-
-    def out_path(self, ctx: RunContext) -> Path:
-        return ctx.dir / "parts" / "strategies.jsonl"
-
-    def run_items(self, ctx: RunContext, items: list[Any], out: Path, rejected: Path) -> dict[str, Any]:
-        from longtracerl.io import read_records
-        from longtracerl.pipeline.report import _Mentions, strategy_assembler, strategy_row
-        from longtracerl.records import Question
-
-        questions = {q.question_id: q for q in read_records(ctx.questions, Question)}
-        asm, mentions = strategy_assembler(ctx), _Mentions(ctx.docstore)
-        with JsonlAppender(out, "question_id") as w:
-            for t in items:
-                q = questions.get(t.question_id)
-                if q is not None:
-                    w.write({"question_id": t.question_id, "row": strategy_row(ctx, asm, q, t, mentions)})
-        return {"rows": len(items)}
-
-
-DEPS["strategies"] = ("questions.jsonl", "question_id", "question_id")
-
-
-def run_report_ray(ctx: RunContext) -> dict[str, Any]:
-    """The report with its strategy comparison computed by Ray tasks (the rest is cheap and runs here)."""
-    from longtracerl.pipeline.report import write_report
-
-    rows_stage = StrategyRowsStage()
-    info: dict[str, Any] = {}
-    rows = None
-    if ctx.cfg.distractors.compare_all and ctx.trajectories.exists():
-        info = run_ray(ctx, rows_stage)
-        rows = (json.loads(x)["row"] for x in iter_lines(rows_stage.out_path(ctx)))
-    out = write_report(ctx, strategy_rows=rows)
-    rows_stage.out_path(ctx).unlink(missing_ok=True)
-    return {**out, "strategies": info}

@@ -12,7 +12,6 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from statistics import mean
 from typing import Any
 
 from longtracerl.io import iter_jsonl, iter_lines, iter_records
@@ -26,114 +25,21 @@ from longtracerl.pipeline.report_stream import (
     sample_heads,
     traj_summary,
 )
-from longtracerl.records import Question, Sample, Trajectory
+from longtracerl.pipeline.strategies import (
+    PAPER_SHARES,
+    PAPER_TIER_SHARES,
+    STRATEGIES,
+    Mentions,
+    compare_strategies,
+    shares,
+    summarize_strategies,
+)
+from longtracerl.pipeline.strategies import pct as _pct
+from longtracerl.records import Question
 
-PAPER_SHARES = {"random": 1.35, "one_shot_search": 15.00, "trajectory_random": 42.16, "trajectory_tiered": 50.03}
-PAPER_TIER_SHARES = {"tier1": 63.23, "tier2": 41.0}
-STRATEGIES = ["random", "one_shot_search", "trajectory_random", "trajectory_tiered"]
 TIERS = ["gold", "tier1", "tier2", "fill"]
 MAX_BARS = 400  # bars of the tier composition plot
 TIER_COLORS = {"gold": "#d4a017", "tier1": "#c0392b", "tier2": "#2e86c1", "fill": "#95a5a6"}
-
-
-def _pct(x: float | None) -> float | None:
-    return None if x is None else round(100.0 * x, 2)
-
-
-class _Mentions:
-    """Cached ``mentions_gold_entity`` per (doc, question)."""
-
-    def __init__(self, docstore: Any) -> None:
-        self.docstore = docstore
-        self.cache: dict[tuple[str, str], bool] = {}
-        self._qid: str | None = None
-
-    def __call__(self, doc_id: str, q: Question) -> bool | None:
-        from longtracerl.synth.distractors import mentions_gold_entity
-
-        if q.question_id != self._qid:  # callers go question by question: keep one question's answers only
-            self.cache.clear()
-            self._qid = q.question_id
-        key = (doc_id, q.question_id)
-        if key not in self.cache:
-            d = self.docstore.get(doc_id)
-            if d is None:
-                return None
-            self.cache[key] = mentions_gold_entity(f"{d.title}\n{d.text}", q.gold_entities)
-        return self.cache[key]
-
-
-def _shares(docs: Sequence[tuple[str, str]], q: Question, mentions: _Mentions) -> dict[str, float | None]:
-    """Share of distractors mentioning a gold entity: all distractors and per tier."""
-    by: dict[str, list[bool]] = defaultdict(list)
-    for doc_id, tier in docs:
-        if tier == "gold":
-            continue
-        m = mentions(doc_id, q)
-        if m is None:
-            continue
-        by["all"].append(m)
-        by[tier].append(m)
-    return {k: (sum(v) / len(v) if v else None) for k, v in by.items()}
-
-
-def _macro(values: list[float | None]) -> float | None:
-    vals = [v for v in values if v is not None]
-    return mean(vals) if vals else None
-
-
-def strategy_assembler(ctx: RunContext) -> Any:
-    """The assembler of the strategy comparison: the build's settings without random fill."""
-    from longtracerl.synth.assembly import Assembler
-
-    return Assembler(ctx.docstore, ctx.tokenizer, ctx.cfg.assembly.model_copy(update={"fill": "none"}),
-                     shared=ctx.token_store())
-
-
-def strategy_row(ctx: RunContext, asm: Any, q: Question, t: Trajectory, mentions: _Mentions) -> dict[str, Any]:
-    """One question under every strategy: distractors kept and mention shares (all and per tier)."""
-    from longtracerl.synth.distractors import distractor_set
-
-    d = ctx.cfg.distractors
-    row: dict[str, Any] = {}
-    for s in STRATEGIES:
-        ds = distractor_set(s, q, t, docstore=ctx.docstore, search=ctx.search, seed=ctx.cfg.seed,
-                            remove_answer_docs=d.remove_answer_docs, n=d.one_shot_n)
-        res = asm.assemble(q, [(c.doc_id, c.tier) for c in ds.candidates], seed=ctx.cfg.seed, strategy=s)
-        if not isinstance(res, Sample):
-            continue
-        docs = [(c.doc_id, c.tier) for c in res.docs]
-        row[s] = {"n": sum(1 for _, tier in docs if tier != "gold"), **_shares(docs, q, mentions)}
-    return row
-
-
-def summarize_strategies(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Macro shares per strategy over rows in trajectory order (so any executor gives the same floats)."""
-    per: dict[str, dict[str, list[float | None]]] = {s: defaultdict(list) for s in STRATEGIES}
-    n_docs: dict[str, list[int]] = defaultdict(list)
-    for row in rows:
-        for s, v in row.items():
-            n_docs[s].append(int(v["n"]))
-            for k, x in v.items():
-                if k != "n":
-                    per[s][k].append(x)
-    out: dict[str, Any] = {}
-    for s in STRATEGIES:
-        out[s] = {"share_pct": _pct(_macro(per[s]["all"])), "paper_pct": PAPER_SHARES[s],
-                  "questions": len(per[s]["all"]),
-                  "mean_distractors": round(mean(n_docs[s]), 1) if n_docs[s] else 0.0}
-        for tier in ("tier1", "tier2"):
-            if per[s][tier]:
-                out[s][f"{tier}_share_pct"] = _pct(_macro(per[s][tier]))
-    return out
-
-
-def compare_strategies(ctx: RunContext, questions: QuestionLookup, mentions: _Mentions) -> dict[str, Any]:
-    """Assemble every strategy for the same questions (no random fill) and measure the mention share."""
-    asm = strategy_assembler(ctx)
-    rows = (strategy_row(ctx, asm, q, t, mentions) for t in iter_records(ctx.trajectories, Trajectory)
-            for q in (questions.get(t.question_id),) if q is not None)
-    return summarize_strategies(rows)
 
 
 def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -152,10 +58,10 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
             for (stage, reason), c in counts.items():
                 reasons[stage][reason] = c
             n_rejected = sum(counts.values())
-        mentions = _Mentions(ctx.docstore)
+        mentions = Mentions(ctx.docstore)
         tiers_n: dict[str, Any] = {t: array("i") for t in TIERS}
         tiers_tok: dict[str, Any] = {t: array("q") for t in TIERS}
-        shares: dict[str, RunningMean] = defaultdict(RunningMean)
+        shares_: dict[str, RunningMean] = defaultdict(RunningMean)
         n_tokens: Any = array("q")
         tokenizer = None
         for s in sample_heads(ctx.samples):
@@ -166,8 +72,8 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
                 tiers_tok[t].append(sum(d["n_tokens"] for d in docs if d["tier"] == t))
             q = questions.get(s["question_id"])
             if q is not None:
-                for k, v in _shares([(d["doc_id"], d["tier"]) for d in docs], q, mentions).items():
-                    shares[k].add(v)
+                for k, v in shares([(d["doc_id"], d["tier"]) for d in docs], q, mentions).items():
+                    shares_[k].add(v)
             n_tokens.append(int(s["n_tokens"]))
         n_samples = len(n_tokens)
         stats: dict[str, Any] = {
@@ -183,8 +89,8 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
             "tiers_mean_tokens": {t: round_mean(v, 1) for t, v in tiers_tok.items()},
             "mention_share_pct": {
                 "strategy": ctx.cfg.distractors.strategy,
-                "all_distractors": _pct(shares["all"].value()),
-                **{t: _pct(shares[t].value()) for t in ("tier1", "tier2", "fill") if shares[t].n},
+                "all_distractors": _pct(shares_["all"].value()),
+                **{t: _pct(shares_[t].value()) for t in ("tier1", "tier2", "fill") if shares_[t].n},
                 "paper_tiered": PAPER_SHARES["trajectory_tiered"], "paper_tier1": PAPER_TIER_SHARES["tier1"],
                 "paper_tier2": PAPER_TIER_SHARES["tier2"],
             },
@@ -466,10 +372,16 @@ def write_report(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | None
     """report.md, stats.json and plots; ``strategy_rows`` are the comparison's rows when computed elsewhere (Ray)."""
     out = ctx.dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    from longtracerl.presets import settings_table
+    from longtracerl.presets import NOT_STATED, settings_table
 
     stats = collect_stats(ctx, strategy_rows)
     stats["settings_vs_paper"] = settings_table(build=ctx.cfg, tokenizer_name=stats["context_tokens"]["tokenizer"])
+    source = ctx.manifest().get("source")
+    if source:  # assembled from another build's chains, questions and trajectories (``assemble --from``)
+        stats["source_build"] = source
+        stats["settings_vs_paper"].insert(0, {"setting": "chains, questions, trajectories from",
+                                              "ours": f"{source['dir']} (assemble --from)",
+                                              "paper": NOT_STATED, "differs": False})
     stats["llm_usage"] = _usage(ctx, stats["counts"]["samples"])
     stats["names_not_words"] = graph_answer_section(ctx, stats["rejected_by_stage"])
     plots = _plots(out, stats)

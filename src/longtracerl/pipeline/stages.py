@@ -88,11 +88,18 @@ class WalkStage(Stage):
 
 
 class ItemStage(Stage):
-    """A stage over items of the previous stage's file; ``run_items`` does a subset into given files."""
+    """A stage over items of the previous stage's file; ``run_items`` does a subset into given files.
+
+    A stage declares what it reads, once, here: ``input_file`` (its items, keyed by ``input_key``) and
+    ``deps`` (another file whose records its items need: file name, id key in that file, the item field
+    holding that id). The executors read these; they repeat nothing."""
 
     per_item = True
     out_key: ClassVar[str] = ""
     item_model: ClassVar[type[BaseModel]] = BaseModel
+    input_file: ClassVar[str] = ""
+    input_key: ClassVar[str] = ""
+    deps: ClassVar[tuple[str, str, str] | None] = None
 
     def items(self, ctx: RunContext) -> list[Any]:
         raise NotImplementedError
@@ -126,6 +133,7 @@ class QuestionStage(ItemStage):
     name = "questions"
     out_key = "chain_id"
     item_model = Chain
+    input_file, input_key = "chains.jsonl", "chain_id"
 
     def items(self, ctx: RunContext) -> list[Chain]:
         return read_records(ctx.chains, Chain)
@@ -184,6 +192,8 @@ class AgentStage(ItemStage):
     name = "agent"
     out_key = "question_id"
     item_model = Question
+    input_file, input_key = "questions.jsonl", "question_id"
+    deps = ("chains.jsonl", "chain_id", "chain_id")  # the chain-guided agent reads the question's chain
 
     def items(self, ctx: RunContext) -> list[Question]:
         return read_records(ctx.questions, Question)
@@ -241,6 +251,8 @@ class AssemblyStage(ItemStage):
     name = "assembly"
     out_key = "question_id"
     item_model = Trajectory
+    input_file, input_key = "trajectories.jsonl", "question_id"
+    deps = ("questions.jsonl", "question_id", "question_id")
 
     def items(self, ctx: RunContext) -> list[Trajectory]:
         return read_records(ctx.trajectories, Trajectory)
@@ -292,6 +304,8 @@ class AssemblyStage(ItemStage):
                     res = asm.assemble(q, [(c.doc_id, c.tier) for c in ds.candidates], seed=ctx.cfg.seed,
                                        strategy=strategy, fill_ids=fill,
                                        details={"removed": {k: len(v) for k, v in sorted(ds.removed.items())}})
+                    if isinstance(res, Sample):
+                        note_no_room(res, [(c.doc_id, c.tier) for c in ds.candidates])
                 if isinstance(res, Sample):
                     samples.write(res)
                     stats["samples"] += 1
@@ -308,6 +322,19 @@ class AssemblyStage(ItemStage):
                 bar.stop()
         stats.update(tokenized_docs=asm.tokenized_docs - tokenized_before, seconds=time.perf_counter() - t0)
         return stats
+
+
+def note_no_room(sample: Sample, candidates: list[tuple[str, str]]) -> None:
+    """Name the distractors left out because L was full: ``details["no_room"]`` counts them per tier (a
+    shorter L keeps fewer of the same candidates; missing documents are listed apart, ``skipped_missing``)."""
+    placed = {c.doc_id for c in sample.docs}
+    missing = set(sample.details.get("skipped_missing", []))
+    left: dict[str, int] = {}
+    for doc_id, tier in candidates:
+        if doc_id not in placed and doc_id not in missing:
+            left[tier] = left.get(tier, 0) + 1
+    if left:
+        sample.details["no_room"] = dict(sorted(left.items()))
 
 
 # ---------------------------------------------------------------------------- export

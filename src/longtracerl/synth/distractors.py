@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import random
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
@@ -143,7 +144,7 @@ class _Filter:
             d = docstore.get(g)
             if d is not None:
                 self.gold_titles.add(d.title.casefold().strip())
-                self.texts.add(_digest(d.text))
+                self.texts.add(_facts(docstore, d).digest)
 
     def _drop(self, reason: str, doc_id: str) -> bool:
         self.removed.setdefault(reason, []).append(doc_id)
@@ -162,19 +163,58 @@ class _Filter:
             return self._drop("missing", doc_id)
         if doc.title.casefold().strip() in self.gold_titles:
             return self._drop("gold_title", doc_id)
-        digest = _digest(doc.text)
-        if digest in self.texts:
+        facts = _facts(self.docstore, doc)
+        if facts.digest in self.texts:
             return self._drop("duplicate", doc_id)
         if self.patterns:
-            hay = f" {_norm(doc.title)} {_norm(doc.text)} "
+            hay = facts.normalized
             if any(f" {p} " in hay for p in self.patterns):
                 return self._drop("answer", doc_id)
-        self.texts.add(digest)
+        self.texts.add(facts.digest)
         return True
 
 
 def _digest(text: str) -> str:
     return hashlib.sha1(" ".join(text.split()).encode()).hexdigest()
+
+
+class _DocFacts:
+    """What the filter computes from a document whatever the question: the digest of its text and (on first
+    use) its normalized title and text. Normalizing a 40K-character page is the costly part of choosing
+    distractors, and the same pages come back for every question and every strategy compared."""
+
+    __slots__ = ("doc", "digest", "_normalized")
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.digest = _digest(doc.text)
+        self._normalized: str | None = None
+
+    @property
+    def normalized(self) -> str:
+        if self._normalized is None:
+            self._normalized = f" {_norm(self.doc.title)} {_norm(self.doc.text)} "
+        return self._normalized
+
+
+_FACTS_MAX = 4096  # documents remembered per store (least recently used go first)
+_FACTS: weakref.WeakKeyDictionary[Any, OrderedDict[str, _DocFacts]] = weakref.WeakKeyDictionary()
+
+
+def _facts(store: Any, doc: Document) -> _DocFacts:
+    """The document's facts, remembered per store (a store's documents do not change during a run)."""
+    try:
+        cache = _FACTS.setdefault(store, OrderedDict())
+    except TypeError:  # not weak-referenceable: nothing remembered
+        return _DocFacts(doc)
+    f = cache.get(doc.doc_id)
+    if f is None or f.doc.text is not doc.text and f.doc.text != doc.text:
+        f = cache[doc.doc_id] = _DocFacts(doc)
+        if len(cache) > _FACTS_MAX:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(doc.doc_id)
+    return f
 
 
 # ---------------------------------------------------------------- tiers

@@ -1,8 +1,8 @@
 """``runs/<name>/report/index.html``: the build report and a sample explorer in one offline file.
 
 The page embeds at most ``max_samples`` kept samples and ``max_samples`` rejected items in full (the first
-ones in file order) and the text of the documents they reference within a character budget; the list
-shows every item up to ``max_list``. ``longtracerl view`` serves the rest from the JSONL files.
+ones in file order) and the text of the documents they reference within a character budget, each document
+once and each parsed only when shown (``lazy_layout``); the list shows every item up to ``max_list``. ``longtracerl view`` serves the rest from the JSONL files.
 """
 
 from __future__ import annotations
@@ -92,14 +92,46 @@ def build_page_data(rd: RunData, docs: DocSource, *, max_samples: int = MAX_SAMP
     }
 
 
+def lazy_layout(data: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """(the page data without its heavy parts, blobs): each item's detail and each document's text become
+    a ``<script type="application/json">`` of their own that the page parses only when it shows them, and
+    the search-result snippets of the trajectories are stored once (one agent sees the same snippet in
+    many searches), so the page grows with the text of the samples, not with how often it is referred to."""
+    blobs: list[tuple[str, Any]] = []
+    snippets: dict[str, int] = {}
+    index: dict[str, int] = {}
+    for n, (item_id, det) in enumerate(data["details"].items()):
+        for step in (det.get("trajectory") or {}).get("steps", []):
+            for hit in step.get("results") or []:
+                text = hit.pop("snippet", None)
+                if text:
+                    hit["s"] = snippets.setdefault(text, len(snippets))
+        index[item_id] = n
+        blobs.append((f"pd-d-{n}", det))
+    docs: dict[str, Any] = {}
+    for n, (doc_id, d) in enumerate(data["docs"].items()):
+        meta = {k: v for k, v in d.items() if k != "text"}
+        if d.get("text") is not None:
+            meta["t"] = n
+            blobs.append((f"pd-t-{n}", d["text"]))
+        else:
+            meta["text"] = None
+        docs[doc_id] = meta
+    blobs.append(("pd-snippets", list(snippets)))
+    return {**data, "details": {}, "detail_index": index, "docs": docs, "lazy": True}, blobs
+
+
 def render_build_page(rd: RunData, data: dict[str, Any], *, server: bool = False) -> str:
     st = dict(rd.stats or {})
     if isinstance(st.get("strategies"), dict):
         rank = {s: i for i, s in enumerate(STRATEGY_ORDER)}
         st["strategies"] = dict(sorted(st["strategies"].items(), key=lambda kv: (rank.get(kv[0], 99), kv[0])))
+    blobs: list[tuple[str, Any]] = []
+    if not server:
+        data, blobs = lazy_layout(data)
     return render("build.html.j2", run_name=rd.name, stats=st, funnel=_funnel(rd),
                   settings=st.get("settings_vs_paper") or [], plots=_plots(rd.dir / "report"),
-                  problems=rd.problems, data={**data, "server": server}, server=server,
+                  problems=rd.problems, data={**data, "server": server}, server=server, blobs=blobs,
                   tiers=["gold", "tier1", "tier2", "fill"])
 
 

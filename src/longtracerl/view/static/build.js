@@ -7,6 +7,19 @@
   const params = new URLSearchParams(location.search);
   const TOKEN = params.get("token") || "";
   const state = { shown: PAGE, selected: null, docCache: {}, docMeta: {} };
+  // a static page keeps each detail, document text and the snippet table in a script element of its own,
+  // parsed the first time it is shown
+  const parsed = {};
+  function blob(id) {
+    if (!(id in parsed)) { const e = document.getElementById(id); parsed[id] = e ? JSON.parse(e.textContent) : null; }
+    return parsed[id];
+  }
+  function textOf(docId) {
+    const d = DATA.docs[docId];
+    if (d && DATA.lazy && d.t !== undefined && d.text === undefined) d.text = blob("pd-t-" + d.t);
+    return d ? d.text : undefined;
+  }
+  const snippetOf = (h) => h.snippet || (h.s !== undefined ? (blob("pd-snippets") || [])[h.s] : null);
 
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
@@ -117,6 +130,7 @@
   // ------------------------------------------------------------------ one item
   async function getDetail(id) {
     if (DATA.server) return api("api/item/" + encodeURIComponent(id));
+    if (DATA.lazy) return id in DATA.detail_index ? blob("pd-d-" + DATA.detail_index[id]) : null;
     return DATA.details[id] || null;
   }
   async function getDoc(docId) {
@@ -124,6 +138,7 @@
       if (!state.docCache[docId]) state.docCache[docId] = await api("api/doc/" + encodeURIComponent(docId));
       return state.docCache[docId];
     }
+    textOf(docId);
     return DATA.docs[docId] || null;
   }
   function docTitle(docId) {
@@ -202,7 +217,8 @@
       const missing = known && known.missing;
       const title = d.title || (known && known.title) || d.doc_id;
       // gold-entity mentions are counted where the text is in the page (embedded documents)
-      const nMentions = known && typeof known.text === "string" && re ? (known.text.match(re) || []).length : null;
+      const text = DATA.docs[d.doc_id] ? textOf(d.doc_id) : known && known.text;
+      const nMentions = known && typeof text === "string" && re ? (text.match(re) || []).length : null;
       const marks = (opened.has(d.doc_id) ? "●" : "") + (cited.has(d.doc_id) ? "★" : "");
       const tip = [(i + 1) + ". " + title, d.tier + ", " + fmt(d.n_tokens) + " tokens"];
       if (nMentions !== null) tip.push(nMentions + " gold-entity mentions" + (known.truncated ? " (in the embedded part)" : ""));
@@ -236,7 +252,7 @@
       if (s.results && s.results.length) {
         parts.push(el("ol", {}, ...s.results.map((h) => el("li", {}, el("span", { text: h.title || h.doc_id }),
           " ", el("span", { class: "note", text: "(" + h.doc_id + ", " + (h.score === null || h.score === undefined ? "" : Number(h.score).toFixed(2)) + ")" }),
-          h.snippet ? el("div", { class: "snippet", text: h.snippet }) : null))));
+          snippetOf(h) ? el("div", { class: "snippet", text: snippetOf(h) }) : null))));
       }
       if (s.kind === "open" && s.doc_id) parts.push(el("div", {}, el("b", { text: "opened: " }), docTitle(s.doc_id) + " (" + s.doc_id + ")"));
       if (s.answer) parts.push(el("div", {}, el("b", { text: "answer: " }), s.answer));
