@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,28 @@ def shared_data() -> Path:
     if d is None:
         pytest.skip("../shared/data (real 2WikiMultihopQA data) is not beside this clone")
     return d
+
+
+HANDMADE_2WIKI = Path(__file__).parent / "data" / "2wiki_handmade"
+
+
+@dataclass(frozen=True)
+class TwoWikiFiles:
+    """A dev set and a paragraph corpus in the 2WikiMultihopQA layout."""
+
+    name: str  # "handmade" | "2wiki"
+    dev: Path
+    corpus: Path
+
+
+@pytest.fixture(scope="session", params=["handmade", "2wiki"])
+def two_wiki(request: pytest.FixtureRequest) -> TwoWikiFiles:
+    """The hand-made world of tests/data/2wiki_handmade (runs everywhere), then the real 2Wiki files of
+    ../shared/data (skips where absent): a test using it runs on both."""
+    if request.param == "handmade":
+        return TwoWikiFiles("handmade", HANDMADE_2WIKI / "dev.json", HANDMADE_2WIKI / "corpus.json")
+    d: Path = request.getfixturevalue("shared_data")
+    return TwoWikiFiles("2wiki", d / "2wiki_dev_500.json", d / "2wiki_corpus_6119.json")
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,6 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from longtracerl.synth.assembly import AssemblyConfig
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -104,6 +102,32 @@ class DistractorSettings(_Strict):
     remove_answer_docs: bool = True
     one_shot_n: int = 100
     compare_all: bool = Field(True, description="report the gold-entity mention share of every strategy")
+
+
+#: the instruction opening each prompt, one drawn per sample (seeded)
+INSTRUCTIONS = [
+    "Answer only using the provided documents.",
+    "Use only the documents below to answer the question.",
+    "Read the documents below and answer the question using only the information they contain.",
+    "Base your answer solely on the provided documents.",
+    "The answer can be found by combining information from the documents below; rely on nothing else.",
+]
+
+
+class AssemblyConfig(_Strict):
+    """Knobs of the assembly (``longtracerl.synth.assembly``); defaults follow PAPER.md 2d (L about 128K).
+
+    Here with the other build configs so that the base layer does not import synthesis."""
+
+    max_tokens: int = Field(131072, ge=256, description="L: the prompt, chat template included, never exceeds "
+                                                          "this many tokens of the training tokenizer")
+    fill: Literal["random", "none"] = Field("random", description="pad with random documents when the tiers run short")
+    fill_docs: int = Field(200, ge=0, description="random candidates drawn for padding")
+    instructions: list[str] = Field(default_factory=lambda: list(INSTRUCTIONS))
+    tokenizer: str | None = Field(None, description="HF tokenizer directory or Hub id (the trained model's); "
+                                                      "None = the bundled model's")
+    batch: int = Field(16, ge=1, description="documents tokenized per batch call")
+    max_misses: int = Field(16, ge=1, description="stop after this many consecutive documents that do not fit")
 
 
 ExportFormat = Literal["slime", "verl", "hf"]

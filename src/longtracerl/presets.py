@@ -113,12 +113,9 @@ def apply_preset(kind: str, data: Any) -> Any:
 
 
 def check_build_requirements(cfg: Any) -> None:
-    """Fail at once (one line naming the flag to add) when the paper preset lacks an LLM or a tokenizer, or a
-    judge prompt file is not a valid template."""
-    if cfg.outcome.scorer == "judge" and cfg.outcome.judge_prompt_file:
-        from longtracerl.reward.judge import load_judge_template
+    """Fail at once (one line naming the flag to add) when the paper preset lacks an LLM or a tokenizer.
 
-        load_judge_template(cfg.outcome.judge_prompt_file)
+    (``longtracerl.pipeline.build.check_build`` adds the judge prompt file check, which needs the reward stage.)"""
     if getattr(cfg, "preset", "default") != "paper":
         return
     if cfg.llm.kind == "none":

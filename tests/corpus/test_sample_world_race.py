@@ -28,6 +28,7 @@ def counted(fn, what):
 
 sw._build_sample_world = counted(sw._build_sample_world, "world")
 gs.build_sample_graph = counted(gs.build_sample_graph, "graph")
+(start.parent / f"ready-{os.getpid()}").touch()
 while not start.exists():  # every process is imported and waiting: release them together
     time.sleep(0.01)
 w = sw.ensure_sample_world(progress=False)
@@ -45,7 +46,10 @@ def test_concurrent_first_use_builds_once(tmp_path: Path) -> None:
     start, log = tmp_path / "go", tmp_path / "builds.log"
     procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(start), str(log)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
-    time.sleep(1.0)
+    t0 = time.time()
+    while len(list(tmp_path.glob("ready-*"))) < len(procs):  # all four wait at the line: the race is real
+        assert time.time() - t0 < 120 and all(p.poll() is None for p in procs), "a child never got ready"
+        time.sleep(0.05)
     start.touch()
     outs = []
     for p in procs:

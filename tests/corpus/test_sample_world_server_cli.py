@@ -82,7 +82,9 @@ def test_search_server_over_http(search_server) -> None:  # type: ignore[no-unty
 def test_cli_works_with_no_corpus_arguments() -> None:
     r = runner.invoke(app, ["search", "capital of Spain", "-k", "2"])
     assert r.exit_code == 0, r.output
-    assert "Spain" in r.output
+    # the table's title repeats the query: the hit itself must be there (its doc_id in the first row)
+    rows = [ln for ln in r.output.splitlines() if ln.startswith("│ ") and ln.split("│")[1].strip().isdigit()]
+    assert "2 hits for 'capital of Spain'" in r.output and "wfb-sp" in rows[0] and len(rows) == 2, r.output
     r = runner.invoke(app, ["open", "wfb-sp", "--max-chars", "40"])
     assert r.exit_code == 0 and "# Spain" in r.output and "truncated" in r.output
     assert runner.invoke(app, ["open", "missing-id"]).exit_code == 1

@@ -52,6 +52,8 @@ def test_build_stats_walk_on_kilt(tmp_path: Path, kilt) -> None:  # type: ignore
     assert r.exit_code == 0 and "0 new chains" in r.output and chains.read_bytes() == before
     r = runner.invoke(app, [*args[:-2], "--chooser", "degree", "--out", str(tmp_path / "deg.jsonl")])
     assert r.exit_code == 0, r.output
+    deg = read_records(tmp_path / "deg.jsonl", Chain)
+    assert deg and all(c.walk["chooser"] == "degree" and len(c.hops) == 5 for c in deg)
 
 
 def test_cli_errors_are_clear(tmp_path: Path, kilt) -> None:  # type: ignore[no-untyped-def]
@@ -77,7 +79,7 @@ def test_cli_errors_are_clear(tmp_path: Path, kilt) -> None:  # type: ignore[no-
 
 def test_walk_config_yaml(tmp_path: Path, kilt) -> None:  # type: ignore[no-untyped-def]
     src = kilt_world(tmp_path, kilt)
-    runner.invoke(app, ["graph", "build", "--kilt", str(src), "--out", str(tmp_path / "g")])
+    assert runner.invoke(app, ["graph", "build", "--kilt", str(src), "--out", str(tmp_path / "g")]).exit_code == 0
     cfg = tmp_path / "walk.yaml"
     cfg.write_text("n_walks: 12\nmin_hops: 2\nmax_hops: 3\njump_prob: 1.0\n")
     out = tmp_path / "c.jsonl"
@@ -91,7 +93,6 @@ def test_walk_config_yaml(tmp_path: Path, kilt) -> None:  # type: ignore[no-unty
 
 
 def test_no_arguments_on_the_sample_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("longtracerl.corpus.sample_world", reason="the corpus stage's sample world is not in this tree yet")
     monkeypatch.chdir(tmp_path)
     r = runner.invoke(app, ["graph", "build"])
     assert r.exit_code == 0, r.output
@@ -106,22 +107,26 @@ def test_no_arguments_on_the_sample_world(tmp_path: Path, monkeypatch: pytest.Mo
     assert all(len(c.hops) == 9 and all(h.doc_id for h in c.hops) for c in chains)
 
 
-@pytest.mark.shared_data
-def test_build_from_2wiki_triples_and_mentions_with_a_docstore(shared_data: Path, tmp_path: Path) -> None:
+def test_build_from_2wiki_triples_and_mentions_with_a_docstore(two_wiki, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from longtracerl.corpus.docstore import build_docstore
     from longtracerl.records import Document
 
-    rows = json.loads((shared_data / "2wiki_corpus_6119.json").read_text())
+    rows = json.loads(two_wiki.corpus.read_text())
     build_docstore(tmp_path / "ds", [Document(doc_id=f"p{i}", title=r["title"], text=r["text"]) for i, r in enumerate(rows)])
     out = tmp_path / "g"
-    r = runner.invoke(app, ["graph", "build", "--triples", str(shared_data / "2wiki_dev_500.json"), "--mentions",
+    r = runner.invoke(app, ["graph", "build", "--triples", str(two_wiki.dev), "--mentions",
                             "--docstore", str(tmp_path / "ds"), "--out", str(out)])  # fmt: skip
     assert r.exit_code == 0, r.output
     g = Graph.load(out)
     assert "mentions" in g.relations and "director" in g.relations
-    assert g.has_doc.sum() >= 6000  # every paragraph page is a node with its document
-    n = g.node_by_title("Teutberga")
+    # every paragraph page is a node with its document
+    assert g.has_doc.sum() == len(rows) if two_wiki.name == "handmade" else g.has_doc.sum() >= 6000
+    title = "Quillmere Review" if two_wiki.name == "handmade" else "Teutberga"
+    n = g.node_by_title(title)
     assert n is not None and g.doc_ids[n] is not None and g.doc_ids[n].startswith("p")
+    if two_wiki.name == "handmade":  # the evidence object and the corpus page are one node
+        assert ("Orla Venn", "employer (inverse)") in {(g.titles[int(v)], g.relation_name(int(rel)))
+                                                       for v, rel in zip(g.neighbors(n), g.neighbor_relations(n), strict=True)}
     chains = tmp_path / "c.jsonl"
     r = runner.invoke(app, ["walk", "--graph", str(out), "--n", "200", "--hops", "3", "--out", str(chains)])
     assert r.exit_code == 0, r.output

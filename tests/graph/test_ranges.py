@@ -38,6 +38,7 @@ def test_any_split_of_walk_ids_gives_the_same_chains(world: Graph, chooser: obje
     cfg = WalkConfig(n_walks=90, seed=3, min_hops=3, max_hops=6, jump_prob=0.1)
     whole: list[Chain | object] = []
     walk(world, cfg, chooser, on_item=whole.append)  # type: ignore[arg-type]
+    assert len(whole) == 90  # every walk id gives a chain or a rejection
     for cuts in ([0, 90], [0, 7, 50, 90], [0, 1, 2, 89, 90]):
         parts = []
         for lo, hi in zip(cuts, cuts[1:], strict=False):
@@ -56,4 +57,5 @@ def test_async_ranges_equal_one_async_run(world: Graph) -> None:
     whole = asyncio.run(awalk(world, cfg, PerWalkChooser()))
     a, _ = asyncio.run(awalk_range(world, cfg, PerWalkChooser(), start=0, stop=15))
     b, _ = asyncio.run(awalk_range(world, cfg, PerWalkChooser(), start=15, stop=40))
+    assert len(a) == 15 and len(b) == 25 and whole.n_chains > 20
     assert sorted(_ids(a + b)) == sorted(_ids([*whole.chains, *whole.rejected]))

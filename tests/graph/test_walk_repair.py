@@ -61,6 +61,7 @@ def test_any_split_of_walk_ids_gives_the_same_chains(tmp_path: Path) -> None:
     g = comb(tmp_path)
     cfg = WalkConfig(n_walks=40, seed=9, min_hops=4, max_hops=5, jump_prob=0.1)
     full = {c.chain_id: c for c in walk(g, cfg).chains}
+    assert len(full) == 40
     ids = sorted(full)
     half = set(ids[::2])
     a = walk(g, cfg, skip_ids=half).chains

@@ -64,11 +64,23 @@ def test_build_outputs_and_report(reference: Path) -> None:
                 "report/tier_composition.png", "report/mention_share.png"]:
         assert (run / rel).exists(), rel
     samples = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]
+    questions = {q["question_id"]: q for q in map(json.loads, (run / "questions.jsonl").read_text().splitlines())}
+    trajs = {t["question_id"]: t for t in map(json.loads, (run / "trajectories.jsonl").read_text().splitlines())}
     assert len(samples) >= 3
     for s in samples:
         assert s["n_tokens"] <= 40000
-        assert s["docs"][0]["tier"] in ("gold", "tier1", "tier2", "fill")
-        assert {d["tier"] for d in s["docs"]} >= {"gold"}
+        by_tier: dict[str, set[str]] = {}
+        for d in s["docs"]:
+            by_tier.setdefault(d["tier"], set()).add(d["doc_id"])
+        assert set(by_tier) <= {"gold", "tier1", "tier2", "fill"}
+        # every gold page of the question; Tier-1 from the pages its agent opened, Tier-2 from results it never opened
+        t = trajs[s["question_id"]]
+        opened = {st["doc_id"] for st in t["steps"] if st["kind"] == "open" and not st.get("error")}
+        results = {h["doc_id"] for st in t["steps"] if st["kind"] == "search" for h in st.get("results") or []}
+        assert by_tier["gold"] == set(questions[s["question_id"]]["gold_doc_ids"]) and t["correct"]
+        assert by_tier.get("tier1", set()) <= opened - by_tier["gold"]
+        assert by_tier.get("tier2", set()) <= results - opened
+    assert any("tier1" in {d["tier"] for d in s["docs"]} for s in samples)
     stats = json.loads((run / "report" / "stats.json").read_text())
     assert stats["counts"]["samples"] == len(samples)
     assert set(stats["strategies"]) == {"random", "one_shot_search", "trajectory_random", "trajectory_tiered"}

@@ -24,9 +24,14 @@ def _samples() -> list[Sample]:
 
 
 def test_slime_verl_hf(tmp_path: Path) -> None:
-    paths = export_all(_samples(), tmp_path / "export")
+    samples = _samples()
+    paths = export_all(samples, tmp_path / "export")
     rows = [json.loads(x) for x in Path(paths["slime"]).read_text().splitlines()]
     assert len(rows) == 3
+    # each row carries its sample's prompt, answer, rubrics and question, in sample order
+    assert [r["input_messages"] for r in rows] == [s.messages for s in samples]
+    assert [(r["label"], r["metadata"]["extra_reward_info"]["rubrics"], r["metadata"]["extra_reward_info"]["question"])
+            for r in rows] == [(s.label, s.rubrics, s.question) for s in samples]
     for r in rows:
         assert set(r) == {"source", "input_messages", "label", "metadata"}
         assert r["source"] == "longqa"
@@ -44,11 +49,13 @@ def test_slime_verl_hf(tmp_path: Path) -> None:
     assert row["reward_model"] == {"style": "rule", "ground_truth": "Paris2"}
     assert row["prompt"][0]["role"] == "user"
     assert row["extra_info"]["rubrics"] == ["France", "Alpha"] and row["extra_info"]["index"] == 2
+    assert [r["prompt"] for r in t.to_pylist()] == [s.messages for s in samples]
 
     from datasets import load_from_disk
 
     ds = load_from_disk(paths["hf"])
     assert len(ds) == 3 and ds[0]["label"] == "Paris0" and ds[0]["messages"][0]["role"] == "user"
+    assert [r["messages"] for r in ds] == [s.messages for s in samples] and ds["label"] == [s.label for s in samples]
 
 
 def test_slime_export_is_scored_by_the_reward_and_read_by_trl(tmp_path: Path) -> None:

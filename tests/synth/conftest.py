@@ -1,16 +1,17 @@
-"""A small real world for agent and distractor tests: 2WikiMultihopQA pages behind the project's engine.
+"""A small real world for agent and distractor tests: 2WikiMultihopQA-layout pages behind the project's engine.
 
-Built once per session in a temp dir from ../shared/data (skips where absent): the paragraphs of a
-few dev questions' contexts plus the first corpus paragraphs, in a real DocStore with a real tantivy
-BM25 index (``longtracerl.corpus``). Chains come from the records' supporting facts and evidences.
+Built once per session in a temp dir, twice: from the hand-made files of tests/data/2wiki_handmade (runs in
+any clone) and from ../shared/data (skips where absent): the paragraphs of a few dev questions' contexts plus
+the first corpus paragraphs, in a real DocStore with a real tantivy BM25 index (``longtracerl.corpus``).
+Chains come from the records' supporting facts and evidences.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ N_CORPUS = 1500
 
 @dataclass
 class WikiWorld:
+    name: str  # "handmade" | "2wiki"
     search: Any
     docstore: Any
     questions: list[Question]
@@ -37,9 +39,9 @@ def _slug(title: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def wiki_world(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> WikiWorld:
-    dev = json.loads((shared_data / "2wiki_dev_500.json").read_text())
-    corpus = json.loads((shared_data / "2wiki_corpus_6119.json").read_text())
+def wiki_world(two_wiki: Any, tmp_path_factory: pytest.TempPathFactory) -> WikiWorld:
+    dev = json.loads(two_wiki.dev.read_text())
+    corpus = json.loads(two_wiki.corpus.read_text())
     # questions whose answer is not yes/no and that have >= 2 supporting pages
     picked = [
         r
@@ -86,11 +88,24 @@ def wiki_world(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> W
                 writer=WriterInfo(backend="2wiki"),
             )
         )
-    root = tmp_path_factory.mktemp("wiki_world")
+    root = tmp_path_factory.mktemp(f"wiki_world_{two_wiki.name}")
     build_docstore(root / "docstore", docs.values())
     store = DocStore.open(root / "docstore")
     build_index(root / "index", store, progress=False)
     search = TantivySearch.load(root / "index", store)
     return WikiWorld(
+        name=two_wiki.name,
         search=search, docstore=store, questions=questions, chains=chains, title_to_id=title_to_id
     )
+
+
+@pytest.fixture(scope="session")
+def default_agent() -> Callable[[Any], Any]:
+    """``default_agent(search)``: the agent a build without an LLM runs (``agent.kind=auto`` resolves to the
+    non-oracle clue solver), with the build's default settings. Tier tests use it, not the oracle."""
+    from longtracerl.config import BuildConfig
+    from longtracerl.synth.agent import ClueSolver
+
+    cfg = BuildConfig()
+    assert cfg.agent.kind == "auto" and cfg.llm.kind == "none"
+    return lambda search: ClueSolver(search, k=cfg.agent.solver_k, seed=cfg.seed)

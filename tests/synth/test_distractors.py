@@ -1,4 +1,5 @@
-"""Tiered distractors and the comparison strategies, on real trajectories over real 2Wiki pages."""
+"""Tiered distractors and the comparison strategies, on real trajectories of the default agent (the clue
+solver) over 2Wiki-layout pages: the hand-made world, then the real 2Wiki pages where ../shared is present."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import asyncio
 import pytest
 
 from longtracerl.records import SearchHit, Trajectory, TrajectoryStep
-from longtracerl.synth.agent import ChainGuidedAgent
 from longtracerl.synth.distractors import (
     DISTRACTOR_STRATEGIES,
     build_tiers,
@@ -138,8 +138,8 @@ def test_mentions_gold_entity_uses_word_rubric() -> None:
     assert mention_share([], ["Paris"]) is None
 
 
-def test_every_strategy_returns_clean_candidates(wiki_world) -> None:  # type: ignore[no-untyped-def]
-    agent = ChainGuidedAgent(wiki_world.search, wiki_world.chains.get, seed=0)
+def test_every_strategy_returns_clean_candidates(wiki_world, default_agent) -> None:  # type: ignore[no-untyped-def]
+    agent = default_agent(wiki_world.search)
     shares: dict[str, list[float]] = {}
     for q in wiki_world.questions:
         t = asyncio.run(agent.solve(q, 1))

@@ -17,6 +17,7 @@ def test_view_html_build_and_eval(build_run: Path, tmp_path: Path, make_eval: Ca
     assert "embedded_samples\":1" in (build_run / "report" / "index.html").read_text()
     ev = make_eval(tmp_path, "a")
     r = CliRunner().invoke(app, ["view-html", str(ev)])
-    assert r.exit_code == 0 and (ev / "index.html").exists()
+    assert r.exit_code == 0, r.output
+    assert (ev / "index.html").read_text().count('class="eval-row"') == 6  # the page of this run's six results
     r = CliRunner().invoke(app, ["view", str(tmp_path / "nope")])
     assert r.exit_code == 2 and "no such run directory" in r.output

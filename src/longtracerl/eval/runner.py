@@ -36,6 +36,7 @@ from longtracerl.io.jsonl import JsonlAppender, iter_jsonl, repair_tail, rewrite
 from longtracerl.llm.base import ChatLLM, LLMError
 from longtracerl.llm.tokenizers import count_tokens
 from longtracerl.reward.verdicts import aa_lcr_verdict
+from longtracerl.rng import derived_seed
 
 JUDGED = {"aa-lcr", "frames"}
 PROMPT_HEAD_CHARS = 2000
@@ -97,8 +98,8 @@ class ConfigMismatchError(ValueError):
 
 
 def row_seed(seed: int, item_id: str, sample_index: int) -> int:
-    h = int(hashlib.sha256(f"{seed}\0{item_id}\0{sample_index}".encode()).hexdigest()[:8], 16)
-    return h % (2**31 - 1)
+    """The sampling seed of one (item, sample) row: stable across reruns and resumes."""
+    return derived_seed(seed, item_id, sample_index, sep="\0", nbytes=4) % (2**31 - 1)
 
 
 def _prompt_template(cfg: EvalConfig) -> str | None:

@@ -11,15 +11,24 @@ from longtracerl.pipeline.stages import STAGES, ItemStage, Stage
 from longtracerl.synth.tokens import load_tokenizer
 
 
+def check_build(cfg: BuildConfig) -> None:
+    """Fail before anything is written: a judge prompt file that is not a valid template (``ValueError``), or a
+    preset that lacks what it needs (``PresetError``, naming the flag to add)."""
+    from longtracerl.presets import check_build_requirements
+    from longtracerl.reward.judge import load_judge_template
+
+    if cfg.outcome.scorer == "judge" and cfg.outcome.judge_prompt_file:
+        load_judge_template(cfg.outcome.judge_prompt_file)
+    check_build_requirements(cfg)
+
+
 def run_build(cfg: BuildConfig, *, progress: bool = True, stages: list[str] | None = None,
               log: Any = None) -> RunContext:
     """Run (or resume) the build; returns the context (``ctx.dir`` is the run directory).
 
     A preset that lacks what it needs (an LLM, a tokenizer) raises ``PresetError`` before anything is written.
     """
-    from longtracerl.presets import check_build_requirements
-
-    check_build_requirements(cfg)
+    check_build(cfg)
     ctx = RunContext(cfg, progress=progress)
     ctx.check_config()
     return run_stages(ctx, stages=stages, log=log)

@@ -41,10 +41,10 @@ def register(app: typer.Typer) -> None:
 
         from longtracerl.config import BuildConfig
         from longtracerl.io import JsonlError
-        from longtracerl.pipeline.build import run_build
+        from longtracerl.pipeline.build import check_build, run_build
         from longtracerl.pipeline.context import ConfigMismatch
         from longtracerl.pipeline.ray_cluster import RayConnectError
-        from longtracerl.presets import check_build_requirements, print_table, settings_table
+        from longtracerl.presets import print_table, settings_table
 
         console = Console(stderr=True)
         urls = base_url[0] if base_url and len(base_url) == 1 else (list(base_url) if base_url else None)
@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"[red]error:[/] bad build config: {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         try:
-            check_build_requirements(cfg)
+            check_build(cfg)
         except ValueError as e:  # PresetError, or a bad judge prompt file
             console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None

@@ -16,6 +16,7 @@ from typing import Any
 
 from longtracerl.io import dumps
 from longtracerl.records import Sample
+from longtracerl.rng import derived_seed
 
 SOURCE = "longqa"
 
@@ -248,10 +249,7 @@ def held_out_keys(question_ids: Iterable[str], groups: Mapping[str, str], test_f
     chain_id (a question missing from it is its own group)."""
     if test_fraction <= 0:
         return set()
-    import hashlib
-
-    keys = sorted({groups.get(q, q) for q in question_ids},
-                  key=lambda g: hashlib.sha256(f"{seed}\0{g}".encode()).hexdigest())
+    keys = sorted({groups.get(q, q) for q in question_ids}, key=lambda g: derived_seed(seed, g, sep="\0", nbytes=32))
     if not keys:
         return set()
     n_test = round(test_fraction * len(keys))

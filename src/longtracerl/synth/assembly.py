@@ -18,43 +18,19 @@ pieces and the sum of the pieces equals the token count of the final prompt (tes
 
 from __future__ import annotations
 
-import hashlib
 import html
 import random
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from longtracerl.config import INSTRUCTIONS, AssemblyConfig  # the settings live with the other build configs
 from longtracerl.records import ContextDoc, Document, Question, Rejection, Sample, Tier
+from longtracerl.rng import seeded_rng
 from longtracerl.synth.rubrics import question_rubrics
 from longtracerl.synth.token_store import TokenCountStore, text_key
 from longtracerl.synth.tokens import count_tokens_batch, has_chat_template, template_overhead, tokenizer_name
 
-INSTRUCTIONS = [
-    "Answer only using the provided documents.",
-    "Use only the documents below to answer the question.",
-    "Read the documents below and answer the question using only the information they contain.",
-    "Base your answer solely on the provided documents.",
-    "The answer can be found by combining information from the documents below; rely on nothing else.",
-]
 STAGE = "assembly"
-
-
-class AssemblyConfig(BaseModel):
-    """Knobs of the assembly; defaults follow PAPER.md 2d (L about 128K)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_tokens: int = Field(131072, ge=256, description="L: the prompt, chat template included, never exceeds "
-                                                          "this many tokens of the training tokenizer")
-    fill: Literal["random", "none"] = Field("random", description="pad with random documents when the tiers run short")
-    fill_docs: int = Field(200, ge=0, description="random candidates drawn for padding")
-    instructions: list[str] = Field(default_factory=lambda: list(INSTRUCTIONS))
-    tokenizer: str | None = Field(None, description="HF tokenizer directory or Hub id (the trained model's); "
-                                                      "None = the bundled model's")
-    batch: int = Field(16, ge=1, description="documents tokenized per batch call")
-    max_misses: int = Field(16, ge=1, description="stop after this many consecutive documents that do not fit")
 
 
 def section(doc: Document) -> str:
@@ -68,8 +44,7 @@ def scaffold(instruction: str, question: str) -> tuple[str, str]:
 
 def sample_rng(seed: int, key: str, what: str) -> random.Random:
     """Randomness from (seed, item id), never from processing order: resumed runs draw the same."""
-    h = hashlib.sha256(f"{seed}:{key}:{what}".encode()).digest()
-    return random.Random(int.from_bytes(h[:8], "big"))
+    return seeded_rng(seed, key, what)
 
 
 Candidate = tuple[str, Tier]  # (doc_id, tier)

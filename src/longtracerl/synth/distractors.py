@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from longtracerl.records import Document, Question, Tier, Trajectory
+from longtracerl.rng import seeded_rng
 
 TRIVIAL_ANSWERS = frozenset({"yes", "no", "true", "false"})
 
@@ -240,8 +241,7 @@ def build_tiers(
 
 
 def _rng(seed: int, question_id: str, name: str) -> random.Random:
-    h = hashlib.sha256(f"{seed}:{question_id}:{name}".encode()).digest()
-    return random.Random(int.from_bytes(h[:8], "big"))
+    return seeded_rng(seed, question_id, name)
 
 
 def trajectory_tiered(

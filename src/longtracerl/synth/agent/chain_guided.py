@@ -9,13 +9,13 @@ the gold answer and cites the gold pages. All documents come from the real searc
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections.abc import Callable
 
 from longtracerl.corpus.base import SearchBackend, get_async
 from longtracerl.records import Chain, Question, Trajectory
+from longtracerl.rng import seeded_rng
 from longtracerl.synth.agent.tools import ToolEnv
 
 _STOPWORDS = frozenset(
@@ -63,8 +63,7 @@ class ChainGuidedAgent:
         self.max_keywords = max_keywords
 
     def _rng(self, question: Question, attempt: int) -> random.Random:
-        h = hashlib.sha256(f"{self.seed}:{question.question_id}:{attempt}".encode()).digest()
-        return random.Random(int.from_bytes(h[:8], "big"))
+        return seeded_rng(self.seed, question.question_id, attempt)
 
     async def _hops(self, question: Question) -> list[tuple[str, str, str | None]]:
         """(doc_id, title, relation) per gold page, in path order."""

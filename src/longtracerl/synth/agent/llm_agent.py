@@ -8,13 +8,13 @@ tagged text before it is counted as an error, so a model that ignores the tools 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any, Literal
 
 from longtracerl.corpus.base import SearchBackend
 from longtracerl.llm.base import ChatLLM, ChatResponse, LLMError
 from longtracerl.records import Question, Trajectory, Usage
+from longtracerl.rng import derived_seed
 from longtracerl.synth.agent.text_protocol import (
     DEMO_MESSAGES,
     STOP_SEQUENCES,
@@ -37,8 +37,7 @@ LAST_TURN_NOTE = "This is your last turn: give your final answer now."
 
 def call_seed(base: int, question_id: str, attempt: int, turn: int) -> int:
     """A stable per-call seed: reruns send identical requests, so the LLM cache makes them free."""
-    h = hashlib.sha256(f"{base}:{question_id}:{attempt}:{turn}".encode()).digest()
-    return int.from_bytes(h[:4], "big") & 0x7FFFFFFF
+    return derived_seed(base, question_id, attempt, turn, nbytes=4) & 0x7FFFFFFF
 
 
 ELIDED = "[earlier observation removed to fit the context]"

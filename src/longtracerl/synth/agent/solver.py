@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
 import random
 import re
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from functools import lru_cache
 
 from longtracerl.corpus.base import SearchBackend
 from longtracerl.records import Question, Trajectory, Usage
+from longtracerl.rng import seeded_rng
 from longtracerl.synth.agent.tools import ToolEnv
 from longtracerl.synth.questions.clues import STOPWORDS, terms
 from longtracerl.synth.questions.obfuscate import page_terms
@@ -205,8 +205,7 @@ class ClueSolver:
         self.tie = tie
 
     def _rng(self, q: Question, attempt: int) -> random.Random:
-        h = hashlib.sha256(f"solver:{self.seed}:{q.question_id}:{attempt}".encode()).digest()
-        return random.Random(int.from_bytes(h[:8], "big"))
+        return seeded_rng("solver", self.seed, q.question_id, attempt)
 
     def _read(self, env: ToolEnv, doc_id: str, pages: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
         if doc_id not in pages:
