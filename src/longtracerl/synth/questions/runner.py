@@ -7,7 +7,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -16,13 +16,27 @@ from longtracerl.llm.base import LLMError
 from longtracerl.records import Chain, Document, Question, Rejection, Usage, WriterInfo
 from longtracerl.synth.questions.checks import chain_checks
 from longtracerl.synth.questions.clues import ClueContext, ClueFailure
-from longtracerl.synth.questions.template import TemplateQuestionWriter
 from longtracerl.synth.questions.validate import Draft, ValidationConfig, used_hops, validate
 from longtracerl.synth.rubrics import rubric_entities
 
 AliasesOf = Callable[[str], Sequence[str]]
 BASIC_CHECKS = ("fields", "question_length", "answer_short", "answer_in_last_document", "no_leak",
                 "gold_from_chain", "hop_coverage")
+
+
+class QuestionWriter(Protocol):
+    """What the runner needs of a writer (template or LLM): one draft per call, or a ``ClueFailure`` (the
+    writer's own named rejection), or None for an unparsable reply; ``deterministic`` writers get one attempt
+    (a retry would repeat the draft); ``clues`` is the writer's graph and search context, if it has one."""
+
+    backend: str
+    model: str
+    prompt_version: str
+    deterministic: bool
+    clues: ClueContext | None
+
+    async def adraft(self, chain: Chain, docs: dict[str, Document], feedback: str = "",
+                     seed: int = 0) -> tuple[Draft | ClueFailure | None, str, Usage]: ...
 
 
 class QuestionStats(BaseModel):
@@ -43,7 +57,7 @@ def _seed(chain_id: str, attempt: int) -> int:
     return int(hashlib.sha1(f"{chain_id}:{attempt}".encode()).hexdigest()[:8], 16)
 
 
-async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationConfig,
+async def write_one(chain: Chain, docstore: Any, writer: QuestionWriter, cfg: ValidationConfig,
                     max_attempts: int = 3, clues: ClueContext | None = None,
                     aliases_of: AliasesOf | None = None) -> tuple[Question | Rejection, int, Usage]:
     """One chain -> an accepted Question or a Rejection with the last reason; returns LLM calls and usage.
@@ -51,7 +65,7 @@ async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationCon
     ``clues`` (graph + search) enables the ``hop_ambiguous`` and ``shortcut`` checks; ``off_chain`` always runs.
     ``aliases_of(title)``: other names of a chain entity (e.g. the graph's), kept as rubric aliases.
     """
-    if clues is None and isinstance(writer, TemplateQuestionWriter):
+    if clues is None:
         clues = writer.clues
     docs: dict[str, Document] = {}
     for h in chain.hops:
@@ -61,37 +75,33 @@ async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationCon
                               detail=f"hop {h.title!r} doc {h.doc_id!r}", attempts=0), 0, Usage())
         docs[d.doc_id] = d
     usage, calls, feedback, last = Usage(), 0, "", ("no_attempt", "")
-    is_template = isinstance(writer, TemplateQuestionWriter)
-    for attempt in range(1, (1 if is_template else max_attempts) + 1):
-        draft: Draft | None
-        if is_template:
-            made = writer.draft(chain, docs)
-            if isinstance(made, ClueFailure):
-                last = (made.reason, made.detail)
-                break
-            draft = made
-        else:
-            try:
-                calls += 1
-                draft, raw, u = await writer.adraft(chain, docs, feedback, seed=_seed(chain.chain_id, attempt))
-                usage = usage.add(u)
-            except LLMError as e:
-                last = ("llm_error", str(e))
-                feedback = ""
-                continue
-            if draft is None:
-                last = ("unparsable", raw[:200])
-                feedback = "the reply was not the requested JSON object"
-                continue
+    n_attempts = 1 if writer.deterministic else max_attempts  # a deterministic writer would repeat itself
+    for attempt in range(1, n_attempts + 1):
+        try:
+            calls += 0 if writer.deterministic else 1
+            made, raw, u = await writer.adraft(chain, docs, feedback, seed=_seed(chain.chain_id, attempt))
+            usage = usage.add(u)
+        except LLMError as e:
+            last = ("llm_error", str(e))
+            feedback = ""
+            continue
+        if isinstance(made, ClueFailure):  # the writer found no way to pin a hop: its reason is the rejection
+            last = (made.reason, made.detail)
+            break
+        if made is None:
+            last = ("unparsable", raw[:200])
+            feedback = "the reply was not the requested JSON object"
+            continue
+        draft = made
         fails = validate(draft, chain, docs, cfg)
         details: dict[str, Any] = {}
+        ran: list[str] = []
         if not fails:
             rep = chain_checks(draft, chain, clues, cfg)
-            fails, details = rep.fails, rep.details
+            fails, details, ran = rep.fails, rep.details, rep.ran
         if not fails:
-            passed = [*BASIC_CHECKS, "on_chain"] + (["hop_unique"] if details.get("hops_checked") else [])
-            if clues is not None and not details.get("shortcut"):
-                passed.append("no_shortcut")
+            # only the checks that ran; a shortcut kept by policy (shortcut=keep) did not pass its check
+            passed = [*BASIC_CHECKS, *(c for c in ran if not (c == "no_shortcut" and details.get("shortcut")))]
             clue_list = (list(draft.hop_clues) + [""] * len(chain.hops))[: len(chain.hops)]
             gold = list(dict.fromkeys(draft.gold_entities))
             rubrics, rubric_aliases = rubric_entities(gold, aliases_of)
@@ -107,11 +117,11 @@ async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationCon
         last = fails[0]
         feedback = "; ".join(f"{r} ({d})" for r, d in fails)
     rej = Rejection(item_id=chain.chain_id, stage="questions", reason=last[0], detail=last[1][:500],
-                    attempts=1 if is_template else max_attempts)
+                    attempts=n_attempts)
     return rej, calls, usage
 
 
-async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Any, out_path: Path | str,
+async def write_questions(chains: Sequence[Chain], docstore: Any, writer: QuestionWriter, out_path: Path | str,
                           rejects_path: Path | str, *, concurrency: int = 8, max_attempts: int = 3,
                           validation: ValidationConfig | None = None, progress: bool = True,
                           clues: ClueContext | None = None, aliases_of: AliasesOf | None = None) -> QuestionStats:

@@ -46,27 +46,24 @@ def _has(haystack_norm: str, needle: str) -> bool:
 
 
 def parse_draft(text: str) -> Draft | None:
-    """The first JSON object in ``text`` with question/answer/gold_entities, or None."""
+    """The first JSON object in ``text`` with question/answer, or None (``json.JSONDecoder.raw_decode`` reads
+    one object from each ``{``, whatever text surrounds it)."""
+    dec = json.JSONDecoder()
     for m in re.finditer(r"\{", text):
-        depth = 0
-        for j in range(m.start(), len(text)):
-            depth += {"{": 1, "}": -1}.get(text[j], 0)
-            if depth == 0:
-                try:
-                    obj: Any = json.loads(text[m.start():j + 1])
-                except json.JSONDecodeError:
-                    break
-                if isinstance(obj, dict) and "question" in obj and "answer" in obj:
-                    ents = obj.get("gold_entities") or []
-                    if not isinstance(ents, list):
-                        ents = [ents]
-                    clues = obj.get("hop_clues") or []
-                    if not isinstance(clues, list):
-                        clues = [clues]
-                    return Draft(question=str(obj["question"]), answer=str(obj["answer"]),
-                                 gold_entities=[str(e) for e in ents if str(e).strip()],
-                                 hop_clues=[str(c) for c in clues])
-                break
+        try:
+            obj, _ = dec.raw_decode(text, m.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and "question" in obj and "answer" in obj:
+            ents = obj.get("gold_entities") or []
+            if not isinstance(ents, list):
+                ents = [ents]
+            clues = obj.get("hop_clues") or []
+            if not isinstance(clues, list):
+                clues = [clues]
+            return Draft(question=str(obj["question"]), answer=str(obj["answer"]),
+                         gold_entities=[str(e) for e in ents if str(e).strip()],
+                         hop_clues=[str(c) for c in clues])
     return None
 
 
