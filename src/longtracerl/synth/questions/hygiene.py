@@ -9,9 +9,9 @@ pieces (counted in ``ClueContext.hygiene_rejects``) and for every writer's final
   year ... Denmark 1522 1582");
 - ``orphan_symbol``: symbols or brackets left without their words ("the 1 / -story home", "()");
 - ``blur_artefact``: blurring that is no longer English ("the about 50 United States");
-- ``too_common``: fewer than two content words at most as common as the corpus median word occurrence
-  (``corpus.stats``; "at most" so that a tiny corpus, where the median is 1, still has rare words): nothing
-  left to match ("The term was first used"); checked for the weak last hop too.
+- ``too_common``: fewer than two content words rarer than the corpus median word occurrence (``corpus.stats``;
+  a word on one page only counts as rare, so that a tiny corpus, where the median is 1, still has rare words):
+  nothing left to match ("The term was first used"); checked for the weak last hop too.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ def problem(clue: str, stats: Any = None, clue_terms: list[str] | None = None) -
         return "blur_artefact", f"blurring left no English: {m.group(0)!r}"
     if stats is not None and clue_terms is not None:
         med = stats.median_df
-        rare = [t for t in clue_terms if not t.isdigit() and stats.doc_freq(t) <= med]
+        rare = [t for t in clue_terms if not t.isdigit() and (stats.doc_freq(t) < med or stats.doc_freq(t) <= 1)]
         if len(rare) < MIN_RARE_WORDS:
-            return "too_common", (f"{len(rare)} content word(s) as rare as the corpus median or rarer (df {med}); "
+            return "too_common", (f"{len(rare)} content word(s) rarer than the corpus median (df {med}); "
                                   f"need {MIN_RARE_WORDS}")
     return None

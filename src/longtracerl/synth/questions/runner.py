@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from longtracerl.io import JsonlAppender, iter_jsonl, rewrite_in_order
+from longtracerl.io import JsonlAppender, iter_jsonl, rewrite_in_order, write_records
 from longtracerl.llm.base import LLMError
 from longtracerl.records import Chain, Document, Question, Rejection, Usage, WriterInfo
 from longtracerl.synth.questions.checks import chain_checks
@@ -44,6 +44,7 @@ class QuestionStats(BaseModel):
     rejected: int = 0
     skipped_done: int = 0
     kept_shortcut: int = 0  # accepted although one search finds the answer's page (validation.shortcut=keep)
+    hygiene_pieces_dropped: dict[str, int] = Field(default_factory=dict)  # template clue candidates, by kind
     llm_calls: int = 0
     reasons: dict[str, int] = Field(default_factory=dict)
     usage: Usage = Field(default_factory=Usage)
@@ -121,6 +122,30 @@ async def write_one(chain: Chain, docstore: Any, writer: QuestionWriter, cfg: Va
     return rej, calls, usage
 
 
+def _cap_per_answer(out_path: Path | str, rejects_path: Path | str, cap: int) -> int:
+    """Keep the first ``cap`` questions (in chain order) of each answer entity (the last gold page); the rest
+    become ``answer_repeated`` rejections. Deterministic (it reads the ordered file) and idempotent on rerun."""
+    rows = [o for _, o in iter_jsonl(out_path)]
+    seen: Counter[str] = Counter()
+    keep: list[dict[str, Any]] = []
+    dropped: list[Rejection] = []
+    for o in rows:
+        key = (o.get("gold_doc_ids") or [o.get("answer", "")])[-1]
+        seen[key] += 1
+        if seen[key] > cap:
+            dropped.append(Rejection(item_id=o["chain_id"], stage="questions", reason="answer_repeated",
+                                     detail=f"{cap} questions already end at {key!r}", attempts=0))
+        else:
+            keep.append(o)
+    if dropped:
+        write_records(out_path, keep)
+        rej = JsonlAppender(rejects_path, "item_id")
+        for r in dropped:
+            rej.write(r)
+        rej.close()
+    return len(dropped)
+
+
 async def write_questions(chains: Sequence[Chain], docstore: Any, writer: QuestionWriter, out_path: Path | str,
                           rejects_path: Path | str, *, concurrency: int = 8, max_attempts: int = 3,
                           validation: ValidationConfig | None = None, progress: bool = True,
@@ -189,8 +214,16 @@ async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Questi
         rej.close()
         if bar is not None:
             bar.stop()
+    if clues is None:
+        clues = writer.clues
+    if clues is not None:
+        stats.hygiene_pieces_dropped = dict(sorted(clues.hygiene_rejects.items()))
     order = [c.chain_id for c in chains]
     rewrite_in_order(out_path, "chain_id", order)
+    if cfg.max_per_answer:
+        capped = _cap_per_answer(out_path, rejects_path, cfg.max_per_answer)
+        stats.accepted -= capped
+        stats.rejected += capped
     if Path(rejects_path).exists():
         rewrite_in_order(rejects_path, "item_id", order)
         stats.reasons = dict(Counter(o.get("reason", "") for _, o in iter_jsonl(rejects_path)

@@ -27,6 +27,8 @@ class ValidationConfig(BaseModel):
                                 "words must appear in the question")
     same_tail_hops: int = Field(4, ge=0, description="repeated_tail: a chain whose last N entities (the answer and "
                                 "the way to it) equal an earlier chain's is dropped; 0 keeps every one")
+    max_per_answer: int = Field(2, ge=0, description="answer_repeated: at most N kept questions per answer entity, "
+                                "the first ones in chain order; 0: no limit")
 
 
 class Draft(BaseModel):
