@@ -72,6 +72,10 @@ class QuestionSettings(_Strict):
                                 "words must appear in the question")
     same_tail_hops: int = Field(4, ge=0, description="repeated_tail: drop a chain whose last N entities equal an "
                                 "earlier chain's (walks converging on a hub give near-duplicate questions); 0: keep")
+    max_per_answer: int = Field(2, ge=0, description="answer_repeated: at most N kept questions per answer entity "
+                                "(the first in chain order); 0: no limit")
+    reader_margin: float = Field(0.1, ge=0.0, le=1.0, description="reader_not_first: the engine's BM25 must rank a "
+                                 "hop's target first among the previous entity's neighbours, ahead by this share")
 
 
 class AgentSettings(_Strict):

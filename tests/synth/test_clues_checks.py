@@ -18,7 +18,7 @@ from longtracerl.records import Chain, Document, Hop, Question, Rejection, Write
 from longtracerl.synth.agent import ClueSolver, parse_question
 from longtracerl.synth.questions import Draft, TemplateQuestionWriter, ValidationConfig, write_one
 from longtracerl.synth.questions.checks import chain_checks, check_hops, check_on_chain, check_shortcut
-from longtracerl.synth.questions.clues import ClueConfig, ClueContext, ClueFailure
+from longtracerl.synth.questions.clues import ClueConfig, ClueContext
 
 FILLER = [
     Document(doc_id=f"f{i}", title=f"Filler {i}", text=f"Filler {i} is a village with a market, a river and "
@@ -92,7 +92,8 @@ def test_ambiguous_hop_is_rejected(tmp_path: Path) -> None:
               answer="Tessaly", gold_entities=["Orlanda", "Tessaly"],
               hop_clues=["harbour city founded by salt traders", "lowland town famous for tulip auctions"])
     fails = check_hops(d, chain, w.ctx, ValidationConfig()).fails
-    assert [r for r, _ in fails] == ["hop_ambiguous"] and "hop 1" in fails[0][1]
+    # both readers see it: the IDF margin and the engine's own scorer over the neighbours
+    assert [r for r, _ in fails] == ["hop_ambiguous", "reader_not_first"] and "hop 1" in fails[0][1]
     d.hop_clues = ["harbour city founded by salt traders", ""]
     assert "no clue" in check_hops(d, chain, w.ctx, ValidationConfig()).fails[0][1]
 
@@ -157,7 +158,9 @@ def test_entities_sharing_a_name_never_leak(tmp_path: Path) -> None:
     chain = Chain(chain_id="cg", seed=0, hops=[hop(G1), hop(G2, "shares a name with")])
     q = run(chain, w)
     assert isinstance(q, Question), q
-    assert "Georgia" not in q.question and "this entity" in q.question
+    # the masked name reads "it" in the question; each entity is named by its page's type words
+    assert "Georgia" not in q.question and '"It is a country in the Caucasus' in q.question
+    assert q.validation["type_words"] == ["country", "state"] and "which state do you reach" in q.question
     # pinned by a clue of its own page, or (its only neighbour through that relation) by the relation alone
     pinned_by_relation = q.validation["clue_kinds"][1] == "relation" and q.hop_clues[1] == ""
     assert pinned_by_relation or "Atlanta" in q.hop_clues[1] or "peaches" in q.hop_clues[1]
@@ -179,9 +182,10 @@ def _strip_hop_clues(q: Question) -> Question:
 
     def rep(m: re.Match[str]) -> str:
         n[0] += 1
-        return m.group(0) if n[0] == 1 else m.group(1) + ': ""'
+        return m.group(0) if n[0] == 1 else m.group(1) + '""'
 
-    return q.model_copy(update={"question": re.sub(r'(says|described thus):\s*"[^"]*"', rep, q.question)})
+    leads = r'((?:says|described thus|described as|of which we read|whose page says):?\s*)"[^"]*"'
+    return q.model_copy(update={"question": re.sub(leads, rep, q.question)})
 
 
 def test_solver_needs_the_hop_clues_on_the_sample_world() -> None:
@@ -219,16 +223,34 @@ def test_solver_needs_the_hop_clues_on_the_sample_world() -> None:
 
 
 @pytest.mark.parametrize("mode", ["restart", "cut"])
-def test_jump_mode_is_a_config_setting(mode: str) -> None:
+def test_jump_mode_reaches_the_writer_through_the_stage(mode: str, tmp_path: Path) -> None:
+    """``questions.jump_mode`` set in the config is what the questions stage's writer does with a jump."""
     from longtracerl.config import BuildConfig
+    from longtracerl.pipeline.context import RunContext
+    from longtracerl.pipeline.stages import QuestionStage
 
-    cfg = BuildConfig.load(overrides=[f"questions.jump_mode={mode}", "questions.shortcut=keep"])
-    assert cfg.questions.jump_mode == mode and cfg.questions.shortcut == "keep"
+    cfg = BuildConfig.load(overrides=[f"questions.jump_mode={mode}", "questions.shortcut=keep",
+                                      f"out={tmp_path / 'runs'}"])
     with pytest.raises(ValueError):
         BuildConfig.load(overrides=["questions.jump_mode=teleport"])
     with pytest.raises(ValueError):
         ClueConfig(bogus=1)  # type: ignore[call-arg]
-    assert isinstance(ClueFailure("x", "y"), ClueFailure)
+    D = Document(doc_id="d", title="Quillon", text="Quillon is an island republic whose parliament meets in a "
+                 "lighthouse. Its flag shows a blue heron over three waves.")
+    E = Document(doc_id="e", title="Marrow Bay", text="Marrow Bay is a fishing port on Quillon with oyster beds. "
+                 "Marrow Bay exports smoked eel to distant markets.")
+    w = make_world(tmp_path, [A, B, C, D, E], [("a", "b", "mentions"), ("a", "c", "mentions"),
+                                              ("b", "c", "mentions"), ("d", "e", "mentions")])
+    writer = QuestionStage().writer(RunContext(cfg, progress=False), w.ctx)
+    chain = Chain(chain_id="c9", seed=0, hops=[hop(A), hop(B, "mentions"), hop(C, "mentions"),
+                                               hop(D, None, jumped=True), hop(E, "mentions")])
+    q = run(chain, w, writer)
+    assert isinstance(q, Question), q
+    assert q.validation["jump_mode"] == mode
+    if mode == "restart":
+        assert "start again" in q.question and q.gold_doc_ids == ["a", "b", "c", "d", "e"]
+    else:  # the stage's default min_cut_hops (2) keeps the longest jump-free part, A -> B -> C
+        assert "start again" not in q.question and q.validation["hops_used"] == [0, 1, 2]
 
 
 FILM = Document(doc_id="fm", title="Harbour Lights", text="Harbour Lights is a drama film directed by Mara Voss "

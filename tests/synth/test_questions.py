@@ -82,7 +82,9 @@ def test_template_writer_and_missing_document(tmp_path: Path) -> None:
     res, calls, _ = asyncio.run(write_one(CHAIN, MemStore(DOCS), TemplateQuestionWriter(), CFG))
     assert isinstance(res, Question) and calls == 0
     assert res.answer in ("Kestrel City", "parliamentary republic") and res.gold_doc_ids == ["a", "b"]
-    assert "Aland" not in res.question and "Borvia" not in res.question and res.question.startswith("Start with")
+    assert "Aland" not in res.question and "Borvia" not in res.question and "if you start from" in res.question.lower()
+    # type words from the pages: Aland's first sentence, Borvia's Factbook-style "Government type:" line
+    assert res.validation["type_words"] == ["island kingdom", "country"] and "island kingdom" in res.question
     assert res.writer.backend == "template" and res.question_id == "q-c1"
     broken = CHAIN.model_copy(update={"chain_id": "c2", "hops": [*CHAIN.hops, Hop(entity_id="z", title="Zed", doc_id="zz")]})
     rej, _, _ = asyncio.run(write_one(broken, MemStore(DOCS), TemplateQuestionWriter(), CFG))

@@ -257,11 +257,20 @@ class TantivySearch:
         self._n_docs = self.searcher.num_docs
         self._pool: ThreadPoolExecutor | None = None
         self._fold_cache: dict[int, tuple[bytes, bytes]] = {}
+        self._stats: Any = None
 
     def describe(self) -> dict[str, Any]:
         """What the build report records about the engine the agent searched with."""
         return {"backend": "bm25", "engine": "tantivy", "analyzer": self.analyzer, "title_boost": self.title_boost,
                 "title_in_body": self.title_in_body, "n_docs": self._n_docs}
+
+    def term_stats(self) -> Any:
+        """Document frequencies from this index's own term dictionary (``corpus.stats``), made once."""
+        if self._stats is None:
+            from longtracerl.corpus.stats import IndexTermStats
+
+            self._stats = IndexTermStats(self)
+        return self._stats
 
     def query_keys(self, query: str) -> dict[str, str]:
         """Index term -> what snippets look for, for the distinct terms of ``query`` (at most 64, in order).

@@ -9,6 +9,7 @@ for the same questions, next to the paper's table), questions kept and dropped w
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ from longtracerl.pipeline.strategies import (
 )
 from longtracerl.pipeline.strategies import pct as _pct
 from longtracerl.records import Question
+from longtracerl.synth.questions.hygiene import KINDS as HYGIENE_KINDS
 
 TIERS = ["gold", "tier1", "tier2", "fill"]
 MAX_BARS = 400  # bars of the tier composition plot
@@ -108,8 +110,9 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
     return stats
 
 
-QUESTION_CHECKS = ("hop_ambiguous", "shortcut", "off_chain", "no_clue_sentence", "seed_not_unique",
-                   "jump_cut_too_short", "duplicate_chain", "repeated_tail")
+QUESTION_CHECKS = ("hop_ambiguous", "reader_not_first", "shortcut", "off_chain", "no_clue_sentence",
+                   "seed_not_unique", "jump_cut_too_short", "duplicate_chain", "repeated_tail", "answer_repeated",
+                   *(f"clue_{k}" for k in HYGIENE_KINDS))
 
 
 def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
@@ -119,7 +122,8 @@ def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
     Streams questions.jsonl (and reads chains.jsonl only for the chains of the five examples)."""
     from longtracerl.records import Chain
 
-    n_q = pinned = with_shortcut = 0
+    n_q = pinned = with_shortcut = read_hops = read_first = n_entity = 0
+    tails: set[tuple[str, ...]] = set()  # distinct last-two-hop paths (the last three gold pages)
     jumps: Counter[str] = Counter()
     clue_kinds: Counter[str] = Counter()
     answers: set[str] = set()  # one short string per distinct answer, like the ids
@@ -132,6 +136,11 @@ def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
         jumps[str(q.validation.get("jump_mode", "none"))] += 1
         clue_kinds.update(q.validation.get("clue_kinds", []) or [])
         answers.add(q.answer.lower())
+        ranks = [r for r in q.validation.get("reader_ranks", []) or [] if r is not None]
+        read_hops += len(ranks)
+        read_first += sum(1 for r in ranks if r == 1)
+        n_entity += len(re.findall(r"\bentit(?:y|ies)\b", q.question, re.I))
+        tails.add(tuple(q.gold_doc_ids[-3:]))
         if q.question_id in solved and len(picked) < 5:
             picked.append(q)
     want = {q.chain_id for q in picked}
@@ -160,6 +169,11 @@ def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
         # how hops are pinned: hop = a clue among the neighbours, unique = seed/restart clue, relation = "its X"
         "clue_kinds": dict(clue_kinds),
         "distinct_answers_pct": _pct(len(answers) / n_q) if n_q else None,
+        "distinct_tails_pct": _pct(len(tails) / n_q) if n_q else None,
+        # the second reader (the engine's BM25 over the previous entity's neighbours) on kept questions' hops
+        "reader_first_pct": _pct(read_first / read_hops) if read_hops else None,
+        "reader_hops": read_hops,
+        "entity_per_question": round(n_entity / n_q, 2) if n_q else None,
         "agent": agents[0] if len(agents) == 1 else agents,
         "solve_rate_pct": _pct(n_t / n_q) if n_q else None,
         "agent_rejects": arej,
@@ -301,9 +315,14 @@ def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[
                   f"Answerable by construction (every hop pinned by a clue checked against the previous entity's "
                   f"neighbours or by a relation with one target, seed and jumps unique in the corpus): "
                   f"{qq['answerable_by_construction_pct']}% of kept questions. Hops pinned by: "
-                  f"{qq.get('clue_kinds', {})}. Distinct answers: {qq.get('distinct_answers_pct')}% of questions. "
+                  f"{qq.get('clue_kinds', {})}. Second reader (the search engine's BM25 ranking the previous "
+                  f"entity's neighbours against each clue): target first on {qq.get('reader_first_pct')}% of "
+                  f"{qq.get('reader_hops')} hops. \"entity\" per question: {qq.get('entity_per_question')}. "
+                  f"Distinct answers: {qq.get('distinct_answers_pct')}% of questions; distinct last-two-hop paths: "
+                  f"{qq.get('distinct_tails_pct')}%. "
                   f"Jumps: {qq['jumps']}. Shortcut policy: {qq['shortcut_policy']} "
                   f"({qq['kept_with_shortcut']} kept with a shortcut).", "",
+                  "Question rejects (`clue_*`: clue hygiene; `reader_not_first`: the second reader):", "",
                   "| question reject | count |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in qq["rejects"].items()]
         lines += ["", "Examples (kept and solved):", ""]

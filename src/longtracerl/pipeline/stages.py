@@ -148,14 +148,15 @@ class QuestionStage(ItemStage):
         from longtracerl.synth.questions.clues import ClueConfig, ClueContext
 
         q = ctx.cfg.questions
-        return ClueContext(ctx.docstore, ctx.graph, ctx.search, ClueConfig(hop_margin=q.hop_margin), seed=ctx.cfg.seed)
+        return ClueContext(ctx.docstore, ctx.graph, ctx.search, ClueConfig(hop_margin=q.hop_margin,
+                           reader_margin=q.reader_margin), seed=ctx.cfg.seed)
 
     def validation(self, ctx: RunContext) -> Any:
         from longtracerl.synth.questions import ValidationConfig
 
         q = ctx.cfg.questions
         return ValidationConfig(hop_margin=q.hop_margin, shortcut=q.shortcut, min_on_chain=q.min_on_chain,
-                                same_tail_hops=q.same_tail_hops)
+                                same_tail_hops=q.same_tail_hops, max_per_answer=q.max_per_answer)
 
     def writer(self, ctx: RunContext, clues: Any = None) -> Any:
         from longtracerl.synth.questions import LLMQuestionWriter, TemplateQuestionWriter

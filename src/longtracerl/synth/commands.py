@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
             write_questions,
         )
         from longtracerl.synth.questions.clues import ClueContext
+        from longtracerl.synth.questions.runner import QuestionWriter
 
         if jump_mode not in ("restart", "cut") or shortcut not in ("reject", "keep"):
             raise typer.BadParameter("--jump-mode is restart|cut and --shortcut is reject|keep")
@@ -58,7 +59,7 @@ def register(app: typer.Typer) -> None:
         clues = ClueContext(store, Graph.load(graph) if graph else None,
                             TantivySearch.load(index, store) if index else None)
         if llm == "template":
-            writer: object = TemplateQuestionWriter(clues, jump_mode=jump_mode)  # type: ignore[arg-type]
+            writer: QuestionWriter = TemplateQuestionWriter(clues, jump_mode=jump_mode)  # type: ignore[arg-type]
         else:
             from longtracerl.llm import make_llm
 

@@ -33,10 +33,11 @@ from longtracerl.rng import seeded_rng
 from longtracerl.synth.agent.tools import ToolEnv
 from longtracerl.synth.questions.clues import STOPWORDS, terms
 from longtracerl.synth.questions.obfuscate import page_terms
+from longtracerl.synth.questions.phrasing import parse_steps
 
 _CLUE = re.compile(r'(?:says|described thus):\s*"([^"]*)"')
 _NAME = re.compile(r"\b[A-Z][\w'\-]+(?:\s+(?:of|and|the|de|du|la)?\s*[A-Z][\w'\-]+){0,3}")
-_ASK_ATTR = re.compile(r"what is the (.+?) of the last entity", re.I)
+_ASK_ATTR = re.compile(r"what is the (.+?) of the\b", re.I)
 
 
 @dataclass
@@ -53,7 +54,11 @@ def parse_question(text: str) -> tuple[list[Step], str]:
     """Steps and the final ask of a clue-pinned question; ``([], text)`` when it has no steps.
 
     A step is "Start with ...", "Next, go to ..." or "Then set that entity aside and start again from ...",
-    with its clue in quotes, or none when its relation pins it ("Next, go to its director.")."""
+    with its clue in quotes, or none when its relation pins it ("Next, go to its director."); or one question
+    in the template writer's public grammar (``phrasing.parse_steps``)."""
+    one = parse_steps(text)
+    if one is not None:
+        return [Step(*s) for s in one[0]], one[1]
     quoted: list[str] = []
 
     def hide(m: re.Match[str]) -> str:  # clues may contain anything: set them aside while splitting
@@ -125,8 +130,10 @@ def mentions(page_text: str, title: str) -> bool:
     return bool(t) and re.search(rf"(?<!\w){re.escape(t)}(?!\w)", page_text, re.I) is not None
 
 
-def fit(clue: str, page: str) -> float:
-    """Share of the clue's content words (longer words weigh more) found in the page."""
+def length_fit(clue: str, page: str) -> float:
+    """Share of the clue's content words found in the page, longer words weighing more. The solver has only
+    a reader's tools, no corpus statistics, so length stands in for rarity; the clue writer and the
+    validators weigh by corpus IDF (``ClueContext.fit``)."""
     ct = [t for t in terms(clue) if t != "entity"]
     if not ct:
         return 0.0
@@ -230,7 +237,7 @@ class ClueSolver:
         for h in [h for h in hits if h.doc_id not in path][: self.open_per_step]:
             page = self._read(env, h.doc_id, pages)
             if page is not None:
-                scored.append((fit(step.clue, page[0] + "\n" + page[1]), h.doc_id))
+                scored.append((length_fit(step.clue, page[0] + "\n" + page[1]), h.doc_id))
         return self._choose(scored, rng, greedy)
 
     def _move(self, env: ToolEnv, step: Step, cur: str, pages: dict[str, tuple[str, str]], path: list[str],
@@ -269,7 +276,7 @@ class ClueSolver:
                 link = mentions(text, titles[did]) or mentions(page[1], title)  # either page names the other
                 rel_ok = relation_evidence(step.relation, text, titles[did], page[1], title)
                 # with a clue, the relation is checked too: it breaks ties between pages the clue fits equally
-                sc = fit(step.clue, page[0] + "\n" + page[1]) + 0.2 * min(1.0, rel_ok) if step.clue else rel_ok
+                sc = length_fit(step.clue, page[0] + "\n" + page[1]) + 0.2 * min(1.0, rel_ok) if step.clue else rel_ok
                 scored.append((sc + (0.25 if link else 0.0), did))
             if scored and max(x for x, _ in scored) >= self.confident:
                 break
@@ -300,7 +307,7 @@ class ClueSolver:
                 opened += 1
                 if page is not None:
                     rel_ok = relation_evidence(step.relation, text, h.title, page[1], title)
-                    scored.append((fit(step.clue, page[0] + "\n" + page[1]) + 0.25 + 0.2 * min(1.0, rel_ok),
+                    scored.append((length_fit(step.clue, page[0] + "\n" + page[1]) + 0.25 + 0.2 * min(1.0, rel_ok),
                                    h.doc_id))
                 break
             if scored and max(x for x, _ in scored) >= self.confident:

@@ -6,8 +6,15 @@
 - ``shortcut``: the whole question, or its last clue alone, searched once ranks the answer's page 1st: the
   chain is not needed. ``ValidationConfig.shortcut`` says whether that rejects or is only counted.
 - ``concept_answer``: the answer is a generic concept page ("Galaxy", "River"), not a name (``answer_kind``).
+- ``reader_not_first``: a second reader, the search engine's own scorer (BM25 with the index's analyzer and
+  statistics), ranks the previous entity's neighbours against the clue and does not put the target first
+  with a margin of ``reader_margin`` (blurred figures match the page's blurred form).
+- ``clue_<kind>`` (``hygiene``): a clue with a mask glued into a name, a table row, orphan symbols, a blur
+  artefact, or fewer than two words rarer than the corpus median.
 - ``off_chain``: the question does not ask about the chain: fewer than ``min_on_chain`` of its hops have
   their clue (or, without a clue, their relation) in the question's words.
+
+``CheckReport.ran`` names the checks that ran (``validation.passed`` lists only those).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 
 from longtracerl.graph.mentions import is_concept_page
 from longtracerl.records import Chain, Document
+from longtracerl.synth.questions import hygiene
 from longtracerl.synth.questions.clues import ClueContext, terms
 from longtracerl.synth.questions.validate import Draft, ValidationConfig, used_hops
 
@@ -26,6 +34,7 @@ from longtracerl.synth.questions.validate import Draft, ValidationConfig, used_h
 class CheckReport:
     fails: list[tuple[str, str]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    ran: list[str] = field(default_factory=list)
 
 
 def _indices(draft: Draft, chain: Chain) -> list[int]:
@@ -36,14 +45,20 @@ def _indices(draft: Draft, chain: Chain) -> list[int]:
 
 
 def check_hops(draft: Draft, chain: Chain, ctx: ClueContext, cfg: ValidationConfig) -> CheckReport:
-    """Recompute every hop's margin from the clue text alone (whoever wrote it)."""
-    rep = CheckReport()
+    """Recompute every hop's margin from the clue text alone (whoever wrote it), and let the second reader
+    (the engine's scorer) rank each moved-to hop's candidates."""
+    rep = CheckReport(ran=["hop_unique", "reader_first"])
     idx = _indices(draft, chain)
     clues = list(draft.hop_clues) + [""] * (len(chain.hops) - len(draft.hop_clues))
     margins: list[float | None] = []
+    ranks: list[int | None] = []
+    reader_margins: list[float | None] = []
     for k, i in enumerate(idx):
         hop, clue = chain.hops[i], clues[i].strip()
         entry = k == 0 or hop.jumped
+        if entry or not clue:
+            ranks.append(None)
+            reader_margins.append(None)
         if not clue:
             margins.append(None)
             if not entry and ctx.relation_pins(chain.hops[idx[k - 1]], hop):
@@ -70,7 +85,31 @@ def check_hops(draft: Draft, chain: Chain, ctx: ClueContext, cfg: ValidationConf
         if m < cfg.hop_margin:
             rep.fails.append(("hop_ambiguous", f"hop {i} ({hop.title!r}): clue margin {m:.2f} < {cfg.hop_margin} "
                               f"over {len(cands)} candidates (also fits {who!r})"))
+        rank, rm, rwho = ctx.reader_rank(clue, hop.doc_id or "", cands)
+        ranks.append(rank)
+        reader_margins.append(rm)
+        if rank != 1 or rm < ctx.cfg.reader_margin:
+            rep.fails.append(("reader_not_first", f"hop {i} ({hop.title!r}): the engine's scorer ranks it {rank} "
+                              f"of {len(cands)} neighbours, margin {rm:.2f} < {ctx.cfg.reader_margin} "
+                              f"({rwho!r} scores as high)"))
     rep.details["hop_margins"] = margins
+    rep.details["reader_ranks"] = ranks
+    rep.details["reader_margins"] = reader_margins
+    return rep
+
+
+def check_hygiene(draft: Draft, chain: Chain, ctx: ClueContext | None) -> CheckReport:
+    """Every clue of the question reads as a clean description (``hygiene``); ``too_common`` needs the
+    corpus statistics of ``ctx``."""
+    rep = CheckReport(ran=["clue_hygiene"])
+    clues = list(draft.hop_clues)[: len(chain.hops)]
+    for i, clue in enumerate(clues):
+        c = clue.strip()
+        if not c:
+            continue
+        bad = hygiene.problem(c, ctx.stats if ctx else None, ctx.clue_terms(c) if ctx else None)
+        if bad is not None:
+            rep.fails.append((f"clue_{bad[0]}", f"hop {i} ({chain.hops[i].title!r}): {bad[1]}"))
     return rep
 
 
@@ -79,6 +118,7 @@ def check_shortcut(draft: Draft, chain: Chain, ctx: ClueContext) -> CheckReport:
     rep = CheckReport()
     if ctx.search is None:
         return rep
+    rep.ran.append("no_shortcut")
     idx = _indices(draft, chain)
     target = chain.hops[idx[-1]].doc_id
     found: list[str] = []
@@ -97,7 +137,7 @@ def check_shortcut(draft: Draft, chain: Chain, ctx: ClueContext) -> CheckReport:
 
 def check_on_chain(draft: Draft, chain: Chain, cfg: ValidationConfig) -> CheckReport:
     """Share of hops whose clue or relation words the question contains (half of them or more each)."""
-    rep = CheckReport()
+    rep = CheckReport(ran=["on_chain"])
     hops = used_hops(draft, chain)
     idx = _indices(draft, chain)
     qt = set(terms(draft.question))
@@ -118,13 +158,15 @@ def check_on_chain(draft: Draft, chain: Chain, cfg: ValidationConfig) -> CheckRe
 
 
 def chain_checks(draft: Draft, chain: Chain, ctx: ClueContext | None, cfg: ValidationConfig) -> CheckReport:
-    """All three checks; ``shortcut`` only fails the draft when ``cfg.shortcut == "reject"``."""
+    """All checks; ``shortcut`` only fails the draft when ``cfg.shortcut == "reject"``. ``ran`` names those
+    that ran: without a graph and search context only ``on_chain`` and the hygiene rules (no ``too_common``)."""
     out = CheckReport()
-    reps = [check_on_chain(draft, chain, cfg)]
+    reps = [check_on_chain(draft, chain, cfg), check_hygiene(draft, chain, ctx)]
     if ctx is not None:
         reps += [check_hops(draft, chain, ctx, cfg), check_shortcut(draft, chain, ctx)]
     for r in reps:
         out.details.update(r.details)
+        out.ran += r.ran
         for f in r.fails:
             if f[0] == "shortcut" and cfg.shortcut == "keep":
                 continue
@@ -151,7 +193,7 @@ def answer_kind(draft: Draft, chain: Chain, docs: dict[str, Document]) -> str:
 
 def check_answer_kind(draft: Draft, chain: Chain, docs: dict[str, Document]) -> CheckReport:
     """``concept_answer``: a question does not end on a generic concept page ("Galaxy", "Republic")."""
-    rep = CheckReport()
+    rep = CheckReport(ran=["not_concept"])
     kind = answer_kind(draft, chain, docs)
     rep.details["answer_kind"] = kind
     if kind == "concept":

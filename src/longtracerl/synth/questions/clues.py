@@ -18,8 +18,8 @@ next hit), so the reader can find them by searching.
 
 from __future__ import annotations
 
-import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,8 +28,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from longtracerl.corpus.stats import NoTermStats, TermStats, stats_for
 from longtracerl.records import Document, Hop
-from longtracerl.synth.questions.obfuscate import blur, page_terms
+from longtracerl.synth.questions import hygiene
+from longtracerl.synth.questions.obfuscate import blur
 from longtracerl.synth.questions.text import _WORD, STOPWORDS, terms
 
 MASK = "this entity"
@@ -40,6 +42,7 @@ _HEADER = re.compile(r"^(?:[A-Z][\w ()'/-]{0,40}|note|notes?\s?\d*):\s*")
 _CLAUSE = re.compile(r"\s*(?:[,;:()\[\]]|\s--\s|\s[–—]\s)\s*")
 _LEAD_DROP = frozenset("and but or which who whom whose while whereas that as so nor yet".split())
 _KEEP_END = frozenset({"it", "them", "him"})
+_K1, _B = 1.2, 0.75  # BM25 as tantivy scores it
 
 
 class ClueConfig(BaseModel):
@@ -57,6 +60,8 @@ class ClueConfig(BaseModel):
     prefer_weak: bool = Field(True, description="prefer clues whose own search does not rank the target 1st")
     unique_k: int = Field(10, ge=2, description="hits checked when a clue must be unique in the corpus")
     unique_margin: float = Field(0.2, ge=0.0, le=1.0, description="seed/jump clue: min fit margin over other hits")
+    reader_margin: float = Field(0.1, ge=0.0, le=1.0, description="second reader: the engine's BM25 must rank the "
+                                 "target first among the neighbours, ahead of the next by this share of its score")
 
 
 @dataclass
@@ -179,7 +184,7 @@ class ClueContext:
     """Graph, pages and corpus statistics shared by every chain of a run (pages and IDF are cached)."""
 
     def __init__(self, docstore: Any, graph: Any = None, search: Any = None, config: ClueConfig | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, stats: TermStats | None = None) -> None:
         self.docstore = docstore
         self.graph = graph
         self.search = search
@@ -187,10 +192,14 @@ class ClueContext:
         self.seed = seed
         self._docs: dict[str, Document | None] = {}
         self._terms: dict[str, frozenset[str]] = {}
-        self._idf: dict[str, float] = {}
-        searcher = getattr(search, "searcher", None)
-        self._df = getattr(searcher, "doc_freq", None)
-        self._n_docs = int(getattr(search, "_n_docs", 0) or 0) or (len(docstore) if hasattr(docstore, "__len__") else 0)
+        self._tf: dict[str, tuple[dict[str, int], int]] = {}
+        self._clue_terms: dict[str, list[str]] = {}
+        if stats is None:
+            if search is None and getattr(docstore, "dir", None) is None:
+                raise NoTermStats("ClueContext needs corpus statistics: pass a search backend, a DocStore or stats=")
+            stats = stats_for(search, docstore)
+        self.stats: TermStats = stats
+        self.hygiene_rejects: Counter[str] = Counter()  # candidate pieces dropped, by hygiene kind
 
     # ------------------------------------------------------------ pages and statistics
     def doc(self, doc_id: str | None) -> Document | None:
@@ -203,31 +212,80 @@ class ClueContext:
                 self._docs[doc_id] = None
         return self._docs[doc_id]
 
+    def _body(self, d: Document) -> str:
+        return f"{d.title}\n{d.text}"
+
     def doc_terms(self, doc_id: str) -> frozenset[str]:
+        """Index terms of a page as itself and blurred (a blurred clue still fits the page it came from)."""
         if doc_id not in self._terms:
-            d = self.doc(doc_id)
-            self._terms[doc_id] = page_terms(f"{d.title}\n{d.text}") if d is not None else frozenset()
+            self._page_tf(doc_id)
         return self._terms[doc_id]
 
+    def clue_terms(self, clue: str) -> list[str]:
+        """The clue's content words as index terms (the index's analyzer: stemmed), masks left out."""
+        ct = self._clue_terms.get(clue)
+        if ct is None:
+            words = " ".join(t for t in terms(clue) if t != "entity")
+            ct = self._clue_terms[clue] = list(dict.fromkeys(self.stats.analyze(words)))
+        return ct
+
     def idf(self, term: str) -> float:
-        if term not in self._idf:
-            df = 1
-            if self._df is not None:
-                try:
-                    df = int(self._df("body", term))
-                except Exception:  # an engine without this term's statistics: treat it as rare
-                    df = 1
-            n = max(self._n_docs, df, 1)
-            self._idf[term] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-        return self._idf[term]
+        return self.stats.idf(term)
 
     def fit(self, clue_terms: list[str], doc_id: str) -> float:
-        """IDF mass of ``clue_terms`` found in the page over their total mass."""
+        """IDF mass of ``clue_terms`` (index terms) found in the page over their total mass. The clue writer
+        and the validators weigh words by corpus IDF; the solver, which has no corpus statistics, by length
+        (``solver.length_fit``)."""
         total = sum(self.idf(t) for t in clue_terms)
         if total <= 0:
             return 0.0
         have = self.doc_terms(doc_id)
         return sum(self.idf(t) for t in clue_terms if t in have) / total
+
+    # ------------------------------------------------------------ the second reader
+    def _page_tf(self, doc_id: str) -> tuple[dict[str, int], int]:
+        """Term counts of a page as the index counts them, plus (once) the terms only its blurred form has,
+        so blurred numbers and dates match the page's blurred form; and the page length in terms."""
+        if doc_id not in self._tf:
+            d = self.doc(doc_id)
+            if d is None:
+                self._tf[doc_id] = ({}, 0)
+                self._terms[doc_id] = frozenset()
+            else:
+                toks = self.stats.analyze(self._body(d))
+                tf = dict(Counter(toks))
+                for t in self.stats.analyze(blur(self._body(d))):
+                    tf.setdefault(t, 1)
+                self._tf[doc_id] = (tf, len(toks))
+                self._terms[doc_id] = frozenset(tf)
+        return self._tf[doc_id]
+
+    def bm25(self, query_terms: list[str], doc_id: str) -> float:
+        """The search engine's own scorer (BM25, k1=1.2, b=0.75, IDF from the same statistics)."""
+        tf, dl = self._page_tf(doc_id)
+        norm = _K1 * (1 - _B + _B * dl / max(self.stats.avg_len, 1e-9))
+        return sum(self.idf(t) * tf[t] * (_K1 + 1) / (tf[t] + norm) for t in query_terms if t in tf)
+
+    def reader_rank(self, clue: str, target_doc: str, cands: list[tuple[str, str]]) -> tuple[int, float, str | None]:
+        """A second reader: the engine's scorer ranks the candidates against the clue as a reader would type
+        it (masks left out). Returns the target's rank, its relative margin over the best other candidate
+        ``(s_target - s_other) / s_target`` (negative when another ranks first) and that candidate's title."""
+        q = list(dict.fromkeys(self.stats.analyze(re.sub(r"\b(?:this|another) entity\b", " ", clue))))
+        st = self.bm25(q, target_doc)
+        best, who, above = 0.0, None, 0
+        for did, title in cands:
+            if did == target_doc:
+                continue
+            s = self.bm25(q, did)
+            above += s >= st
+            if s > best:
+                best, who = s, title
+        margin = (st - best) / st if st > 0 else -1.0
+        return 1 + above, round(margin, 3), who
+
+    def reader_ok(self, clue: str, target_doc: str, cands: list[tuple[str, str]]) -> bool:
+        rank, m, _ = self.reader_rank(clue, target_doc, cands)
+        return rank == 1 and m >= self.cfg.reader_margin
 
     # ------------------------------------------------------------ candidates
     def node(self, hop: Hop) -> int | None:
@@ -329,6 +387,9 @@ class ClueContext:
                     continue
                 if contains_any(s, forbidden) or contains_any(s, masked_self) or contains_any(s, masked_other):
                     continue
+                if (bad := hygiene.problem(s, self.stats, self.clue_terms(s))) is not None:
+                    self.hygiene_rejects[bad[0]] += 1
+                    continue
                 if s not in out:
                     out.append(s)
         return out
@@ -350,7 +411,7 @@ class ClueContext:
         return None, hits
 
     def margin(self, clue: str, target_doc: str, cands: list[tuple[str, str]]) -> tuple[float, str | None]:
-        ct = terms(clue)
+        ct = self.clue_terms(clue)
         ft = self.fit(ct, target_doc)
         best, who = 0.0, None
         for did, title in cands:
@@ -384,6 +445,13 @@ class ClueContext:
             m, who, _ = max(scored, key=lambda x: x[0])
             return ClueFailure("hop_ambiguous", f"hop {target.title!r}: best clue margin {m:.2f} < "
                                f"{self.cfg.hop_margin} (fits {who!r} too; {len(cands)} candidates)")
+        read = [x for x in ok if self.reader_ok(x[2], target.doc_id or "", cands)]
+        if not read:
+            r_rank, rm, who = self.reader_rank(ok[0][2], target.doc_id or "", cands)
+            return ClueFailure("reader_not_first", f"hop {target.title!r}: the engine's scorer ranks the target "
+                               f"{r_rank} among {len(cands)} neighbours (margin {rm:.2f}; {who!r} scores as high) "
+                               f"for every clue that passes the IDF margin")
+        ok = read
         ok.sort(key=lambda x: -x[0])
         weak: list[ClueChoice] = []
         strong: list[ClueChoice] = []

@@ -8,6 +8,7 @@ from typing import Any
 
 from longtracerl.llm.base import ChatLLM
 from longtracerl.records import Chain, Document, Usage
+from longtracerl.synth.questions.clues import ClueContext
 from longtracerl.synth.questions.template import suggest_answer
 from longtracerl.synth.questions.validate import Draft, parse_draft
 
@@ -39,6 +40,8 @@ class LLMQuestionWriter:
     """``adraft(chain, docs, feedback) -> (Draft | None, raw text, usage)``; the runner validates and retries."""
 
     backend = "llm"
+    deterministic = False  # sampled: a retry (with the rejection fed back) may do better
+    clues: ClueContext | None = None  # no graph and search of its own: the runner's are used
 
     def __init__(self, llm: ChatLLM, *, prompt_version: str = "v2", doc_chars: int = 700,
                  temperature: float = 0.7, max_tokens: int = 256, structured: bool = True) -> None:

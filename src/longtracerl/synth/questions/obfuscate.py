@@ -38,6 +38,7 @@ _NUMBER = re.compile(r"(?<![\w.,/-])((?:about|around|some|nearly|almost|approxim
                      r"(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s*%|\s+(?:million|billion|trillion))?(?![\w,]\d|[A-Za-z/\d-])"
                      r"(?!\s*(?:B\.?\s?C|A\.?\s?D|BCE|CE)\b)")
 _CAPS = re.compile(r"\b([A-Z])([A-Z]{2,})\b")
+_DETERMINER = re.compile(r"\b(?:the|a|an|its|their|his|her|these|those|this|our|whose)\s+$", re.I)
 _SMALL = 20  # counts below this stay exact (rounding "3 children" would read oddly and blurs nothing)
 
 
@@ -73,6 +74,8 @@ def _number(m: re.Match[str]) -> str:
     whole, frac, unit = m.group(3), m.group(4) or "", (m.group(5) or "").strip()
     value = float(whole.replace(",", "") + frac)
     lead = hedge or "about "
+    if not hedge and _DETERMINER.search(m.string, 0, m.start()):
+        return m.group(0)  # "one of the 50 states": "the about 50 states" is no English, so it stays
     if unit == "%":
         return f"{lead}{int(round(value))}%" if value >= 1 else "under 1%"
     if unit:  # "3.2 million": already a round figure

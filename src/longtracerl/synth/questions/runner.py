@@ -7,16 +7,15 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from longtracerl.io import JsonlAppender, iter_jsonl, rewrite_in_order
+from longtracerl.io import JsonlAppender, iter_jsonl, rewrite_in_order, write_records
 from longtracerl.llm.base import LLMError
 from longtracerl.records import Chain, Document, Question, Rejection, Usage, WriterInfo
 from longtracerl.synth.questions.checks import chain_checks, check_answer_kind
 from longtracerl.synth.questions.clues import ClueContext, ClueFailure
-from longtracerl.synth.questions.template import TemplateQuestionWriter
 from longtracerl.synth.questions.validate import Draft, ValidationConfig, used_hops, validate
 from longtracerl.synth.rubrics import rubric_entities
 
@@ -25,11 +24,27 @@ BASIC_CHECKS = ("fields", "question_length", "answer_short", "answer_in_last_doc
                 "gold_from_chain", "hop_coverage")
 
 
+class QuestionWriter(Protocol):
+    """What the runner needs of a writer (template or LLM): one draft per call, or a ``ClueFailure`` (the
+    writer's own named rejection), or None for an unparsable reply; ``deterministic`` writers get one attempt
+    (a retry would repeat the draft); ``clues`` is the writer's graph and search context, if it has one."""
+
+    backend: str
+    model: str
+    prompt_version: str
+    deterministic: bool
+    clues: ClueContext | None
+
+    async def adraft(self, chain: Chain, docs: dict[str, Document], feedback: str = "",
+                     seed: int = 0) -> tuple[Draft | ClueFailure | None, str, Usage]: ...
+
+
 class QuestionStats(BaseModel):
     accepted: int = 0
     rejected: int = 0
     skipped_done: int = 0
     kept_shortcut: int = 0  # accepted although one search finds the answer's page (validation.shortcut=keep)
+    hygiene_pieces_dropped: dict[str, int] = Field(default_factory=dict)  # template clue candidates, by kind
     llm_calls: int = 0
     reasons: dict[str, int] = Field(default_factory=dict)
     usage: Usage = Field(default_factory=Usage)
@@ -43,7 +58,7 @@ def _seed(chain_id: str, attempt: int) -> int:
     return int(hashlib.sha1(f"{chain_id}:{attempt}".encode()).hexdigest()[:8], 16)
 
 
-async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationConfig,
+async def write_one(chain: Chain, docstore: Any, writer: QuestionWriter, cfg: ValidationConfig,
                     max_attempts: int = 3, clues: ClueContext | None = None,
                     aliases_of: AliasesOf | None = None) -> tuple[Question | Rejection, int, Usage]:
     """One chain -> an accepted Question or a Rejection with the last reason; returns LLM calls and usage.
@@ -51,7 +66,7 @@ async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationCon
     ``clues`` (graph + search) enables the ``hop_ambiguous`` and ``shortcut`` checks; ``off_chain`` always runs.
     ``aliases_of(title)``: other names of a chain entity (e.g. the graph's), kept as rubric aliases.
     """
-    if clues is None and isinstance(writer, TemplateQuestionWriter):
+    if clues is None:
         clues = writer.clues
     docs: dict[str, Document] = {}
     for h in chain.hops:
@@ -61,38 +76,34 @@ async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationCon
                               detail=f"hop {h.title!r} doc {h.doc_id!r}", attempts=0), 0, Usage())
         docs[d.doc_id] = d
     usage, calls, feedback, last = Usage(), 0, "", ("no_attempt", "")
-    is_template = isinstance(writer, TemplateQuestionWriter)
-    for attempt in range(1, (1 if is_template else max_attempts) + 1):
-        draft: Draft | None
-        if is_template:
-            made = writer.draft(chain, docs)
-            if isinstance(made, ClueFailure):
-                last = (made.reason, made.detail)
-                break
-            draft = made
-        else:
-            try:
-                calls += 1
-                draft, raw, u = await writer.adraft(chain, docs, feedback, seed=_seed(chain.chain_id, attempt))
-                usage = usage.add(u)
-            except LLMError as e:
-                last = ("llm_error", str(e))
-                feedback = ""
-                continue
-            if draft is None:
-                last = ("unparsable", raw[:200])
-                feedback = "the reply was not the requested JSON object"
-                continue
+    n_attempts = 1 if writer.deterministic else max_attempts  # a deterministic writer would repeat itself
+    for attempt in range(1, n_attempts + 1):
+        try:
+            calls += 0 if writer.deterministic else 1
+            made, raw, u = await writer.adraft(chain, docs, feedback, seed=_seed(chain.chain_id, attempt))
+            usage = usage.add(u)
+        except LLMError as e:
+            last = ("llm_error", str(e))
+            feedback = ""
+            continue
+        if isinstance(made, ClueFailure):  # the writer found no way to pin a hop: its reason is the rejection
+            last = (made.reason, made.detail)
+            break
+        if made is None:
+            last = ("unparsable", raw[:200])
+            feedback = "the reply was not the requested JSON object"
+            continue
+        draft = made
         kind = check_answer_kind(draft, chain, docs)
         fails = validate(draft, chain, docs, cfg) + kind.fails
         details: dict[str, Any] = dict(kind.details)
+        ran: list[str] = []
         if not fails:
             rep = chain_checks(draft, chain, clues, cfg)
-            fails, details = rep.fails, {**details, **rep.details}
+            fails, details, ran = rep.fails, {**details, **rep.details}, [*kind.ran, *rep.ran]
         if not fails:
-            passed = [*BASIC_CHECKS, "on_chain"] + (["hop_unique"] if details.get("hops_checked") else [])
-            if clues is not None and not details.get("shortcut"):
-                passed.append("no_shortcut")
+            # only the checks that ran; a shortcut kept by policy (shortcut=keep) did not pass its check
+            passed = [*BASIC_CHECKS, *(c for c in ran if not (c == "no_shortcut" and details.get("shortcut")))]
             clue_list = (list(draft.hop_clues) + [""] * len(chain.hops))[: len(chain.hops)]
             gold = list(dict.fromkeys(draft.gold_entities))
             rubrics, rubric_aliases = rubric_entities(gold, aliases_of)
@@ -108,11 +119,35 @@ async def write_one(chain: Chain, docstore: Any, writer: Any, cfg: ValidationCon
         last = fails[0]
         feedback = "; ".join(f"{r} ({d})" for r, d in fails)
     rej = Rejection(item_id=chain.chain_id, stage="questions", reason=last[0], detail=last[1][:500],
-                    attempts=1 if is_template else max_attempts)
+                    attempts=n_attempts)
     return rej, calls, usage
 
 
-async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Any, out_path: Path | str,
+def _cap_per_answer(out_path: Path | str, rejects_path: Path | str, cap: int) -> int:
+    """Keep the first ``cap`` questions (in chain order) of each answer entity (the last gold page); the rest
+    become ``answer_repeated`` rejections. Deterministic (it reads the ordered file) and idempotent on rerun."""
+    rows = [o for _, o in iter_jsonl(out_path)]
+    seen: Counter[str] = Counter()
+    keep: list[dict[str, Any]] = []
+    dropped: list[Rejection] = []
+    for o in rows:
+        key = (o.get("gold_doc_ids") or [o.get("answer", "")])[-1]
+        seen[key] += 1
+        if seen[key] > cap:
+            dropped.append(Rejection(item_id=o["chain_id"], stage="questions", reason="answer_repeated",
+                                     detail=f"{cap} questions already end at {key!r}", attempts=0))
+        else:
+            keep.append(o)
+    if dropped:
+        write_records(out_path, keep)
+        rej = JsonlAppender(rejects_path, "item_id")
+        for r in dropped:
+            rej.write(r)
+        rej.close()
+    return len(dropped)
+
+
+async def write_questions(chains: Sequence[Chain], docstore: Any, writer: QuestionWriter, out_path: Path | str,
                           rejects_path: Path | str, *, concurrency: int = 8, max_attempts: int = 3,
                           validation: ValidationConfig | None = None, progress: bool = True,
                           clues: ClueContext | None = None, aliases_of: AliasesOf | None = None) -> QuestionStats:
@@ -180,8 +215,16 @@ async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Any, o
         rej.close()
         if bar is not None:
             bar.stop()
+    if clues is None:
+        clues = writer.clues
+    if clues is not None:
+        stats.hygiene_pieces_dropped = dict(sorted(clues.hygiene_rejects.items()))
     order = [c.chain_id for c in chains]
     rewrite_in_order(out_path, "chain_id", order)
+    if cfg.max_per_answer:
+        capped = _cap_per_answer(out_path, rejects_path, cfg.max_per_answer)
+        stats.accepted -= capped
+        stats.rejected += capped
     if Path(rejects_path).exists():
         rewrite_in_order(rejects_path, "item_id", order)
         stats.reasons = dict(Counter(o.get("reason", "") for _, o in iter_jsonl(rejects_path)

@@ -18,8 +18,25 @@ import hashlib
 import re
 from typing import Any, Literal
 
-from longtracerl.records import Chain, Document, Hop
-from longtracerl.synth.questions.clues import ClueChoice, ClueConfig, ClueContext, ClueFailure, name_variants
+from longtracerl.corpus.stats import MemoryTermStats
+from longtracerl.records import Chain, Document, Hop, Usage
+from longtracerl.synth.questions.clues import (
+    ClueChoice,
+    ClueConfig,
+    ClueContext,
+    ClueFailure,
+    contains_any,
+    name_variants,
+)
+from longtracerl.synth.questions.phrasing import (
+    Phrasing,
+    article,
+    entry_step,
+    move_step,
+    page_type,
+    question,
+    render_clue,
+)
 from longtracerl.synth.questions.validate import Draft
 
 PROMPT_VERSION = "template-v3"
@@ -35,24 +52,26 @@ _VERB_PHRASE = re.compile(r"\b(with|to|in|of|by|from|on|at|for|into)$")
 _AS_VERB = {"independence from": "gained independence from"}
 
 
-def relation_phrase(hop: Hop) -> str:
-    """How the move into ``hop`` reads: the relation only; the clue that pins the target follows it."""
+def relation_phrase(hop: Hop, noun: str = "entity") -> str:
+    """How the move into ``hop`` reads: the relation only, the target named by ``noun`` (its type words); the
+    clue that pins the target follows it."""
+    a = f"{article(noun)} {noun}"
     rel = (hop.relation or "").strip().replace("_", " ")
     if not rel or rel == "mentions":
-        return "go to an entity its page mentions"
+        return f"go to {a} its page mentions"
     if rel.endswith("(inverse)"):  # the edge's target has the relation to the current entity
         base = rel.removesuffix("(inverse)").strip()
         base = _AS_VERB.get(base, base)
         if base.endswith(" of"):  # "dependency of" -> "an entity that is a dependency of it"
-            return f"go to an entity that is a {base} it"
+            return f"go to {a} that is a {base} it"
         if _VERB_PHRASE.search(base):  # "shares a border with" -> "an entity that shares a border with it"
-            return f"go to an entity that {base} it"
-        return f"go to an entity whose {base} it is"  # "largest export partner" -> "... whose ... it is"
+            return f"go to {a} that {base} it"
+        return f"go to {a} whose {base} it is"  # "largest export partner" -> "... whose ... it is"
     rel = _AS_VERB.get(rel, rel)
     if rel.endswith(" of") and len(rel.split()) <= 3 and not rel.split()[0].endswith(("s", "ed")):
-        return f"go to the entity it is a {rel}"  # "dependency of" -> "the entity it is a dependency of"
+        return f"go to the {noun} it is a {rel}"  # "dependency of" -> "the entity it is a dependency of"
     if _VERB_PHRASE.search(rel):  # "shares a border with" -> "an entity it shares a border with"
-        return f"go to an entity it {rel}"
+        return f"go to {a} it {rel}"
     return f"go to its {rel}"  # a noun phrase: "largest export partner", "director"
 
 
@@ -77,19 +96,6 @@ def jump_segment(chain: Chain) -> list[int]:
     return list(range(*best))
 
 
-def step_text(hop: Hop, clue: str, *, first: bool, jumped: bool) -> str:
-    """One step of the question; the clue is quoted (so the record shows where it is) but is a blurred
-    description, not a quotation of the page."""
-    said = f'the entity described thus: "{clue}"'
-    if not clue and not first and not jumped:  # pinned by its relation alone
-        return f"Next, {relation_phrase(hop)}."
-    if first:
-        return f"Start with {said}."
-    if jumped:
-        return f"Then set that entity aside and start again from {said}."
-    return f'Next, {relation_phrase(hop)}, namely the one described thus: "{clue}".'
-
-
 class _DictStore:
     def __init__(self, docs: dict[str, Document]) -> None:
         self.docs = docs
@@ -109,6 +115,7 @@ class TemplateQuestionWriter:
     backend = "template"
     model = ""
     prompt_version = PROMPT_VERSION
+    deterministic = True
 
     def __init__(self, clues: ClueContext | None = None, *, jump_mode: JumpMode = "restart",
                  min_cut_hops: int = 2, max_last_tries: int = 6) -> None:
@@ -120,7 +127,22 @@ class TemplateQuestionWriter:
     def _ctx(self, docs: dict[str, Document]) -> ClueContext:
         if self.clues is not None:
             return self.clues
-        return ClueContext(_DictStore(docs), config=ClueConfig())
+        # no corpus: the chain's own pages are the statistics (a writer without clues cannot check hops anyway)
+        return ClueContext(_DictStore(docs), config=ClueConfig(), stats=MemoryTermStats(docs.values()))
+
+    @staticmethod
+    def type_words(doc: Document | None, forbidden: list[str]) -> str:
+        """The entity's type words from its page, checked like a clue: "entity" when the page gives none or
+        when they would name a chain entity or the answer."""
+        t = page_type(doc)
+        if not t or contains_any(t, forbidden):
+            return "entity"
+        return t
+
+    async def adraft(self, chain: Chain, docs: dict[str, Document], feedback: str = "",
+                     seed: int = 0) -> tuple[Draft | ClueFailure, str, Usage]:
+        """The runner's interface (``QuestionWriter``): the draft, no raw text, no LLM usage."""
+        return self.draft(chain, docs), "", Usage()
 
     def draft(self, chain: Chain, docs: dict[str, Document]) -> Draft | ClueFailure:
         ctx = self._ctx(docs)
@@ -133,13 +155,17 @@ class TemplateQuestionWriter:
                                    f"< {self.min_cut_hops}")
         hops = [chain.hops[i] for i in idx]
         last = docs.get(hops[-1].doc_id or "") or ctx.doc(hops[-1].doc_id)
-        answer, ask = hops[-1].title, "Which entity is the last one reached? Give its name."
+        answer = hops[-1].title
         start = int(hashlib.sha1(chain.chain_id.encode()).hexdigest()[:8], 16)
         if (found := suggest_answer(last, start)) is not None:
-            answer, ask = found[1], f"What is the {found[0]} of the last entity reached?"
+            answer = found[1]
         names = {h.entity_id: name_variants(h.title, ctx.aliases(h)) for h in hops}
         all_names = [n for h in hops for n in names[h.entity_id]]
-        parts: list[str] = []
+        forbidden_all = [answer] if answer != hops[-1].title else []
+        types = [self.type_words(docs.get(h.doc_id or "") or ctx.doc(h.doc_id), all_names + forbidden_all)
+                 for h in hops]
+        ph = Phrasing.pick(chain.chain_id)
+        attr = found[0] if found is not None else None
         clues: list[ClueChoice] = []
         last_options: list[ClueChoice] = []
         for k, hop in enumerate(hops):
@@ -167,18 +193,28 @@ class TemplateQuestionWriter:
                 res.detail = f"hop {idx[k]}: {res.detail}"
                 return res
             clues.append(res)
-            parts.append(step_text(hop, res.text, first=first, jumped=jumped))
-        question = " ".join(parts) + " " + ask
+
+        def render() -> str:
+            steps = []
+            for k, (hop, c) in enumerate(zip(hops, clues, strict=True)):
+                shown = render_clue(c.text) if c.text else ""
+                if k == 0 or hop.jumped:
+                    steps.append(entry_step(types[k], shown, ph, restart=k > 0))
+                else:
+                    rel = relation_phrase(hop, types[k]).removeprefix("go to ")
+                    steps.append(move_step(rel, shown, ph, k, last=k == len(hops) - 1))
+            return question(steps, attr, types[-1], ph)
+
+        q_text = render()
         # the whole question must not find the answer's page in one search either: try weaker last clues
         for alt in last_options[1:self.max_last_tries]:
-            if not ctx.finds_first(question, hops[-1].doc_id):
+            if not ctx.finds_first(q_text, hops[-1].doc_id):
                 break
             clues[-1] = alt
-            parts[-1] = step_text(hops[-1], alt.text, first=False, jumped=False)
-            question = " ".join(parts) + " " + ask
+            q_text = render()
         hop_clues = [""] * len(chain.hops)
         for i, c in zip(idx, clues, strict=True):
-            hop_clues[i] = c.text
+            hop_clues[i] = render_clue(c.text) if c.text else ""  # as the question shows it
         info: dict[str, Any] = {
             "hops_used": idx,
             "jump_mode": (self.jump_mode if has_jump else "none"),
@@ -188,6 +224,7 @@ class TemplateQuestionWriter:
             "clue_global_rank": [c.global_rank for c in clues],
             "clue_kinds": [c.kind for c in clues],
             "checked_candidates": ctx.graph is not None or ctx.search is not None,
+            "type_words": types,
         }
-        return Draft(question=question, answer=answer, gold_entities=[h.title for h in hops],
+        return Draft(question=q_text, answer=answer, gold_entities=[h.title for h in hops],
                      hop_clues=hop_clues, info=info)

@@ -27,6 +27,8 @@ class ValidationConfig(BaseModel):
                                 "words must appear in the question")
     same_tail_hops: int = Field(4, ge=0, description="repeated_tail: a chain whose last N entities (the answer and "
                                 "the way to it) equal an earlier chain's is dropped; 0 keeps every one")
+    max_per_answer: int = Field(2, ge=0, description="answer_repeated: at most N kept questions per answer entity, "
+                                "the first ones in chain order; 0: no limit")
 
 
 class Draft(BaseModel):
@@ -46,27 +48,24 @@ def _has(haystack_norm: str, needle: str) -> bool:
 
 
 def parse_draft(text: str) -> Draft | None:
-    """The first JSON object in ``text`` with question/answer/gold_entities, or None."""
+    """The first JSON object in ``text`` with question/answer, or None (``json.JSONDecoder.raw_decode`` reads
+    one object from each ``{``, whatever text surrounds it)."""
+    dec = json.JSONDecoder()
     for m in re.finditer(r"\{", text):
-        depth = 0
-        for j in range(m.start(), len(text)):
-            depth += {"{": 1, "}": -1}.get(text[j], 0)
-            if depth == 0:
-                try:
-                    obj: Any = json.loads(text[m.start():j + 1])
-                except json.JSONDecodeError:
-                    break
-                if isinstance(obj, dict) and "question" in obj and "answer" in obj:
-                    ents = obj.get("gold_entities") or []
-                    if not isinstance(ents, list):
-                        ents = [ents]
-                    clues = obj.get("hop_clues") or []
-                    if not isinstance(clues, list):
-                        clues = [clues]
-                    return Draft(question=str(obj["question"]), answer=str(obj["answer"]),
-                                 gold_entities=[str(e) for e in ents if str(e).strip()],
-                                 hop_clues=[str(c) for c in clues])
-                break
+        try:
+            obj, _ = dec.raw_decode(text, m.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and "question" in obj and "answer" in obj:
+            ents = obj.get("gold_entities") or []
+            if not isinstance(ents, list):
+                ents = [ents]
+            clues = obj.get("hop_clues") or []
+            if not isinstance(clues, list):
+                clues = [clues]
+            return Draft(question=str(obj["question"]), answer=str(obj["answer"]),
+                         gold_entities=[str(e) for e in ents if str(e).strip()],
+                         hop_clues=[str(c) for c in clues])
     return None
 
 
