@@ -32,6 +32,7 @@ def load_knowledge(world: str) -> Knowledge:
     """The docstore, graph and search of ``world`` ('sample', or a build config whose world: section names them)."""
     from longtracerl.config import BuildConfig
     from longtracerl.pipeline.context import RunContext
+    from longtracerl.twin.brain import Knowledge
 
     cfg = BuildConfig() if world == "sample" else BuildConfig.load(world)
     ctx = RunContext.__new__(RunContext)  # the world only: no run directory is created
