@@ -108,6 +108,9 @@ def twin(tmp: Path, name: str, world: Path | str, scale: float, memory: Path, **
     return Server(args, tmp / f"{name}.log")
 
 
+HOPS = ["--set", "walk.hops=3"]
+
+
 def build_cmd(out: Path, name: str, urls: list[str], walks: int, tok: Path, world: Path | None, max_tokens: int,
               *extra: str) -> list[str]:
     cmd = CLI + ["build", "--preset", "paper", "--llm", "openai", "--model", "twin", "--tokenizer", str(tok),
@@ -154,13 +157,13 @@ def yield_line(d: Path) -> str:
             f"{count(d / 'trajectories.jsonl')} solved -> {count(d / 'samples.jsonl')} samples")
 
 
-def part_served(tmp: Path, world: Path, tok: Path, walks: int, scale: float, max_tokens: int, label: str) -> None:
-    hops = 8
-    print(f"\n== served path: paper preset, {walks} walks, 2Wiki world, capacity 32, 30B latencies x{scale} "
-          f"({label}); {load()}", flush=True)
+def part_served(tmp: Path, world: Path, tok: Path, walks: int, scale: float, max_tokens: int, label: str,
+                hops: int) -> None:
+    print(f"\n== served path: paper preset ({hops} moves per walk), {walks} walks, 2Wiki world, capacity 32, "
+          f"30B latencies x{scale} ({label}); {load()}", flush=True)
     wcfg = yaml.safe_load(world.read_text())["world"]
     for mode in ("local index", "search_url"):
-        name = f"served-{label}-{mode.split()[0]}"
+        name = f"served-{label.replace(' ', '-')}-{mode.split()[0]}"
         search = None
         extra: list[str] = []
         if mode == "search_url":
@@ -169,7 +172,8 @@ def part_served(tmp: Path, world: Path, tok: Path, walks: int, scale: float, max
             extra = ["--set", f"world.search_url={search.url}"]
         tw = twin(tmp, name, world, scale, tmp / f"{name}.sqlite")
         try:
-            wall = run(build_cmd(tmp / "runs", name, [tw.url], walks, tok, world, max_tokens, *extra),
+            wall = run(build_cmd(tmp / "runs", name, [tw.url], walks, tok, world, max_tokens,
+                                 "--set", f"walk.hops={hops}", *extra),
                        tmp / f"{name}.log")
             st = tw.stats()
         finally:
@@ -219,13 +223,14 @@ def part_pool(tmp: Path, world: Path, tok: Path, walks: int, max_tokens: int) ->
     print(f"\n== pool: two twins, one failing 1/3 of its requests (503), {walks} walks; {load()}", flush=True)
     tw = twin(tmp, "ref", world, 0.0, tmp / "ref.sqlite")
     try:
-        run(build_cmd(tmp / "runs", "ref", [tw.url], walks, tok, world, max_tokens), tmp / "ref-build.log")
+        run(build_cmd(tmp / "runs", "ref", [tw.url], walks, tok, world, max_tokens, *HOPS), tmp / "ref-build.log")
     finally:
         tw.stop()
     good = twin(tmp, "good", world, 0.0, tmp / "pool.sqlite")
     bad = twin(tmp, "bad", world, 0.0, tmp / "pool.sqlite", fail_rate=0.333, seed=7)
     try:
-        run(build_cmd(tmp / "runs", "pool", [good.url, bad.url], walks, tok, world, max_tokens), tmp / "pool-build.log")
+        run(build_cmd(tmp / "runs", "pool", [good.url, bad.url], walks, tok, world, max_tokens, *HOPS),
+            tmp / "pool-build.log")
         sg, sb = good.stats(), bad.stats()
     finally:
         good.stop()
@@ -244,7 +249,7 @@ def part_kill(tmp: Path, world: Path, tok: Path, walks: int, max_tokens: int, re
     print(f"\n== kill -9 during the agent stage, rerun; {walks} walks; {load()}", flush=True)
     tw = twin(tmp, "kill", world, 0.05, tmp / "kill.sqlite")
     try:
-        cmd = build_cmd(tmp / "runs", "killed", [tw.url], walks, tok, world, max_tokens)
+        cmd = build_cmd(tmp / "runs", "killed", [tw.url], walks, tok, world, max_tokens, *HOPS)
         run_dir = tmp / "runs" / "killed"
         with (tmp / "killed-1.log").open("w") as f:
             p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
@@ -304,6 +309,8 @@ def main() -> None:
     ap.add_argument("--pool-walks", type=int, default=40)
     ap.add_argument("--time-scale", type=float, default=0.2)
     ap.add_argument("--max-tokens", type=int, default=8192)
+    ap.add_argument("--hops", type=int, default=3, help="moves per walk of the served part (the paper's 8 leave "
+                    "195 of 200 walks dead-ended on the 2Wiki dev-500 graph)")
     ap.add_argument("--label", default="before the async fix")
     ap.add_argument("--keep", default=None, help="work directory to keep (default: a temporary one)")
     a = ap.parse_args()
@@ -321,7 +328,7 @@ def main() -> None:
         world = wiki_world(tmp / "wiki")
     ref = None
     if "served" in parts:
-        part_served(tmp, world, tok, a.walks, a.time_scale, a.max_tokens, a.label)
+        part_served(tmp, world, tok, a.walks, a.time_scale, a.max_tokens, a.label, a.hops)
     if "pool" in parts or "kill" in parts:
         ref = part_pool(tmp, world, tok, a.pool_walks, a.max_tokens)
     if "kill" in parts and ref is not None:
