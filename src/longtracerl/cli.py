@@ -33,10 +33,11 @@ def _register_all() -> None:
     from longtracerl.reward import commands as reward_cmds
     from longtracerl.synth import commands as synth_cmds
     from longtracerl.train import commands as train_cmds
+    from longtracerl.twin import commands as twin_cmds
     from longtracerl.view import commands as view_cmds
 
     for mod in (reward_cmds, corpus_cmds, graph_cmds, llm_cmds, synth_cmds, pipeline_cmds, train_cmds, eval_cmds,
-                view_cmds):
+                view_cmds, twin_cmds):
         mod.register(app)
     schema_cmds.register(app)
 

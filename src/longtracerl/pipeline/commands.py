@@ -35,6 +35,18 @@ def register(app: typer.Typer) -> None:
         judge_prompt_file: str = typer.Option(None, "--judge-prompt-file", help="Judge template for the solve "
                                               "filter ({question} {response} {correct_answer})."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Rehearse: every LLM role played by a twin (serve-twin), "
+                                     "the whole build into a scratch directory, then the cost of the real run."),
+        twin_url: str = typer.Option(None, "--twin-url", help="With --dry-run: a running serve-twin (.../v1) instead "
+                                     "of one started here (needed when Ray workers run on other machines)."),
+        twin_token: str = typer.Option(None, "--twin-token", envvar="LONGTRACERL_TWIN_TOKEN",
+                                       help="With --twin-url: its bearer token."),
+        capacity: int = typer.Option(32, "--capacity", help="With --dry-run: sequences your endpoint runs at once "
+                                     "(vLLM max_num_seqs x replicas) for the wall-time forecast."),
+        latency: list[str] = typer.Option(None, "--latency", help="With --dry-run: ROLE=SECONDS per call of your model "
+                                          "(chooser, writer, agent, judge) [0.3, 3, 1.5, 0.4: a 30B-class model]."),
+        scratch: Path = typer.Option(None, "--scratch", help="With --dry-run: parent of the scratch run directory "
+                                     "[a new temporary directory]."),
     ) -> None:
         """Build a long-context RL training set (resumable: rerun the same command after any interruption)."""
         from rich.console import Console
@@ -58,6 +70,10 @@ def register(app: typer.Typer) -> None:
         except (ValueError, OSError) as e:
             console.print(f"[red]error:[/] bad build config: {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        if dry_run:
+            _dry_run(cfg, console, twin_url=twin_url, token=twin_token, capacity=capacity, latency=latency,
+                     scratch=scratch, quiet=quiet)
+            return
         try:
             check_build(cfg)
         except ValueError as e:  # PresetError, or a bad judge prompt file
@@ -126,3 +142,25 @@ def register(app: typer.Typer) -> None:
             console.print(f"  {ctx.dir}/ (samples.jsonl, export/, report/index.html)", highlight=False)
         if cur is not None:
             console.print(f"  {cur}/ (the length curriculum)", highlight=False)
+
+
+def _dry_run(cfg: object, console: object, *, twin_url: str | None, token: str | None, capacity: int,
+             latency: list[str] | None, scratch: Path | None, quiet: bool) -> None:
+    """``build --dry-run``: the build against a twin in a scratch directory, then the cost tables."""
+    from longtracerl.io import JsonlError
+    from longtracerl.pipeline.context import ConfigMismatch
+    from longtracerl.twin.commands import parse_pairs
+    from longtracerl.twin.dry_run import dry_run, print_forecast
+
+    lat = parse_pairs(latency, "--latency")
+    try:
+        fc, run_dir = dry_run(cfg, twin_url=twin_url, token=token, capacity=capacity, latency=lat,  # type: ignore[arg-type]
+                              scratch=scratch, progress=not quiet, log=console.print)  # type: ignore[attr-defined]
+    except (ConfigMismatch, JsonlError, FileNotFoundError, ValueError, OSError) as e:
+        console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)  # type: ignore[attr-defined]
+        raise typer.Exit(1) from None
+    print_forecast(fc, console)
+    import json
+
+    (run_dir / "dry_run.json").write_text(json.dumps(fc, indent=2))
+    console.print(f"scratch run (samples, report, dry_run.json): {run_dir}", highlight=False)  # type: ignore[attr-defined]

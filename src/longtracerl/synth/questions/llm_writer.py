@@ -44,7 +44,7 @@ class LLMQuestionWriter:
     clues: ClueContext | None = None  # no graph and search of its own: the runner's are used
 
     def __init__(self, llm: ChatLLM, *, prompt_version: str = "v2", doc_chars: int = 700,
-                 temperature: float = 0.7, max_tokens: int = 256, structured: bool = True) -> None:
+                 temperature: float = 0.7, max_tokens: int = 1536, structured: bool = True) -> None:
         self.llm = llm
         self.model = llm.model
         self.backend = llm.backend
@@ -52,6 +52,8 @@ class LLMQuestionWriter:
         self.template = load_prompt(prompt_version)
         self.doc_chars = doc_chars
         self.temperature = temperature
+        # a draft of an 8-hop path (question <= 600 chars, 9 clues <= 300 chars each) needs ~1K tokens; 256 cut
+        # every paper-preset draft short (found with serve-twin)
         self.max_tokens = max_tokens
         self.structured = structured  # send the JSON schema (response_format); the tolerant parser stays the fallback
 
