@@ -36,14 +36,15 @@ def factbook():  # type: ignore[no-untyped-def]
     ctx = ClueContext(store, g, search)
     writer = TemplateQuestionWriter(ctx)
     questions = []
-    for c in walk(g, WalkConfig(n_walks=12, seed=11, min_hops=2, max_hops=2)).chains:
+    for c in walk(g, WalkConfig(n_walks=6, seed=11, min_hops=2, max_hops=2)).chains:
         res, _, _ = asyncio.run(write_one(c, store, writer, ValidationConfig(), clues=ctx))
         if isinstance(res, Question):
             questions.append(res)
-    assert len(questions) >= 5
+    assert len(questions) >= 4
     return search, store, questions
 
 
+@pytest.mark.slow  # ~30 s: six walks written and validated by the template writer, then solved
 def test_default_agent_on_sample_world_gives_tiers(factbook, default_agent) -> None:  # type: ignore[no-untyped-def]
     search, store, questions = factbook
     agent = default_agent(search)

@@ -235,8 +235,13 @@ def test_slime_command_evaluates_on_the_outcome() -> None:
 
     import asyncio
 
-    out = asyncio.run(slime.reward_func(None, S()))
-    assert "outcome_reward" in out  # the key the eval reads exists in what reward_func returns
+    class Wrong(S):
+        response = "Lyon, France"
+
+    # the key the eval reads is the outcome alone: 1 for the right answer, 0 for a wrong one (same rubric hits)
+    out, wrong = asyncio.run(slime.reward_func(None, S())), asyncio.run(slime.reward_func(None, Wrong()))
+    assert (out["outcome_reward"], wrong["outcome_reward"]) == (1.0, 0.0)
+    assert out["rubric_reward"] == wrong["rubric_reward"] == 0.5  # France named, Seine not: one of two rubric entities
 
 
 def test_readme_verl_and_slime_commands_are_the_recipe() -> None:

@@ -121,9 +121,15 @@ def test_evaluate_checkpoint_answers_with_the_weights_it_is_given(tmp_path: Path
                                    model_name=f"tiny{seed}", tokenizer_name=str(tiny_dir), max_new_tokens=6,
                                    max_context=4096)
         assert rows[0]["step"] == 7 and rows[0]["run_dir"] == str(tmp_path / f"m{seed}" / "eval" / "indist-step-7")
-        got = [r["response"] for _, r in iter_jsonl(Path(rows[0]["run_dir"]) / "results.jsonl")]
+        results = [r for _, r in iter_jsonl(Path(rows[0]["run_dir"]) / "results.jsonl")]
+        got = [r["response"] for r in results]
         assert got == [_greedy(model, tok, q, 6) for q, _, _ in HELD]
         answers.append(got)
+        if seed == 2:  # "France France ..." to all three: right only for "Which country has Lyon?" (gold France)
+            assert all(a.split() == ["France"] * 6 for a in got), got
+            assert [r["score"] for r in results] == [0.0, 1.0, 0.0]
+        else:  # blank answers: nothing extracted, nothing scored
+            assert [(r["extracted"], r["score"]) for r in results] == [(None, 0.0)] * 3
     assert answers[0] != answers[1], "two random models should answer differently (else this test shows nothing)"
 
 
