@@ -101,3 +101,37 @@ def test_cli_ingest_index_search_and_bad_input(tmp_path: Path) -> None:
     assert runner.invoke(app, ["index", "--corpus", str(tmp_path / "ds2")]).exit_code == 0
     r = runner.invoke(app, ["search", "mountain", "--corpus", str(tmp_path / "ds2")])
     assert r.exit_code == 0 and "Beta" in r.output
+
+
+def test_remote_search_async_client_per_event_loop(search_server) -> None:  # type: ignore[no-untyped-def]
+    """The agents' awaited tools: the same answers as the blocking client, from several event loops in turn
+    (each ``asyncio.run`` gets its own client, closed when that loop shuts down: a leaked socket would be a
+    ResourceWarning, which fails the suite)."""
+    import asyncio
+
+    from longtracerl.corpus.base import DocumentNotFound, get_async, open_async, search_async
+
+    url, _ = search_server
+    remote = RemoteSearch(url, token="tok")
+
+    async def once() -> None:
+        hits = await asyncio.gather(*(search_async(remote, q, 5) for q in ("capital Paris France", "Spain")))
+        assert hits == [remote.search("capital Paris France", 5), remote.search("Spain", 5)]
+        doc = await open_async(remote, "wfb-fr", 50)
+        assert doc.truncated and doc.doc_id == "wfb-fr"
+        with pytest.raises(DocumentNotFound):
+            await open_async(remote, "nope")
+        assert await get_async(remote, "nope") is None
+
+    try:
+        asyncio.run(once())
+        asyncio.run(once())  # a new loop: a new client (the first one's connections died with its loop)
+
+        async def closed_early() -> None:
+            await remote.asearch("Spain", 1)
+            await remote.aclose()
+            assert await remote.asearch("Spain", 1)  # a fresh client after aclose
+
+        asyncio.run(closed_early())
+    finally:
+        remote.close()

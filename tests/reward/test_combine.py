@@ -36,3 +36,12 @@ def test_errors_name_what_is_wrong() -> None:
         combine_group([1, 0], [0.5])
     with pytest.raises(ValueError, match="unknown strategy"):
         combine_one(1, 1, strategy="bogus")  # type: ignore[arg-type]
+
+
+def test_undecided_outcome_is_left_out_of_the_group() -> None:
+    # outcome None = the judge could not decide: its rubric (1.0) must not set the max; max of the rest is 0.5
+    assert combine_group([1, None, 1], [0.5, 1.0, 0.25]) == pytest.approx([1.0, None, 0.85])
+    assert combine_group([None, None], [0.5, 1.0]) == [None, None]
+    assert combine_group([1, None], [0.2, 0.9], normalize=False) == pytest.approx([0.76, None])
+    assert combine_group([1, None], [0.5, 1.0], strategy="longrlvr", f_beta=[0.5, 0.0]) == pytest.approx(
+        [1 + 0.3 * 0.5 + 0.7 * 0.5, None])

@@ -232,3 +232,46 @@ def test_build_solve_filter_never_counts_an_undecided_attempt_as_wrong(fake_chat
     assert st.solved == 0 and calls["n"] == 2
     (rej,) = read_records(tmp_path / "r.jsonl", Rejection)
     assert rej.reason == "scorer_error" and "judge undecided on 1 of 2" in (rej.detail or "")
+
+
+def test_verl_reward_manager_masks_or_refuses(judge_url: str) -> None:
+    """verl's reward manager with the failing judge: under longtrace_grpo the failed response gets JUDGE_ERROR
+    (which the estimator masks, above); under plain grpo, which would read any number as a reward, it raises."""
+    import numpy as np
+    from omegaconf import OmegaConf
+    from verl import DataProto
+
+    from longtracerl.reward.adapters.verl import JUDGE_ERROR, LongTraceRewardManager, encode
+    from longtracerl.train.models import bundled_tokenizer
+
+    tok = bundled_tokenizer()
+    p_len, r_len = 6, 24
+    rows = []
+    for text in (GROUP[0], GROUP[1]):
+        p = tok.encode("Which city?", add_special_tokens=False)[:p_len]
+        r = (tok.encode(text, add_special_tokens=False) + [tok.eos_token_id])[:r_len]
+        rows.append(([tok.pad_token_id] * (p_len - len(p)) + p, r + [tok.pad_token_id] * (r_len - len(r)),
+                     [0] * (p_len - len(p)) + [1] * len(p) + [1] * len(r) + [0] * (r_len - len(r))))
+    prompts, responses = torch.tensor([a for a, _, _ in rows]), torch.tensor([b for _, b, _ in rows])
+    mask = torch.tensor([c for _, _, c in rows])
+    data = DataProto.from_dict(
+        tensors={"prompts": prompts, "responses": responses, "input_ids": torch.cat([prompts, responses], dim=1),
+                 "attention_mask": mask, "response_mask": mask[:, p_len:]},
+        non_tensors={"uid": np.array(["a", "a"], dtype=object),
+                     "reward_model": np.array([{"ground_truth": "Lyon"}] * 2, dtype=object),
+                     "extra_info": np.array([{"rubrics": RUBRICS}] * 2, dtype=object)})
+
+    def manager(estimator: str) -> Any:
+        cfg = OmegaConf.create({"reward": {"reward_kwargs": {"longtrace": _config(judge_url)}},
+                                "algorithm": {"adv_estimator": estimator}})
+        m = LongTraceRewardManager(config=cfg, tokenizer=tok, compute_score=None)
+        m.loop.close()  # verl's base class makes a loop the manager never uses
+        return m
+
+    masked = manager("longtrace_grpo")
+    ok = asyncio.run(masked.run_single(data[0:1]))
+    failed = asyncio.run(masked.run_single(data[1:2]))
+    assert ok["reward_score"] == pytest.approx(encode(1.0, 0.5))
+    assert failed["reward_score"] == JUDGE_ERROR and "judge call failed" in failed["reward_extra_info"]["outcome_error"]
+    with pytest.raises(RuntimeError, match="cannot mask"):
+        asyncio.run(manager("grpo").run_single(data[1:2]))

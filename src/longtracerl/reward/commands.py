@@ -13,19 +13,14 @@ DEMO_FILE = Path(__file__).with_name("demo_group.yaml")
 def reward_config_from(path: Path | None, flags: dict[str, Any]) -> Any:
     """A ``RewardConfig`` from an optional YAML file, then the non-None ``flags`` (dotted keys) on top, checked:
     a judge outcome needs an endpoint and a prompt file must be a valid template (one-line errors)."""
-    import yaml
-
     from longtracerl.config import set_dotted
     from longtracerl.presets import check_reward_requirements
-    from longtracerl.reward.core import RewardConfig
+    from longtracerl.reward.core import RewardConfig, read_reward_config_file
     from longtracerl.reward.judge import load_judge_template
 
     data: dict[str, Any] = {}
-    if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: a reward config must be a mapping of RewardConfig fields")
-        data = loaded.get("reward", loaded)
+    if path is not None:  # the same reader as $LONGTRACERL_REWARD_CONFIG (YAML or JSON, optional reward: section)
+        data = read_reward_config_file(Path(path), "--config")
     for k, v in flags.items():
         if v is not None:
             set_dotted(data, k, v)

@@ -104,19 +104,30 @@ def load_reward_config(source: RewardConfig | dict[str, Any] | str | Path | None
         raise ValueError(f"reward config from {where} looks like inline JSON; {CONFIG_ENV} and config arguments "
                          "take the path of a YAML or JSON file with RewardConfig fields")
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"reward config file not found: {p} (from {where})")
-    text = p.read_text(encoding="utf-8")
+    data = read_reward_config_file(p, where)
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else (yaml.safe_load(text) or {})
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise ValueError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {e}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{p}: a reward config must be a mapping of RewardConfig fields, got {type(data).__name__}")
-    try:
-        return RewardConfig.model_validate(data.get("reward", data))
+        return RewardConfig.model_validate(data)
     except ValueError as e:  # pydantic names the field; add the file
         raise ValueError(f"{p}: invalid reward config: {e}") from None
+
+
+def read_reward_config_file(path: Path, where: str = "the caller") -> dict[str, Any]:
+    """The ``RewardConfig`` fields of a YAML or JSON file (its ``reward:`` section when it has one), unchecked:
+    what ``load_reward_config`` validates and ``serve-reward --config`` lays its flags over."""
+    if not path.is_file():
+        raise FileNotFoundError(f"reward config file not found: {path} (from {where})")
+    text = path.read_text(encoding="utf-8")
+    is_json = path.suffix.lower() == ".json"
+    try:
+        data = json.loads(text) if is_json else (yaml.safe_load(text) or {})
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise ValueError(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a reward config must be a mapping of RewardConfig fields, got {type(data).__name__}")
+    section = data.get("reward", data)
+    if not isinstance(section, dict):
+        raise ValueError(f"{path}: 'reward' must be a mapping of RewardConfig fields")
+    return dict(section)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -16,6 +16,12 @@ Released format gate (``format: released``): TRL decodes completions WITHOUT spe
 a stop on ``<|endoftext|>`` and special tokens left in the content. With a ``tokenizer`` (``for_model``
 passes it) the adapter re-decodes ``completion_ids`` with special tokens kept and gates that text.
 
+A failed judge: the adapter returns ``None`` for that completion (an error state, never an outcome). TRL 1.16
+turns ``None`` into NaN; a completion for which every reward function returned NaN is "unscorable": it is
+left out of its group's mean and std (``nanmean``/``nanstd``) and its advantage is set to 0. With other reward
+functions beside this one, TRL sums theirs (``nansum``), so ours counts as missing, not as 0. The metric
+``<name>/judge_errors`` counts such completions per call.
+
 Aliases: a dataset column ``aliases`` (a mapping entity -> names, or its JSON string, as ``load_dataset``
 writes it from the export's ``rubric_aliases``) is passed to the rubric matcher.
 """
