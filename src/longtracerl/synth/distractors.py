@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from longtracerl.records import Document, Question, Tier, Trajectory
+from longtracerl.text import normalize_word
 
 TRIVIAL_ANSWERS = frozenset({"yes", "no", "true", "false"})
 
@@ -73,8 +74,6 @@ class DistractorSet(BaseModel):
 
 
 def _norm(text: str) -> str:
-    from longtracerl.reward.rubric import normalize_word
-
     return normalize_word(text)
 
 
