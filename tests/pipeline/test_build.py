@@ -66,7 +66,7 @@ def test_build_outputs_and_report(reference: Path) -> None:
     samples = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines()]
     assert len(samples) >= 3
     for s in samples:
-        assert s["n_tokens"] <= 40000
+        assert s["n_tokens"] < s["prompt_tokens"] <= 40000  # L bounds the prompt with its chat template
         assert s["docs"][0]["tier"] in ("gold", "tier1", "tier2", "fill")
         assert {d["tier"] for d in s["docs"]} >= {"gold"}
     stats = json.loads((run / "report" / "stats.json").read_text())
@@ -94,7 +94,7 @@ def test_streamed_report_figures_equal_a_direct_count(reference: Path) -> None:
 
     samples, questions, trajs = rows("samples.jsonl"), rows("questions.jsonl"), rows("trajectories.jsonl")
     stats = json.loads((reference / "report" / "stats.json").read_text())
-    n_tok = [int(s["n_tokens"]) for s in samples]  # type: ignore[call-overload]
+    n_tok = [int(s["prompt_tokens"]) for s in samples]  # type: ignore[call-overload]
     assert stats["counts"] == {"chains": len(rows("chains.jsonl")), "questions": len(questions),
                                "trajectories": len(trajs), "samples": len(samples),
                                "rejected": len(rows("rejected.jsonl"))}
