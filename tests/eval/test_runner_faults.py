@@ -158,3 +158,26 @@ def test_truncated_reply_scores_zero_without_a_judge_call(fake_chat_servers: Any
     s = json.loads((out / "summary.json").read_text())
     assert s["truncated_rows"] == 2 and s["error_rows"] == 0 and s["overall"]["mean"] == 0.5
     assert "2 truncated" in r.output and "2 truncated at --max-tokens" in (out / "summary.md").read_text()
+
+
+def test_rule_scored_benchmark_keeps_its_rule_on_a_truncated_reply(fake_chat_servers: Any, tmp_path: Path) -> None:
+    """FAKE model (scripted): every reply is cut at max tokens, one after its answer, one inside its reasoning.
+    LongBench v2's published rule reads whatever was written; the rows are still counted as truncated."""
+    completion = fake_chat_servers.completion
+
+    async def model(body: dict[str, Any]) -> Response:
+        text = body["messages"][-1]["content"]
+        reply = ("The correct answer is (A) because the first" if "number 0?" in text
+                 else "<think>Option B looks right, though")
+        cut = completion(reply)
+        cut["choices"][0]["finish_reason"] = "length"
+        return JSONResponse(cut)
+
+    out = tmp_path / "lb"
+    r = _cli("longbench-v2", "--data", str(write_longbench_v2(tmp_path / "lb.json", n=2)), "--base-url",
+             fake_chat_servers.start(model), "--out", str(out))
+    assert r.exit_code == 0, r.output
+    rows = _rows(out)
+    assert [(x["extracted"], x["score"], x["truncated"]) for x in rows] == [("A", 1.0, True), (None, 0.0, True)]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["truncated_rows"] == 2 and s["error_rows"] == 0 and s["overall"]["mean"] == 0.5
