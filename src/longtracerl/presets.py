@@ -184,6 +184,7 @@ def build_rows(cfg: Any, tokenizer_name: str | None = None) -> list[dict[str, An
         _row("context length L (tokens)", cfg.assembly.max_tokens, "131072 (~128K)",
              same=cfg.assembly.max_tokens == 131072),
         _row("tokenizer counting L", tokenizer_name or cfg.assembly.tokenizer or "bundled (SmolLM2-135M)", None),
+        _row("what L counts", "the prompt with the tokenizer's chat template (as TRL/verl count it)", None),
         _row("padding when the tiers run short", cfg.assembly.fill, None),
     ]
 

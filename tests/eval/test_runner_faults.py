@@ -31,6 +31,22 @@ def _rows(d: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (d / "results.jsonl").read_text().splitlines()]
 
 
+def _aa_lcr(servers: Any, tmp_path: Path, model: Any, judge: Any, n_samples: int) -> tuple[Any, Path]:
+    """``eval run aa-lcr`` on the two hand-made items against a model and a judge server."""
+    model_url, judge_url = servers.start(model), servers.start(judge)
+    out = tmp_path / "aa"
+    r = _cli("aa-lcr", "--data", str(write_aa_lcr_hf(tmp_path / "aa_data")), "--base-url", model_url,
+             "--judge-base-url", judge_url, "--n-samples", str(n_samples), "--out", str(out))
+    assert r.exit_code == 0, r.output
+    return r, out
+
+
+def _cut(body: dict[str, Any]) -> JSONResponse:
+    """A completion the server cut at max tokens, as vLLM reports it."""
+    body["choices"][0]["finish_reason"] = "length"
+    return JSONResponse(body)
+
+
 def test_unknown_benchmark_split_or_field_fails_in_one_line_before_any_model_loads(tmp_path: Path) -> None:
     """``--llm local --model MISSING.gguf``: had the model been loaded first, the error would name the GGUF."""
     missing = str(tmp_path / "no-model.gguf")
@@ -107,16 +123,12 @@ def test_aa_lcr_reads_the_judge_with_the_rewards_verdict_function(fake_chat_serv
     async def model(body: dict[str, Any]) -> Response:
         return JSONResponse(completion("<think>reading</think>They say the same."))
 
-    judge_url, model_url = fake_chat_servers.start(judge), fake_chat_servers.start(model)
-    out = tmp_path / "aa"
-    r = _cli("aa-lcr", "--data", str(write_aa_lcr_hf(tmp_path / "aa_data")), "--base-url", model_url,
-             "--judge-base-url", judge_url, "--n-samples", "1", "--out", str(out))
-    assert r.exit_code == 0, r.output
+    _, out = _aa_lcr(fake_chat_servers, tmp_path, model, judge, 1)
     rows = {x["gold"]: x for x in _rows(out)}
     assert rows["Texts"]["score"] == 1.0 and rows["Texts"]["error"] is None
     assert rows["Notes"]["score"] is None and "no CORRECT/INCORRECT verdict" in rows["Notes"]["error"]
     # the reward's judge (prompt aa_lcr) on the same replies: CORRECT, then no verdict (an error state, retried)
-    rj = make_judge(base_url=judge_url, model="j", prompt="aa_lcr", use_cache=False)
+    rj = make_judge(base_url=fake_chat_servers.start(judge), model="j", prompt="aa_lcr", use_cache=False)
     ok = asyncio.run(rj.score("They say the same.", "Texts", question="What do the two files say?"))
     none = asyncio.run(rj.score("They say the same.", "Notes", question="What do the notes say?"))
     assert ok.correct is True and ok.score == 1.0
@@ -134,20 +146,14 @@ def test_truncated_reply_scores_zero_without_a_judge_call(fake_chat_servers: Any
     async def model(body: dict[str, Any]) -> Response:
         text = body["messages"][-1]["content"]
         if "the notes" in text:
-            cut = completion("<think>the notes say... they say Not")
-            cut["choices"][0]["finish_reason"] = "length"
-            return JSONResponse(cut)
+            return _cut(completion("<think>the notes say... they say Not"))
         return JSONResponse(completion("Texts"))
 
     async def judge(body: dict[str, Any]) -> Response:
         judged.append(body["messages"][-1]["content"])
         return JSONResponse(completion("CORRECT"))
 
-    model_url, judge_url = fake_chat_servers.start(model), fake_chat_servers.start(judge)
-    out = tmp_path / "aa"
-    r = _cli("aa-lcr", "--data", str(write_aa_lcr_hf(tmp_path / "aa_data")), "--base-url", model_url,
-             "--judge-base-url", judge_url, "--n-samples", "2", "--out", str(out))
-    assert r.exit_code == 0, r.output
+    r, out = _aa_lcr(fake_chat_servers, tmp_path, model, judge, 2)
     rows = _rows(out)
     cut = [x for x in rows if x["gold"] == "Notes"]
     assert len(cut) == 2 and all(x["score"] == 0.0 and x["truncated"] and x["judge_reply"] is None for x in cut)
@@ -158,3 +164,24 @@ def test_truncated_reply_scores_zero_without_a_judge_call(fake_chat_servers: Any
     s = json.loads((out / "summary.json").read_text())
     assert s["truncated_rows"] == 2 and s["error_rows"] == 0 and s["overall"]["mean"] == 0.5
     assert "2 truncated" in r.output and "2 truncated at --max-tokens" in (out / "summary.md").read_text()
+
+
+def test_rule_scored_benchmark_keeps_its_rule_on_a_truncated_reply(fake_chat_servers: Any, tmp_path: Path) -> None:
+    """FAKE model (scripted): every reply is cut at max tokens, one after its answer, one inside its reasoning.
+    LongBench v2's published rule reads whatever was written; the rows are still counted as truncated."""
+    completion = fake_chat_servers.completion
+
+    async def model(body: dict[str, Any]) -> Response:
+        text = body["messages"][-1]["content"]
+        reply = ("The correct answer is (A) because the first" if "number 0?" in text
+                 else "<think>Option B looks right, though")
+        return _cut(completion(reply))
+
+    out = tmp_path / "lb"
+    r = _cli("longbench-v2", "--data", str(write_longbench_v2(tmp_path / "lb.json", n=2)), "--base-url",
+             fake_chat_servers.start(model), "--out", str(out))
+    assert r.exit_code == 0, r.output
+    rows = _rows(out)
+    assert [(x["extracted"], x["score"], x["truncated"]) for x in rows] == [("A", 1.0, True), (None, 0.0, True)]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["truncated_rows"] == 2 and s["error_rows"] == 0 and s["overall"]["mean"] == 0.5

@@ -68,7 +68,7 @@ def test_build_outputs_and_report(reference: Path) -> None:
     trajs = {t["question_id"]: t for t in map(json.loads, (run / "trajectories.jsonl").read_text().splitlines())}
     assert len(samples) >= 3
     for s in samples:
-        assert s["n_tokens"] <= 40000
+        assert s["n_tokens"] < s["prompt_tokens"] <= 40000  # L bounds the prompt with its chat template
         by_tier: dict[str, set[str]] = {}
         for d in s["docs"]:
             by_tier.setdefault(d["tier"], set()).add(d["doc_id"])
@@ -106,7 +106,7 @@ def test_streamed_report_figures_equal_a_direct_count(reference: Path) -> None:
 
     samples, questions, trajs = rows("samples.jsonl"), rows("questions.jsonl"), rows("trajectories.jsonl")
     stats = json.loads((reference / "report" / "stats.json").read_text())
-    n_tok = [int(s["n_tokens"]) for s in samples]  # type: ignore[call-overload]
+    n_tok = [int(s["prompt_tokens"]) for s in samples]  # type: ignore[call-overload]
     assert stats["counts"] == {"chains": len(rows("chains.jsonl")), "questions": len(questions),
                                "trajectories": len(trajs), "samples": len(samples),
                                "rejected": len(rows("rejected.jsonl"))}

@@ -76,7 +76,8 @@ def _sample(i: int, docs: list[tuple[str, str, int]], strategy: str = "trajector
     return {"sample_id": f"s{i}", "question_id": f"q{i}", "messages": [{"role": "user", "content": "x" * 5000}],
             "label": "Glomma", "rubrics": GOLD, "question": _question(i)["question"],
             "docs": [{"doc_id": d, "tier": t, "n_tokens": n} for d, t, n in docs],
-            "n_tokens": sum(n for _, _, n in docs) + 50, "tokenizer": "test-tok", "strategy": strategy}
+            "n_tokens": sum(n for _, _, n in docs) + 50, "prompt_tokens": sum(n for _, _, n in docs) + 80,
+            "tokenizer": "test-tok", "strategy": strategy}
 
 
 CONTEXT = [("d-sweden", "tier1", 300), ("d-norway", "gold", 400), ("d-finland", "tier2", 250),

@@ -28,6 +28,7 @@ def _items_filters_detail_and_docs(c: TestClient) -> None:
     det = c.get("/api/item/s1").json()
     assert det["doc_meta"]["d-gone"] == {"title": None, "missing": "not in the document store"}
     assert det["context"]["docs"][0]["title"] == "Sweden"
+    assert det["context"]["prompt_tokens"] == det["context"]["n_tokens"] + 30  # the trainer's count is shown
     assert det["chain"][2]["jump"] is True
     huge = c.get("/api/doc/d-huge").json()
     assert huge["truncated"] and len(huge["text"]) == SERVER_DOC_CHAR_CAP

@@ -39,6 +39,10 @@ from longtracerl.reward.verdicts import aa_lcr_verdict
 from longtracerl.rng import derived_seed
 
 JUDGED = {"aa-lcr", "frames"}
+# Benchmarks whose reply cut at --max-tokens scores 0 without being read: the judged ones (a judge may call a
+# cut-off answer CORRECT; AA-LCR's checker is known to accept truncated answers) and ours (the reward pays 0).
+# The others keep their published rule, which reads whatever was written.
+TRUNCATED_SCORES_ZERO = JUDGED | {"indist"}
 PROMPT_HEAD_CHARS = 2000
 TEMPLATE_MARGIN = 64  # tokens left for the chat template around the messages
 # Settings that change the answers or their scores: a rerun into the same directory must keep them.
@@ -226,12 +230,10 @@ class Runner:
         row["finish_reason"] = resp.finish_reason
         row["usage"] = {**resp.usage.model_dump(), "cached": resp.cached}
         final, row["reasoning_chars"] = final_answer(resp.content, resp.reasoning)
-        if resp.finish_reason == "length":
-            # cut off at --max-tokens: the answer never finished, so it scores 0 on every benchmark and no judge
-            # is asked (AA-LCR's own checker would accept a truncated answer); counted apart in the summary
-            row["truncated"] = True
+        row["truncated"] = resp.finish_reason == "length"  # cut at --max-tokens: counted apart in the summary
+        if row["truncated"] and item.bench in TRUNCATED_SCORES_ZERO:
             row["extracted"] = final[:PROMPT_HEAD_CHARS] or None
-            row["score"] = 0.0
+            row["score"] = 0.0  # the answer never finished: 0, and no judge is asked
             row["extra"]["reason"] = "truncated"
             return
         await self.score(item, row, final, resp.content, resp.reasoning, stage)

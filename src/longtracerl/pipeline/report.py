@@ -76,7 +76,7 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
             if q is not None:
                 for k, v in shares([(d["doc_id"], d["tier"]) for d in docs], q, mentions).items():
                     shares_[k].add(v)
-            n_tokens.append(int(s["n_tokens"]))
+            n_tokens.append(int(s.get("prompt_tokens") or s["n_tokens"]))  # as the trainer counts it, vs L
         n_samples = len(n_tokens)
         stats: dict[str, Any] = {
             "counts": {"chains": chains, "questions": len(questions), "trajectories": trajs["n"],
@@ -221,7 +221,7 @@ def _plots(out: Path, stats: dict[str, Any]) -> list[str]:
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.hist(n_tokens, bins=min(30, max(5, len(n_tokens))), color="#2e86c1", edgecolor="white")
     ax.axvline(L, color="#c0392b", linestyle="--", label=f"L = {L:,}")
-    ax.set_xlabel("context length (tokens)")
+    ax.set_xlabel("prompt length (tokens, chat template included)")
     ax.set_ylabel("samples")
     ax.set_title(f"Context length of {len(n_tokens)} samples")
     ax.legend()
@@ -287,7 +287,8 @@ def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[
         lines.append(f"| {stage} | {sum(rs.values())} | " + ", ".join(f"{k}: {v}" for k, v in rs.items()) + " |")
     lines += ["", "## Search engine", "", search_line(stats.get("search") or {})]
     lines += ["", "## Contexts", "",
-              f"L = {t['L']:,} tokens ({t['tokenizer']}); min {t['min']:,}, mean {t['mean']:,}, max {t['max']:,}.", "",
+              f"L = {t['L']:,} tokens ({t['tokenizer']}); prompt length with the chat template: min {t['min']:,}, "
+              f"mean {t['mean']:,}, max {t['max']:,}.", "",
               "| tier | mean docs | mean tokens |", "|---|---|---|"]
     for tier in TIERS:
         lines.append(f"| {tier} | {stats['tiers_mean_docs'][tier]} | {stats['tiers_mean_tokens'][tier]:,} |")

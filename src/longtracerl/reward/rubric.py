@@ -15,8 +15,6 @@ Both modes normalize the response once and find every entity in one Aho-Corasick
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -26,43 +24,10 @@ import ahocorasick_rs
 from pydantic import BaseModel, Field
 
 from longtracerl.reward.think import split_think
+from longtracerl.text import normalize_reference, normalize_word
 
 RubricMode = Literal["word", "reference"]
-
-# ---------------------------------------------------------------- normalization
-
-_CJK = "\u4e00-\u9fff"
-_REF_TOKEN = re.compile(rf"[a-zA-Z0-9_]+|[{_CJK}]")
-# ASCII fast path: every ASCII character that is not [a-z0-9_] becomes a separator.
-_ASCII_SEP = {i: " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
-_WORD_TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
-_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-
-
-def _squeeze(s: str) -> str:
-    """Collapse runs of spaces and trim: the same as ``" ".join(s.split())`` for space-only separators,
-    and faster (str.replace runs in C; runs of spaces are short in text)."""
-    while "  " in s:
-        s = s.replace("  ", " ")
-    return s.strip(" ")
-
-
-def normalize_reference(text: str) -> str:
-    """The released normalization (bit-exact): lowercase, ASCII word tokens and CJK characters."""
-    low = text.lower()
-    if low.isascii():
-        return _squeeze(low.translate(_ASCII_SEP))
-    return " ".join(_REF_TOKEN.findall(low))
-
-
-def normalize_word(text: str) -> str:
-    """Our normalization: casefold, fold accents (NFKD minus combining marks), keep letters of any
-    script as tokens, split CJK into single characters, join with single spaces."""
-    if text.isascii():
-        return _squeeze(text.lower().translate(_ASCII_SEP))
-    folded = _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
-    return " ".join(_WORD_TOKEN.findall(folded))
-
+__all__ = ["RubricMode", "RubricScore", "normalize_reference", "normalize_word", "rubric_score"]  # normalizers: text.py
 
 # ---------------------------------------------------------------- matching
 

@@ -37,6 +37,7 @@ from pydantic import BaseModel, Field
 
 from longtracerl.records import Document, Question, Tier, Trajectory
 from longtracerl.rng import seeded_rng
+from longtracerl.text import normalize_word
 
 TRIVIAL_ANSWERS = frozenset({"yes", "no", "true", "false"})
 
@@ -75,8 +76,6 @@ class DistractorSet(BaseModel):
 
 
 def _norm(text: str) -> str:
-    from longtracerl.reward.rubric import normalize_word
-
     return normalize_word(text)
 
 

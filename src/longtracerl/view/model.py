@@ -20,7 +20,10 @@ SERVER_DOC_CHAR_CAP = 2_000_000
 def _kept_item(s: dict[str, Any]) -> dict[str, Any]:
     return {"id": str(s.get("sample_id") or s.get("question_id")), "kind": "sample",
             "question_id": s.get("question_id"), "question": s.get("question", ""), "answer": s.get("label", ""),
-            "strategy": s.get("strategy", ""), "n_tokens": s.get("n_tokens"), "n_docs": len(s.get("docs") or []),
+            # the prompt as the trainer counts it (chat template included), what L bounds; samples written before
+            # prompt_tokens existed show their message-text count
+            "strategy": s.get("strategy", ""), "prompt_tokens": s.get("prompt_tokens") or s.get("n_tokens"),
+            "n_docs": len(s.get("docs") or []),
             "reason": "kept", "stage": "", "source": f"samples.jsonl line {s.get('_line')}"}
 
 
@@ -30,7 +33,7 @@ def _rejected_item(rd: RunData, r: dict[str, Any], i: int) -> dict[str, Any]:
     q = rd.questions.get(qid or "") or {}
     return {"id": f"rejected:{r.get('stage', '?')}:{item}:{i}", "kind": "rejected", "question_id": qid,
             "item_id": item, "question": q.get("question", ""), "answer": q.get("answer", ""), "strategy": "",
-            "n_tokens": None, "n_docs": 0, "reason": str(r.get("reason", "?")), "stage": str(r.get("stage", "?")),
+            "prompt_tokens": None, "n_docs": 0, "reason": str(r.get("reason", "?")), "stage": str(r.get("stage", "?")),
             "detail": str(r.get("detail", ""))[:2000], "source": f"rejected.jsonl line {r.get('_line')}"}
 
 
@@ -85,7 +88,9 @@ def detail(rd: RunData, item: dict[str, Any], sample: dict[str, Any] | None) -> 
     if sample is not None:
         out["context"] = {"docs": [{"doc_id": str(d.get("doc_id")), "tier": d.get("tier", "fill"),
                                     "n_tokens": d.get("n_tokens", 0)} for d in sample.get("docs") or []],
-                          "n_tokens": sample.get("n_tokens"), "tokenizer": sample.get("tokenizer"),
+                          "n_tokens": sample.get("n_tokens"),
+                          "prompt_tokens": sample.get("prompt_tokens") or sample.get("n_tokens"),
+                          "tokenizer": sample.get("tokenizer"),
                           "strategy": sample.get("strategy"), "details": sample.get("details")}
     return out
 

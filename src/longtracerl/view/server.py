@@ -49,7 +49,7 @@ class RunIndex:
                 continue
             if reason and it.get("reason") != reason:
                 continue
-            n = it.get("n_tokens")
+            n = it.get("prompt_tokens")
             if lo is not None and (n is None or n < lo):
                 continue
             if hi is not None and (n is None or n > hi):

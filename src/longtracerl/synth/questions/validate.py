@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from longtracerl.records import Chain, Document, Hop
-from longtracerl.reward.rubric import normalize_word
+from longtracerl.text import normalize_word
 
 
 class ValidationConfig(BaseModel):

@@ -72,8 +72,8 @@
     if (f.q && !(it.question || "").toLowerCase().includes(f.q)) return false;
     if (f.strategy && it.strategy !== f.strategy) return false;
     if (f.reason && it.reason !== f.reason) return false;
-    if (f.min !== null && !(it.n_tokens !== null && it.n_tokens >= f.min)) return false;
-    if (f.max !== null && !(it.n_tokens !== null && it.n_tokens <= f.max)) return false;
+    if (f.min !== null && !(it.prompt_tokens !== null && it.prompt_tokens >= f.min)) return false;
+    if (f.max !== null && !(it.prompt_tokens !== null && it.prompt_tokens <= f.max)) return false;
     return true;
   }
   async function listItems(limit) {
@@ -111,7 +111,7 @@
       const badge = it.kind === "sample" ? el("span", { class: "badge kept", text: "kept" })
         : el("span", { class: "badge rejected", text: it.stage + ": " + it.reason });
       const meta = it.kind === "sample"
-        ? it.strategy + " \u00b7 " + fmt(it.n_tokens) + " tokens \u00b7 " + it.n_docs + " docs"
+        ? it.strategy + " \u00b7 " + fmt(it.prompt_tokens) + " prompt tokens \u00b7 " + it.n_docs + " docs"
         : (it.detail || it.item_id || "");
       return el("div", { class: "row" + (it.id === state.selected ? " selected" : ""), "data-id": it.id,
         onclick: () => select(it.id) },
@@ -239,7 +239,7 @@
     const legend = el("div", { class: "legend" }, ...["gold", "tier1", "tier2", "fill"].filter((t) => counts[t]).map((t) =>
       el("span", { class: "tier-" + t, text: t + ": " + counts[t].n + " docs, " + fmt(counts[t].tok) + " tokens" })));
     return el("div", { class: "card", id: "context" },
-      el("h3", { text: "Context: " + c.docs.length + " documents, " + fmt(c.n_tokens) + " tokens (" + (c.tokenizer || "") + "), in order" }),
+      el("h3", { text: "Context: " + c.docs.length + " documents, " + fmt(c.prompt_tokens) + " prompt tokens with the chat template (" + (c.tokenizer || "") + "), in order" }),
       strip, legend, el("div", { class: "note", text: "Widths are token counts. \u25cf opened by the agent, \u2605 cited. " +
         "Click a document to read it with its gold-entity mentions highlighted and the answer underlined; hover for details." }));
   }
