@@ -92,14 +92,16 @@ def check_lengths(
     if over:
         raise ValueError(
             f"{data}: {over} of {len(counts)} prompts exceed max_prompt_length {max_prompt_length} tokens "
-            f"(longest: row {worst + 1}, {n} tokens); rebuild with a smaller context "
-            f"(`longtracerl build --max-tokens N`) or raise max_prompt_length"
+            f"(longest: row {worst + 1}, {n} tokens); rebuild with `longtracerl build --max-tokens "
+            f"{max_prompt_length}` (L counts the prompt with the chat template, as this check does) or raise "
+            f"max_prompt_length"
         )
     if window is not None and n + max_completion_length > window:
         room = window - max_completion_length
         raise ValueError(
             f"{data}: row {worst + 1} has a {n}-token prompt; with --max-completion-length {max_completion_length} "
             f"the model {model!r} (context window {window}) has room for {max(room, 0)} prompt tokens. "
-            f"Rebuild with `longtracerl build --max-tokens {max(room - 256, 256)}` (fewer context tokens), lower "
+            f"Rebuild with `longtracerl build --max-tokens {max(room, 256)}` (L counts the prompt with the chat "
+            f"template, as here), lower "
             f"--max-completion-length, or train a long-context model"
         )
