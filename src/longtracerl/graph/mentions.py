@@ -43,7 +43,7 @@ HONORIFICS = frozenset({
 _SENTENCE_END = ".!?\n"
 _OPENERS = " \t\"'(\u201c\u2018["
 _MID, _START, _LONGER = 1, 2, 4  # occurrence kinds (bit mask per document and pattern)
-_WORD = re.compile(r"\w+")
+_OF_NAME = re.compile(r" +(\w+) +(?:the +)?[A-Z]")
 
 
 class MentionConfig(BaseModel):
@@ -86,6 +86,14 @@ def _word_before(text: str, s: int) -> tuple[str, int]:
     while j > 0 and (text[j - 1].isalnum() or text[j - 1] == "_"):
         j -= 1
     return text[j:i], j
+
+
+def _of_name_after(text: str, e: int) -> bool:
+    """Is ``text[:e]`` followed by a particle and a capitalised word ("Gulf of Guinea", "Lothair II of
+    Lotharingia")? Such a match still links (a person "of" a place is that person), but it says nothing
+    about whether the corpus writes the title as a name, so the common-word counts leave it out."""
+    m = _OF_NAME.match(text, e)
+    return m is not None and m.group(1) in PARTICLES
 
 
 def in_longer_name(text: str, s: int, e: int) -> bool:
@@ -146,6 +154,7 @@ class MentionScan:
         self._mid: list[int] = [0] * n  # capitalised, standalone, not at a sentence start
         self._start: list[int] = [0] * n  # capitalised at a sentence start
         self._longer: list[int] = [0] * n  # inside a longer capitalised span
+        self._of_after: list[int] = [0] * n  # capitalised and followed by "of Name" ("Gulf of Guinea")
         self._by_kind = {_MID: self._mid, _START: self._start, _LONGER: self._longer}
         import ahocorasick_rs
 
@@ -173,7 +182,10 @@ class MentionScan:
                     kind = _LONGER
                 elif single[pi] and _sentence_start(text, s):
                     kind = _START
-            self._by_kind[kind][pi] += 1
+            if kind == _MID and _of_name_after(text, e):  # "Gulf of Guinea": links, but is no evidence either way
+                self._of_after[pi] += 1
+            else:
+                self._by_kind[kind][pi] += 1
             seen[pi] = seen.get(pi, 0) | kind
         if seen:
             self._u.extend([u] * len(seen))
@@ -279,7 +291,7 @@ def title_usage(title: str, text: str) -> tuple[int, int]:
         s, e = m.span()
         if m.group() == low:
             n_lower += 1
-        elif not in_longer_name(text, s, e) and not _sentence_start(text, s):
+        elif not in_longer_name(text, s, e) and not _sentence_start(text, s) and not _of_name_after(text, e):
             n_mid += 1
     return n_lower, n_mid
 
