@@ -125,6 +125,8 @@ def test_all_matches_is_the_old_behaviour(tmp_path: Path) -> None:
     ("He went to Paris in May.", "Paris", False),
     ("crowned by King Bhumibol Adulyadej in 1950", "Bhumibol Adulyadej", False),  # a person, addressed
     ("the state of New Mexico", "Mexico", True),
+    ("Thomas Barnard JP DL MP (1830-1909)", "Thomas Barnard", False),  # post-nominals
+    ("the reign of Louis XIV began", "Louis", True),  # a roman numeral is part of the name
     ("the wife of Lothair II of Lotharingia.", "Lothair II", False),  # a person "of" a place is that person
     ("In Paris, it rained.", "Paris", False),  # "In" is capitalised only because it starts the sentence
     ("France's capital", "France", False),

@@ -39,10 +39,15 @@ HONORIFICS = frozenset({
     "Pope", "Sir", "Dame", "Lord", "Lady", "President", "Chancellor", "Minister", "Senator", "Governor", "General",
     "Admiral", "Marshal", "Colonel", "Captain", "Dr", "Mr", "Mrs", "Ms", "Archduke", "Duke", "Duchess", "Count",
     "Countess", "Baron", "Bishop", "Archbishop", "Cardinal", "Rabbi", "Imam", "Caliph", "Khan", "Maharaja",
+    "Kings", "Queens", "Emir", "Peshwa", "Saint",
 })
 _SENTENCE_END = ".!?\n"
 _OPENERS = " \t\"'(\u201c\u2018["
 _MID, _START, _LONGER = 1, 2, 4  # occurrence kinds (bit mask per document and pattern)
+# an initialism after a name ("Thomas Barnard JP DL MP", "Robert Vere Buxton DSO") is a post-nominal, not
+# more of the name; a roman numeral is ("Louis XIV")
+_POSTNOMINAL = re.compile(r"(?![IVXLCDM]+\b)[A-Z]{2,4}\b")
+_NOT_WORDLIKE = re.compile(r"\d|\s[^a-z\s]")  # a digit, or a later word not starting lower-case
 _OF_NAME = re.compile(r" +(\w+) +(?:the +)?[A-Z]")
 
 
@@ -63,8 +68,7 @@ def _may_be_word(title: str) -> bool:
     """Could the corpus write this title as an ordinary word? One word, or sentence case ("Black hole",
     "Form of government"), without digits. Names in title case ("John Smith", "Page 12") are not counted,
     which keeps the lower-case patterns of the pass few."""
-    words = title.split()
-    return not any(c.isdigit() for c in title) and all(w[:1].islower() for w in words[1:])
+    return _NOT_WORDLIKE.search(title) is None
 
 
 def _sentence_start(text: str, s: int) -> bool:
@@ -108,7 +112,7 @@ def in_longer_name(text: str, s: int, e: int) -> bool:
         if text[e] == " ":
             while i < n and text[i] == " ":
                 i += 1
-        if i < n and text[i].isupper():
+        if i < n and text[i].isupper() and not _POSTNOMINAL.match(text, i):
             return True
     if s == 0:
         return False
@@ -182,7 +186,7 @@ class MentionScan:
                     kind = _LONGER
                 elif single[pi] and _sentence_start(text, s):
                     kind = _START
-            if kind == _MID and _of_name_after(text, e):  # "Gulf of Guinea": links, but is no evidence either way
+            if kind == _MID and e < end_text and text[e] == " " and _of_name_after(text, e):  # "Gulf of Guinea": links, but is no evidence either way
                 self._of_after[pi] += 1
             else:
                 self._by_kind[kind][pi] += 1
