@@ -39,7 +39,7 @@ HONORIFICS = frozenset({
     "Pope", "Sir", "Dame", "Lord", "Lady", "President", "Chancellor", "Minister", "Senator", "Governor", "General",
     "Admiral", "Marshal", "Colonel", "Captain", "Dr", "Mr", "Mrs", "Ms", "Archduke", "Duke", "Duchess", "Count",
     "Countess", "Baron", "Bishop", "Archbishop", "Cardinal", "Rabbi", "Imam", "Caliph", "Khan", "Maharaja",
-    "Kings", "Queens", "Emir", "Peshwa", "Saint",
+    "Kings", "Queens", "Emir", "Peshwa",
 })
 _SENTENCE_END = ".!?\n"
 _OPENERS = " \t\"'(\u201c\u2018["
@@ -186,7 +186,8 @@ class MentionScan:
                     kind = _LONGER
                 elif single[pi] and _sentence_start(text, s):
                     kind = _START
-            if kind == _MID and e < end_text and text[e] == " " and _of_name_after(text, e):  # "Gulf of Guinea": links, but is no evidence either way
+            # "Gulf of Guinea": links, but is no evidence either way for the common-word counts
+            if kind == _MID and e < end_text and text[e] == " " and _of_name_after(text, e):
                 self._of_after[pi] += 1
             else:
                 self._by_kind[kind][pi] += 1
@@ -244,7 +245,8 @@ class MentionScan:
         common = self.common()
         return {"mention_common_word_titles": int(common.sum()),
                 "mention_matches_in_longer_names": sum(self._longer),
-                "mention_matches_at_sentence_start": sum(self._start)}
+                "mention_matches_at_sentence_start": sum(self._start),
+                "mention_matches_before_of_name": sum(self._of_after)}
 
 
 def mention_patterns(
