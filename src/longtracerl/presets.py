@@ -169,6 +169,7 @@ def build_rows(cfg: Any, tokenizer_name: str | None = None) -> list[dict[str, An
         _row("walk: next-hop chooser", w.chooser, "llm"),
         _row("walk: candidates offered per move", w.max_candidates, 5),
         _row("walk: random-jump probability", w.jump_prob, None),
+        _row("walk: hops through common-word mention links (City, River)", "never (docs/graph.md)", None),
         _row("LLM for every role (walk, writer, agent, judge)", llm, None),
         _row("question writer", writer, "llm"),
         _row("search agent", agent, "llm"),

@@ -151,3 +151,26 @@ def test_walk_with_the_llm_chooser_and_the_bundled_model(tmp_path: Path) -> None
     # rerun: ids already written are skipped (resumable), no new LLM calls needed
     r = runner.invoke(app, args)
     assert r.exit_code == 0 and "0 new chains" in r.output
+
+
+def test_build_mentions_common_words_option(tmp_path: Path) -> None:
+    from longtracerl.corpus.docstore import build_docstore
+    from longtracerl.records import Document
+
+    docs = [Document(doc_id="p", title="Paris", text="Paris is a city on a river. The River Seine? No: the city is old."),
+            Document(doc_id="c", title="City", text="A city is a large settlement. A city has a mayor; a city grows."),
+            Document(doc_id="f", title="France", text="France has Paris, a city. Every city of France has a City hall.")]
+    build_docstore(tmp_path / "ds", docs)
+    for mode, rel in (("skip", None), ("keep", "mentions (common word)")):
+        out = tmp_path / mode
+        r = runner.invoke(app, ["graph", "build", "--mentions", "--docstore", str(tmp_path / "ds"), "--out", str(out),
+                                "--common-words", mode])
+        assert r.exit_code == 0, r.output
+        s = json.loads(runner.invoke(app, ["graph", "stats", str(out), "--json"]).output)
+        assert s["mentions"]["common_word_titles"] == 1 and s["mentions"]["most_linked"][0][0] == "Paris"
+        assert s["relations"].get("mentions (common word)", 0) == (0 if rel is None else 1)  # "a City hall"
+    r = runner.invoke(app, ["graph", "stats", str(tmp_path / "keep")])
+    assert "edges into common-word titles" in r.output and "most-linked target" in r.output
+    r = runner.invoke(app, ["graph", "build", "--mentions", "--docstore", str(tmp_path / "ds"), "--out",
+                            str(tmp_path / "x"), "--common-words", "sometimes"])
+    assert r.exit_code != 0 and "--common-words" in r.output

@@ -39,11 +39,16 @@ HONORIFICS = frozenset({
     "Pope", "Sir", "Dame", "Lord", "Lady", "President", "Chancellor", "Minister", "Senator", "Governor", "General",
     "Admiral", "Marshal", "Colonel", "Captain", "Dr", "Mr", "Mrs", "Ms", "Archduke", "Duke", "Duchess", "Count",
     "Countess", "Baron", "Bishop", "Archbishop", "Cardinal", "Rabbi", "Imam", "Caliph", "Khan", "Maharaja",
+    "Kings", "Queens", "Emir", "Peshwa",
 })
 _SENTENCE_END = ".!?\n"
 _OPENERS = " \t\"'(\u201c\u2018["
 _MID, _START, _LONGER = 1, 2, 4  # occurrence kinds (bit mask per document and pattern)
-_WORD = re.compile(r"\w+")
+# an initialism after a name ("Thomas Barnard JP DL MP", "Robert Vere Buxton DSO") is a post-nominal, not
+# more of the name; a roman numeral is ("Louis XIV")
+_POSTNOMINAL = re.compile(r"(?![IVXLCDM]+\b)[A-Z]{2,4}\b")
+_NOT_WORDLIKE = re.compile(r"\d|\s[^a-z\s]")  # a digit, or a later word not starting lower-case
+_OF_NAME = re.compile(r" +(\w+) +(?:the +)?[A-Z]")
 
 
 class MentionConfig(BaseModel):
@@ -63,8 +68,7 @@ def _may_be_word(title: str) -> bool:
     """Could the corpus write this title as an ordinary word? One word, or sentence case ("Black hole",
     "Form of government"), without digits. Names in title case ("John Smith", "Page 12") are not counted,
     which keeps the lower-case patterns of the pass few."""
-    words = title.split()
-    return not any(c.isdigit() for c in title) and all(w[:1].islower() for w in words[1:])
+    return _NOT_WORDLIKE.search(title) is None
 
 
 def _sentence_start(text: str, s: int) -> bool:
@@ -88,6 +92,14 @@ def _word_before(text: str, s: int) -> tuple[str, int]:
     return text[j:i], j
 
 
+def _of_name_after(text: str, e: int) -> bool:
+    """Is ``text[:e]`` followed by a particle and a capitalised word ("Gulf of Guinea", "Lothair II of
+    Lotharingia")? Such a match still links (a person "of" a place is that person), but it says nothing
+    about whether the corpus writes the title as a name, so the common-word counts leave it out."""
+    m = _OF_NAME.match(text, e)
+    return m is not None and m.group(1) in PARTICLES
+
+
 def in_longer_name(text: str, s: int, e: int) -> bool:
     """Is ``text[s:e]`` one part of a longer capitalised span? The next word is capitalised ("Amazon River"),
     or the previous one is, directly ("New Mexico") or across a particle ("Bank of England"). A previous word
@@ -100,7 +112,7 @@ def in_longer_name(text: str, s: int, e: int) -> bool:
         if text[e] == " ":
             while i < n and text[i] == " ":
                 i += 1
-        if i < n and text[i].isupper():
+        if i < n and text[i].isupper() and not _POSTNOMINAL.match(text, i):
             return True
     if s == 0:
         return False
@@ -146,6 +158,7 @@ class MentionScan:
         self._mid: list[int] = [0] * n  # capitalised, standalone, not at a sentence start
         self._start: list[int] = [0] * n  # capitalised at a sentence start
         self._longer: list[int] = [0] * n  # inside a longer capitalised span
+        self._of_after: list[int] = [0] * n  # capitalised and followed by "of Name" ("Gulf of Guinea")
         self._by_kind = {_MID: self._mid, _START: self._start, _LONGER: self._longer}
         import ahocorasick_rs
 
@@ -173,7 +186,11 @@ class MentionScan:
                     kind = _LONGER
                 elif single[pi] and _sentence_start(text, s):
                     kind = _START
-            self._by_kind[kind][pi] += 1
+            # "Gulf of Guinea": links, but is no evidence either way for the common-word counts
+            if kind == _MID and e < end_text and text[e] == " " and _of_name_after(text, e):
+                self._of_after[pi] += 1
+            else:
+                self._by_kind[kind][pi] += 1
             seen[pi] = seen.get(pi, 0) | kind
         if seen:
             self._u.extend([u] * len(seen))
@@ -228,7 +245,8 @@ class MentionScan:
         common = self.common()
         return {"mention_common_word_titles": int(common.sum()),
                 "mention_matches_in_longer_names": sum(self._longer),
-                "mention_matches_at_sentence_start": sum(self._start)}
+                "mention_matches_at_sentence_start": sum(self._start),
+                "mention_matches_before_of_name": sum(self._of_after)}
 
 
 def mention_patterns(
@@ -279,7 +297,7 @@ def title_usage(title: str, text: str) -> tuple[int, int]:
         s, e = m.span()
         if m.group() == low:
             n_lower += 1
-        elif not in_longer_name(text, s, e) and not _sentence_start(text, s):
+        elif not in_longer_name(text, s, e) and not _sentence_start(text, s) and not _of_name_after(text, e):
             n_mid += 1
     return n_lower, n_mid
 

@@ -56,6 +56,8 @@ class WalkConfig(BaseModel):
         default_factory=lambda: [COMMON_MENTION_RELATION, COMMON_MENTION_RELATION + " (inverse)"],
         description="edges with these labels are never walked: a page reached only through them is not a hop "
         "(default: mentions of common-word titles, kept by `--common-words keep`)")
+    seed_common_words: bool = Field(False, description="common-word pages (the graph's mention_common_words: "
+                                    "City, River, Second) may seed a walk or be a jump's target")
     distinct_seeds: bool = Field(True, description="walk i starts at node i of a seeded shuffle of the seed pool, so "
                                  "no seed repeats before every pool node has been used once")
 
@@ -149,6 +151,9 @@ class _Space:
             allowed &= ~excluded
         self.allowed = allowed
         seeds = allowed & (self.deg >= cfg.min_seed_degree)
+        words = g.meta.get("mention_common_words") if not cfg.seed_common_words else None
+        if words:  # a generic concept page neither starts a walk nor receives a jump
+            seeds[[n for n in (g.node_by_title(t) for t in words) if n is not None]] = False
         if cfg.max_seed_degree is not None:
             seeds &= self.deg <= cfg.max_seed_degree
         if excluded is not None:
