@@ -10,6 +10,7 @@ samples kept and gold pages over L. Then the report stage's share of the build.
 checkout on ``PYTHONPATH`` to compare the report before and after a change).
 
     .venv/bin/python benchmarks/bench_assemble.py [--walks 200] [--out DIR]
+    .venv/bin/python benchmarks/bench_assemble.py --from-build DIR/b     # the lengths again, same build
     .venv/bin/python benchmarks/bench_assemble.py --report-only runs/default
 """
 
@@ -82,9 +83,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="parent of the runs [a temporary directory]")
     ap.add_argument("--lengths", type=int, nargs="+", default=LENGTHS)
     ap.add_argument("--report-only", type=Path, default=None)
+    ap.add_argument("--from-build", type=Path, default=None,
+                    help="reuse this finished build (its manifest's stage times stand for the build)")
     a = ap.parse_args()
     if a.report_only is not None:
         report_only(a.report_only)
+        return
+    if a.from_build is not None:
+        out = a.from_build.parent
+        st = _stages(a.from_build)
+        wall = sum(st.values())
+        _run_lengths(out, a.from_build.name, st, wall, a.lengths)
         return
     out = a.out or Path(tempfile.mkdtemp(prefix="bench-assemble-"))
     os.environ.setdefault("LONGTRACERL_HOME", str(out / "home"))
@@ -94,16 +103,22 @@ def main() -> None:
     n, over = _counts(out / "b")
     print(f"build of {a.walks} walks at L=131,072: {wall:.1f} s wall, {cpu:.1f} s CPU; {n} samples; stages (s): "
           + ", ".join(f"{k} {v:.1f}" for k, v in st.items()))
+    _run_lengths(out, "b", st, wall, a.lengths)
+
+
+def _run_lengths(out: Path, build: str, st: dict[str, float], wall: float, lengths: list[int]) -> None:
     print(f"report stage: {st.get('report', 0):.1f} s = {100 * st.get('report', 0) / wall:.0f}% of the build")
-    print("| L | assemble --from wall s | CPU s | vs build's assembly stage | vs whole build | its stages (s) "
-          "| samples | gold over L |")
+    print(f"| L | assemble --from wall s | CPU s | vs build's assembly stage ({st.get('assembly', 0):.1f} s) | "
+          f"vs whole build ({wall:.0f} s) | its stages (s) | samples | gold over L |")
     print("|---|---|---|---|---|---|---|---|")
-    for L in a.lengths:
-        w, c = _cli("assemble", "--from", str(out / "b"), "--max-tokens", str(L), "--name", f"b-{L}", "--quiet")
-        s = _stages(out / f"b-{L}")
-        n, over = _counts(out / f"b-{L}")
+    for L in lengths:
+        name = f"{build}-L{L}"
+        w, c = _cli("assemble", "--from", str(out / build), "--max-tokens", str(L), "--name", name, "--quiet")
+        s = _stages(out / name)
+        n, over = _counts(out / name)
         print(f"| {L:,} | {w:.1f} | {c:.1f} | {w / max(st.get('assembly', 1e-9), 1e-9):.2f}x | "
-              f"{100 * w / wall:.0f}% | " + ", ".join(f"{k} {v:.1f}" for k, v in s.items()) + f" | {n} | {over} |")
+              f"{100 * w / wall:.0f}% | " + ", ".join(f"{k} {v:.1f}" for k, v in s.items()) + f" | {n} | {over} |",
+              flush=True)
     print(f"runs in {out}")
 
 

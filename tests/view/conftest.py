@@ -164,14 +164,13 @@ def page_data(html: str) -> dict[str, Any]:
     if data.get("lazy"):  # details, texts and snippets in elements of their own (build_html.lazy_layout)
         blobs = {k: json.loads(v) for k, v in
                  re.findall(r'<script type="application/json" id="(pd-[^"]+)">(.*?)</script>', html, re.S)}
-        snippets = blobs["pd-snippets"]
+        snippets, hits = blobs["pd-snippets"], blobs["pd-hits"]
         data["details"] = {}
         for item_id, n in data["detail_index"].items():
             det = blobs[f"pd-d-{n}"]
             for step in (det.get("trajectory") or {}).get("steps", []):
-                for hit in step.get("results") or []:
-                    if "s" in hit:
-                        hit["snippet"] = snippets[hit.pop("s")]
+                step["results"] = [{"doc_id": hits[h][0], "title": hits[h][1], "rank": rank, "score": score,
+                                    "snippet": snippets[s] if s >= 0 else ""} for h, rank, score, s in step["results"]]
             data["details"][item_id] = det
         for d in data["docs"].values():
             if "t" in d:

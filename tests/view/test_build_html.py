@@ -137,5 +137,7 @@ def test_each_text_is_embedded_once_and_parsed_on_demand(build_run: Path, read_p
     assert html.count('"Norway is"') == 1  # the snippet of every trajectory's first search
     assert len(re.findall(r'id="pd-d-\d+"', html)) == len(head["detail_index"]) == 5
     data = read_page_data(html)  # the parts put back together are what the page shows
-    assert data["details"]["s2"]["trajectory"]["steps"][0]["results"][0]["snippet"] == "Norway is"
+    assert data["details"]["s2"]["trajectory"]["steps"][0]["results"] == [
+        {"doc_id": "d-norway", "title": "Norway", "rank": 1, "score": 7.5, "snippet": "Norway is"},
+        {"doc_id": "d-sweden", "title": "Sweden", "rank": 2, "score": 5.1, "snippet": ""}]
     assert data["docs"]["d-oslo"]["text"].startswith("Oslo lies on a fjord")

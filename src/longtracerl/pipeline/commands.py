@@ -111,9 +111,9 @@ def register(app: typer.Typer) -> None:
                                     help="A build's run directory (finished, or past its agent stage)."),
         max_tokens: list[int] = typer.Option(..., "--max-tokens", help="Context length L; repeat it for several "
                                              "(one run each: <from>-16k, <from>-32k, ...)."),
-        tokenizer: str = typer.Option(None, "--tokenizer", help="HF tokenizer dir or Hub id counting L [the source's]."),
+        tokenizer: str = typer.Option(None, "--tokenizer", help="HF tokenizer dir or Hub id counting L (default: the source's)."),
         name: str = typer.Option(None, "--name", help="Run name (one L) or name prefix (several) [<from>-<L>]."),
-        out: str = typer.Option(None, "--out", help="Parent directory of the new runs [the source's]."),
+        out: str = typer.Option(None, "--out", help="Parent directory of the new runs (default: the source's)."),
         overrides: list[str] = typer.Option(None, "--set", help="assembly.*, distractors.*, export.*, executor.* "
                                             "only: --set assembly.fill=none."),
         curriculum: str = typer.Option(None, "--curriculum", help="Also write one length-curriculum dataset: "

@@ -299,6 +299,8 @@ class AssemblyStage(ItemStage):
                 if q is None:
                     res = Rejection(item_id=traj.question_id, stage="assembly", reason="question_missing",
                                     detail=f"{traj.question_id} not in {ctx.questions.name}")
+                elif isinstance(gold := asm.assemble(q, [], seed=ctx.cfg.seed, strategy=strategy), Rejection):
+                    res = gold  # gold pages missing or over L alone: rejected by name before choosing distractors
                 else:
                     ds = distractor_set(strategy, q, traj, docstore=ctx.docstore, search=ctx.search,
                                         seed=ctx.cfg.seed, remove_answer_docs=d.remove_answer_docs, n=d.one_shot_n)

@@ -103,6 +103,8 @@ def strategy_row(ctx: RunContext, asm: Any, q: Question, t: Trajectory, mentions
 
     d = ctx.cfg.distractors
     row: dict[str, Any] = {}
+    if not isinstance(asm.assemble(q, [], seed=ctx.cfg.seed), Sample):
+        return row  # the gold pages alone do not fit L (or are missing): no strategy can assemble this question
     for s in STRATEGIES:
         ds = distractor_set(s, q, t, docstore=ctx.docstore, search=ctx.search, seed=ctx.cfg.seed,
                             remove_answer_docs=d.remove_answer_docs, n=d.one_shot_n)

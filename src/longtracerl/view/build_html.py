@@ -99,13 +99,16 @@ def lazy_layout(data: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, A
     many searches), so the page grows with the text of the samples, not with how often it is referred to."""
     blobs: list[tuple[str, Any]] = []
     snippets: dict[str, int] = {}
+    hits: dict[tuple[str, str], int] = {}
     index: dict[str, int] = {}
     for n, (item_id, det) in enumerate(data["details"].items()):
         for step in (det.get("trajectory") or {}).get("steps", []):
-            for hit in step.get("results") or []:
-                text = hit.pop("snippet", None)
-                if text:
-                    hit["s"] = snippets.setdefault(text, len(snippets))
+            # a search hit as [hit table index, rank, score to 2 places (as shown), snippet index or -1]
+            step["results"] = [
+                [hits.setdefault((str(h.get("doc_id")), str(h.get("title") or "")), len(hits)), h.get("rank"),
+                 None if h.get("score") is None else round(float(h["score"]), 2),
+                 snippets.setdefault(h["snippet"], len(snippets)) if h.get("snippet") else -1]
+                for h in step.get("results") or []]
         index[item_id] = n
         blobs.append((f"pd-d-{n}", det))
     docs: dict[str, Any] = {}
@@ -118,6 +121,7 @@ def lazy_layout(data: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, A
             meta["text"] = None
         docs[doc_id] = meta
     blobs.append(("pd-snippets", list(snippets)))
+    blobs.append(("pd-hits", [list(k) for k in hits]))
     return {**data, "details": {}, "detail_index": index, "docs": docs, "lazy": True}, blobs
 
 

@@ -19,7 +19,12 @@
     if (d && DATA.lazy && d.t !== undefined && d.text === undefined) d.text = blob("pd-t-" + d.t);
     return d ? d.text : undefined;
   }
-  const snippetOf = (h) => h.snippet || (h.s !== undefined ? (blob("pd-snippets") || [])[h.s] : null);
+  const snippetOf = (h) => h.snippet || null;
+  function hitOf(h) {  // a static page's compact search hit: [hit table index, rank, score, snippet index]
+    if (!Array.isArray(h)) return h;
+    const t = (blob("pd-hits") || [])[h[0]] || [null, null];
+    return { doc_id: t[0], title: t[1], rank: h[1], score: h[2], snippet: h[3] >= 0 ? (blob("pd-snippets") || [])[h[3]] : null };
+  }
 
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
@@ -250,7 +255,7 @@
       if (s.thought) parts.push(el("div", { class: "note", text: s.thought }));
       if (s.query) parts.push(el("div", {}, el("b", { text: "query: " }), s.query));
       if (s.results && s.results.length) {
-        parts.push(el("ol", {}, ...s.results.map((h) => el("li", {}, el("span", { text: h.title || h.doc_id }),
+        parts.push(el("ol", {}, ...s.results.map(hitOf).map((h) => el("li", {}, el("span", { text: h.title || h.doc_id }),
           " ", el("span", { class: "note", text: "(" + h.doc_id + ", " + (h.score === null || h.score === undefined ? "" : Number(h.score).toFixed(2)) + ")" }),
           snippetOf(h) ? el("div", { class: "snippet", text: snippetOf(h) }) : null))));
       }
