@@ -50,6 +50,7 @@ PAGES = [
     ("Gold Silver Bronze Total Rank Nation Medal Table Olympic Games", "table_row"),
     ("the 1 / -story childhood home of the painter", "orphan_symbol"),
     ("a painter () who lived in the harbour district", "orphan_symbol"),
+    ("000 Indians as indentured laborers", "orphan_symbol"),  # "60,000" cut at its comma
     ("the 17th most populous of the about 50 United States", "blur_artefact"),
 ])
 def test_each_hygiene_rejection_is_named(clue: str, kind: str) -> None:
