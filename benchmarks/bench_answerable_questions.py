@@ -89,9 +89,11 @@ def build(name: str, cfg: BuildConfig) -> None:
     print(f"chains -> kept samples {f['samples']}/{f['chains']} = {100 * f['samples'] / max(1, f['chains']):.1f}%  "
           f"(questions {f['questions']}, solved {f['solved']})")
     rejects = qq["rejects"]
+    runs = json.loads((ctx.dir / "manifest.json").read_text())["stages"]["questions"].get("runs") or [{}]
+    dropped = runs[-1].get("hygiene_pieces_dropped", "n/a")
     print(f"question rejects       {dict(sorted(rejects.items()))}")
     print(f"clue rejections        {({k: v for k, v in sorted(rejects.items()) if k.startswith('clue_')})} "
-          f"(questions); candidate pieces dropped {qq.get('hygiene_pieces_dropped', 'n/a')}")
+          f"(questions); template clue candidates dropped {dropped}")
     print(f"shortcut rate          {rejects.get('shortcut', 0)}/{f['chains']} chains (policy {qq['shortcut_policy']})")
     print(f"hops pinned by         {qq.get('clue_kinds')}")
     print(f"solver solve rate      kept questions {qq['solve_rate_pct']}% ; hop clues deleted "

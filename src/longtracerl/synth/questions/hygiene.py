@@ -28,7 +28,8 @@ _WORDISH = re.compile(r"[A-Za-z][\w'’.-]*")
 _ORPHAN = re.compile(r"\(\s*\)|\[\s*\]|\(\s*[,;:./-]|[,;:/-]\s*\)|(?:^|\s)[/\\|+=*#~^%]+(?=\s|$)|(?:^|\s)-\w"
                      r"|\w-(?=\s|$)|^[-–—)\],;:]|[-–—(\[]$|^0\d*\b")
 _BLUR_BAD = re.compile(r"\b(?:the|a|an|its|their|his|her|this|these|those)\s+(?:about|around|nearly|some|under)\s+"
-                       r"(?:\d|\$)|\babout\s+(?:about|around|under|over)\b|\b(the|in|of|a)\s+\1\b", re.I)
+                       r"(?:\d|\$)|\babout\s+(?:about|around|under|over)\b|\b(the|in|of|a)\s+\1\b"
+                       r"|\bthe \d{3,4}s,? the \d{3,4}s\b", re.I)
 
 
 def partial_mask(clue: str) -> str | None:
