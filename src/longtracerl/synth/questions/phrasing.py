@@ -57,8 +57,8 @@ def page_type(doc: Document | None) -> str | None:
     words = [w for w in np_.split() if re.fullmatch(r"[\w'’.-]+", w) and not _YEAR.match(w)]
     while len(words) > 1 and words[-1].endswith("ed"):  # "a song featured (in ...)": the noun is before
         words.pop()
-    if not words or not words[-1].isalpha() or not words[-1].islower():
-        return None  # the head must be a common noun ("film", "manufacturer"), not a name or a figure
+    if not words or not words[-1].isalpha() or not words[-1].islower() or words[-1].endswith("ed"):
+        return None  # the head must be a common noun ("film", "manufacturer"), not a name, figure or participle
     words = words[-MAX_TYPE_WORDS:]
     if years:
         words = [blur(f"a {years[0]} x").split()[1], *words[-(MAX_TYPE_WORDS - 1):]]
