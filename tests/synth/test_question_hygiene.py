@@ -88,7 +88,8 @@ def test_type_words_come_from_the_page() -> None:
     assert t("Bo Lind is an American entrepreneur and investor.") == "investor"
     assert t("Maniacs is a 1964 American splatter and hixploitation film written by Lew.") == "1960s hixploitation film"
     assert t('"Leilani" is a song featured in the 1937 film.') == "song"  # not "song featured"
-    assert t('"Ode" is a song written and composed by Kander.') is None  # "the composed" is no type
+    assert t('"Ode" is a 1977 song composed by Kander.') == "1970s song"
+    assert t('"Ode" is a much performed and composed by Kander.') is None  # "the composed" is no type
     assert t("Background: the islands were settled late.\nGovernment type: parliamentary republic") == "country"
     assert t("Government type: overseas territory\nDependency status: overseas territory of the UK") == "territory"
     assert t("The term was first used in the 1890s by traders.") is None  # the page gives no type: "entity"
