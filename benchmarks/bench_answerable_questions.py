@@ -14,6 +14,7 @@ questions byte for byte as one reading the index from its path.
     BENCH_WORLDS=wiki python benchmarks/bench_answerable_questions.py
     BENCH_OUT=DIR BENCH_PHASE=build ...   # only build (any version of the code), keep the runs in DIR
     BENCH_OUT=DIR BENCH_PHASE=measure ... # only measure the runs kept in DIR (how "before" was measured)
+    BENCH_PHASE=bytes ...                 # only the local vs serve-search comparison (BENCH_BYTES_N=20 walks)
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from longtracerl.synth.agent.collect import score_trajectory
 
 N = int(os.environ.get("BENCH_N", "60"))
 WORLDS = os.environ.get("BENCH_WORLDS", "sample,wiki").split(",")
-PHASE = os.environ.get("BENCH_PHASE", "all")  # all | build | measure
+PHASE = os.environ.get("BENCH_PHASE", "all")  # all | build | measure | bytes
+BYTES_N = int(os.environ.get("BENCH_BYTES_N", "20"))  # walks of the local vs serve-search comparison
 _CLUE_Q = re.compile(r'((?:says|described thus|described as|of which we read|whose page says):?\s*)"[^"]*"')
 
 
@@ -87,9 +89,11 @@ def build(name: str, cfg: BuildConfig) -> None:
     print(f"chains -> kept samples {f['samples']}/{f['chains']} = {100 * f['samples'] / max(1, f['chains']):.1f}%  "
           f"(questions {f['questions']}, solved {f['solved']})")
     rejects = qq["rejects"]
+    runs = json.loads((ctx.dir / "manifest.json").read_text())["stages"]["questions"].get("runs") or [{}]
+    dropped = runs[-1].get("hygiene_pieces_dropped", "n/a")
     print(f"question rejects       {dict(sorted(rejects.items()))}")
     print(f"clue rejections        {({k: v for k, v in sorted(rejects.items()) if k.startswith('clue_')})} "
-          f"(questions); candidate pieces dropped {qq.get('hygiene_pieces_dropped', 'n/a')}")
+          f"(questions); template clue candidates dropped {dropped}")
     print(f"shortcut rate          {rejects.get('shortcut', 0)}/{f['chains']} chains (policy {qq['shortcut_policy']})")
     print(f"hops pinned by         {qq.get('clue_kinds')}")
     print(f"solver solve rate      kept questions {qq['solve_rate_pct']}% ; hop clues deleted "
@@ -160,7 +164,7 @@ def byte_equality(cfg: BuildConfig, out: Path) -> None:
         wait_http(f"http://127.0.0.1:{port}/health", timeout=120, proc=proc)
         for tag, w in (("local", world), ("remote", {**world, "search_url": f"http://127.0.0.1:{port}"})):
             c = BuildConfig.model_validate({"out": str(out), "name": f"bytes-{tag}-{cfg.name}", "world": w,
-                                           "walk": {"n_chains": cfg.walk.n_chains}})
+                                           "walk": {"n_chains": BYTES_N}})
             rc = run_build(c, progress=False, stages=["walk", "questions"])
             digests.append(hashlib.sha256(rc.questions.read_bytes()).hexdigest()[:16])
     except Exception as e:  # an older version: say what broke, as the figure
@@ -169,7 +173,7 @@ def byte_equality(cfg: BuildConfig, out: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    print(f"local vs serve-search  questions.jsonl sha256 {digests[0]} vs {digests[1]}: "
+    print(f"local vs serve-search  ({BYTES_N} walks, walk + questions stages) questions.jsonl sha256 {digests[0]} vs {digests[1]}: "
           f"{'byte-identical' if digests[0] == digests[1] else 'DIFFERENT'}")
 
 
@@ -201,6 +205,7 @@ def run_world(name: str, cfg: BuildConfig, tmp: Path) -> None:
         build(name, cfg)
     if PHASE in ("all", "measure"):
         measure(name, cfg)
+    if PHASE in ("all", "bytes"):
         byte_equality(cfg, tmp / "bytes")
 
 

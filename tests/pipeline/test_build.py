@@ -121,6 +121,11 @@ def test_streamed_report_figures_equal_a_direct_count(reference: Path) -> None:
     assert qq["mean_searches"] == round(mean(searches), 2)
     assert qq["answerable_by_construction_pct"] == round(100 * sum(
         "hop_unique" in q["validation"].get("passed", []) for q in questions) / len(questions), 2)  # type: ignore[attr-defined]
+    ranks = [r for q in questions for r in q["validation"].get("reader_ranks", []) if r is not None]  # type: ignore[attr-defined]
+    assert ranks and qq["reader_hops"] == len(ranks)
+    assert qq["reader_first_pct"] == round(100 * sum(r == 1 for r in ranks) / len(ranks), 2)
+    n_entity = sum(len(re.findall(r"\bentit(?:y|ies)\b", q["question"], re.I)) for q in questions)  # type: ignore[attr-defined]
+    assert qq["entity_per_question"] == round(n_entity / len(questions), 2)
     solved = {t["question_id"] for t in trajs}
     assert [e["question_id"] for e in qq["examples"]] == [q["question_id"] for q in questions
                                                          if q["question_id"] in solved][:5]

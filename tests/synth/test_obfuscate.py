@@ -22,6 +22,8 @@ from longtracerl.synth.questions.template import TemplateQuestionWriter, relatio
     ("35.4% of the land", "about 35% of the land"),
     ("Christopher COLUMBUS arrived", "Christopher Columbus arrived"),
     ("joined the this entity and Aruba", "joined this entity and Aruba"),
+    ("Walsh( March 11, 1887 – December 31, 1980) was", "Walsh (the 1880s – the 1980s) was"),
+    ("one of the 50 states", "one of the 50 states"),  # "the about 50 states" would be no English
 ])
 def test_blur_hides_exact_dates_and_numbers(raw: str, want: str) -> None:
     assert blur(raw) == want

@@ -50,7 +50,9 @@ PAGES = [
     ("Gold Silver Bronze Total Rank Nation Medal Table Olympic Games", "table_row"),
     ("the 1 / -story childhood home of the painter", "orphan_symbol"),
     ("a painter () who lived in the harbour district", "orphan_symbol"),
+    ("000 Indians as indentured laborers", "orphan_symbol"),  # "60,000" cut at its comma
     ("the 17th most populous of the about 50 United States", "blur_artefact"),
+    ("it (the 1880s the 1980s) was an American", "blur_artefact"),  # a lifespan that lost its dash
 ])
 def test_each_hygiene_rejection_is_named(clue: str, kind: str) -> None:
     bad = problem(clue)
@@ -83,7 +85,11 @@ def test_type_words_come_from_the_page() -> None:
 
     assert t("Fizzco\nFizzco is a soft drink manufacturer based in Atlanta.") == "soft drink manufacturer"
     assert t("Dune Sea is a 1968 epic science fiction film directed by Ann Bell.") == "1960s science fiction film"
-    assert t("Bo Lind is an American entrepreneur and investor.") == "American entrepreneur"
+    assert t("Bo Lind is an American entrepreneur and investor.") == "investor"
+    assert t("Maniacs is a 1964 American splatter and hixploitation film written by Lew.") == "1960s hixploitation film"
+    assert t('"Leilani" is a song featured in the 1937 film.') == "song"  # not "song featured"
+    assert t('"Ode" is a 1977 song composed by Kander.') == "1970s song"
+    assert t('"Ode" is a much performed and composed by Kander.') is None  # "the composed" is no type
     assert t("Background: the islands were settled late.\nGovernment type: parliamentary republic") == "country"
     assert t("Government type: overseas territory\nDependency status: overseas territory of the UK") == "territory"
     assert t("The term was first used in the 1890s by traders.") is None  # the page gives no type: "entity"

@@ -26,9 +26,10 @@ MIN_RARE_WORDS = 2
 _MASK = re.compile(r"\b(?:this|another) entity\b")
 _WORDISH = re.compile(r"[A-Za-z][\w'’.-]*")
 _ORPHAN = re.compile(r"\(\s*\)|\[\s*\]|\(\s*[,;:./-]|[,;:/-]\s*\)|(?:^|\s)[/\\|+=*#~^%]+(?=\s|$)|(?:^|\s)-\w"
-                     r"|\w-(?=\s|$)|^[-–—)\],;:]|[-–—(\[]$")
+                     r"|\w-(?=\s|$)|^[-–—)\],;:]|[-–—(\[]$|^0\d*\b")
 _BLUR_BAD = re.compile(r"\b(?:the|a|an|its|their|his|her|this|these|those)\s+(?:about|around|nearly|some|under)\s+"
-                       r"(?:\d|\$)|\babout\s+(?:about|around|under|over)\b|\b(the|in|of|a)\s+\1\b", re.I)
+                       r"(?:\d|\$)|\babout\s+(?:about|around|under|over)\b|\b(the|in|of|a)\s+\1\b"
+                       r"|\bthe \d{3,4}s,? the \d{3,4}s\b", re.I)
 
 
 def partial_mask(clue: str) -> str | None:

@@ -113,6 +113,7 @@ def blur(text: str) -> str:
     text = re.sub(r"(?<![A-Za-z])'|'(?![A-Za-z])", "", text)  # stray quote marks of a cut quotation
     text = _CAPS.sub(lambda m: m.group(1) + m.group(2).lower() if len(m.group(0)) >= 5 else m.group(0), text)
     text = re.sub(r"\b(?:the|a|an)\s+(this|another) entity\b", r"\1 entity", text, flags=re.I)
+    text = re.sub(r"(\w)\(\s*", r"\1 (", text)  # "Walsh( March 11, 1887" (2Wiki's own spacing) reads "Walsh ("
     return re.sub(r"\s+", " ", text).strip()
 
 

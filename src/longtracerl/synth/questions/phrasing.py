@@ -28,7 +28,7 @@ from longtracerl.synth.questions.obfuscate import blur
 
 _FIRST = re.compile(r"\b(?:is|was|are|were)\s+(?:an?|the|one of the)\s+(?P<np>[^,.;:()\[\]]+)")
 _NP_STOP = re.compile(
-    r"\s(?:that|which|who|whose|in|of|from|by|based|located|founded|directed|written|produced|known|and|with|for|"
+    r"\s(?:that|which|who|whose|in|of|from|by|based|located|founded|directed|written|produced|known|with|for|"
     r"on|at|to|as|released|born|starring|since|where|or|best|created|made|published|set|about|between|is|was|"
     r"during|after|before|under|owned|operated|headquartered|consisting|comprising)\b.*", re.I)
 _YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})$")
@@ -51,11 +51,15 @@ def page_type(doc: Document | None) -> str | None:
     if m is None:
         return None
     np_ = _NP_STOP.sub("", " " + re.sub(r"(\w)-\s+(\w)", r"\1-\2", m.group("np")).strip()).strip()
-    words = [w for w in np_.split() if re.fullmatch(r"[\w'’.-]+", w)]
-    if not words or not words[-1].isalpha() or not words[-1].islower():
-        return None  # the head must be a common noun ("film", "manufacturer"), not a name or a figure
-    years = [w for w in words if _YEAR.match(w)]
-    words = [w for w in words if not _YEAR.match(w)][-MAX_TYPE_WORDS:]
+    years = [w for w in np_.split() if _YEAR.match(w)]
+    # "a splatter and hixploitation film", "an entrepreneur and investor": the last of the joined types
+    np_ = re.split(r"\s(?:and|or)\s", np_)[-1]
+    words = [w for w in np_.split() if re.fullmatch(r"[\w'’.-]+", w) and not _YEAR.match(w)]
+    while len(words) > 1 and words[-1].endswith("ed"):  # "a song featured (in ...)": the noun is before
+        words.pop()
+    if not words or not words[-1].isalpha() or not words[-1].islower() or words[-1].endswith("ed"):
+        return None  # the head must be a common noun ("film", "manufacturer"), not a name, figure or participle
+    words = words[-MAX_TYPE_WORDS:]
     if years:
         words = [blur(f"a {years[0]} x").split()[1], *words[-(MAX_TYPE_WORDS - 1):]]
     return " ".join(words)

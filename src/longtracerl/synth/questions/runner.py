@@ -67,7 +67,8 @@ async def write_one(chain: Chain, docstore: Any, writer: QuestionWriter, cfg: Va
     ``aliases_of(title)``: other names of a chain entity (e.g. the graph's), kept as rubric aliases.
     """
     if clues is None:
-        clues = writer.clues
+        clues = getattr(writer, "clues", None)  # a writer of one's own may leave both out: no context, retries
+    deterministic = bool(getattr(writer, "deterministic", False))
     docs: dict[str, Document] = {}
     for h in chain.hops:
         d = docstore.get(h.doc_id) if h.doc_id else None
@@ -76,10 +77,10 @@ async def write_one(chain: Chain, docstore: Any, writer: QuestionWriter, cfg: Va
                               detail=f"hop {h.title!r} doc {h.doc_id!r}", attempts=0), 0, Usage())
         docs[d.doc_id] = d
     usage, calls, feedback, last = Usage(), 0, "", ("no_attempt", "")
-    n_attempts = 1 if writer.deterministic else max_attempts  # a deterministic writer would repeat itself
+    n_attempts = 1 if deterministic else max_attempts  # a deterministic writer would repeat itself
     for attempt in range(1, n_attempts + 1):
         try:
-            calls += 0 if writer.deterministic else 1
+            calls += 0 if deterministic else 1
             made, raw, u = await writer.adraft(chain, docs, feedback, seed=_seed(chain.chain_id, attempt))
             usage = usage.add(u)
         except LLMError as e:
@@ -216,7 +217,7 @@ async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Questi
         if bar is not None:
             bar.stop()
     if clues is None:
-        clues = writer.clues
+        clues = getattr(writer, "clues", None)
     if clues is not None:
         stats.hygiene_pieces_dropped = dict(sorted(clues.hygiene_rejects.items()))
     order = [c.chain_id for c in chains]

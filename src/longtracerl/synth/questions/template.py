@@ -1,15 +1,17 @@
 """The LLM-free question writer: every hop pinned by a clue from its own page (see ``clues``).
 
-"Start with the entity described thus: "...". Next, go to an entity it shares a border with, namely the one
-described thus: "...". ... What is the capital of the last entity reached?" Clues are blurred pieces of the
-page (``obfuscate``: dates as decades, numbers rounded), so the context cannot be string-searched for them.
-The seed (and any entity reached by a random jump) gets a clue unique in the whole corpus; every other hop a
-clue that, among the neighbours of the previous entity, fits only the target (margin ``hop_margin``), or no
-clue where its relation has that one target ("Next, go to its director."). A jump is never phrased as a relation:
-with ``jump_mode="restart"`` the question says to start again from a described entity, with ``"cut"`` the
-question covers only the longest jump-free part of the chain. The answer is an attribute of the last entity
-read from its page (capital, government type or national symbol, for World Factbook pages), else the last
-entity itself.
+"What is the capital of the country you reach if you start from the country described as "...", then go to a
+country it shares a border with, the one of which we read "...", and finally go to its largest export
+partner?" (one question, type words from the pages, phrasings seeded per chain: ``phrasing``). Clues are
+blurred pieces of the page (``obfuscate``: dates as decades, numbers rounded), so the context cannot be
+string-searched for them. The seed (and any entity reached by a random jump) gets a clue unique in the whole
+corpus; every other hop a clue that, among the neighbours of the previous entity, fits only the target (IDF
+margin ``hop_margin``) and that the engine's own scorer ranks first (``reader_margin``), or no clue where its
+relation has that one target ("... then go to its director"). A jump is never phrased as a relation: with
+``jump_mode="restart"`` the question says to set that one aside and start again from a described entity, with
+``"cut"`` the question covers only the longest jump-free part of the chain. The answer is an attribute of the
+last entity read from its page (capital, government type or national symbol, for World Factbook pages), else
+the last entity itself.
 """
 
 from __future__ import annotations
