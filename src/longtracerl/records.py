@@ -234,12 +234,18 @@ class Sample(Record):
 
 
 class RewardResult(Record):
-    """The reward of one response, with everything needed to audit it."""
+    """The reward of one response, with everything needed to audit it.
 
-    outcome: float = Field(description="outcome score of the answer (0..1)")
+    A judge that could not decide (every try failed or gave no readable verdict) is an error state, never an
+    outcome: ``error`` says why and ``outcome``, ``rubric_normalized`` and ``reward`` are None; the response
+    is left out of its group's max and normalization, and each trainer adapter drops or masks it."""
+
+    outcome: float | None = Field(description="outcome score of the answer (0..1); None when the judge failed")
     rubric_raw: float = Field(description="share of rubric entities named")
-    rubric_normalized: float = Field(description="rubric score divided by the group maximum (when normalizing)")
-    reward: float = Field(description="the combined reward")
+    rubric_normalized: float | None = Field(
+        description="rubric score divided by the group maximum (when normalizing); None when the judge failed")
+    reward: float | None = Field(description="the combined reward; None when the judge failed (error set)")
+    error: str | None = Field(None, description="why the outcome could not be decided (judge failure), else None")
     matched_entities: list[str] = Field(default_factory=list, description="rubric entities found in the response")
     details: dict[str, Any] = Field(default_factory=dict, description="everything else needed to audit it")
 

@@ -75,3 +75,37 @@ def test_trl_example_imports() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # imports only; main() runs under __main__
     assert callable(module.main)
+
+
+def test_reward_config_env_is_a_file_path_for_adapters_and_server(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    """One meaning of $LONGTRACERL_REWARD_CONFIG: the path of a YAML/JSON file, read by one loader for the
+    adapters and the reward server (``app_from_env``, what ``serve-reward``'s workers build)."""
+    from fastapi.testclient import TestClient
+
+    from longtracerl.reward.server import app_from_env
+
+    as_json = tmp_path / "r.json"
+    as_json.write_text('{"reward": {"eta": 0.5, "strategy": "all"}}')  # a build config's section works too
+    monkeypatch.setenv(CONFIG_ENV, str(as_json))
+    assert (load_reward_config().eta, load_reward_config().strategy) == (0.5, "all")
+    with TestClient(app_from_env()) as client:
+        health = client.get("/health").json()
+        assert (health["eta"], health["strategy"]) == (0.5, "all")
+        # no rubric_reward_ratio in the request: the server's eta is paid (0.5 * 1 + 0.5 * 0.5)
+        r = client.post("/evaluate", json={"label": "Lyon", "response": "Lyon, not Paris",
+                                           "extra_reward_info": {"rubrics": ["Paris", "Rhone"]}}).json()
+        assert r["reward"] == pytest.approx(0.75)
+        # the client's ratio overrides it
+        r = client.post("/evaluate", json={"label": "Lyon", "response": "Lyon, not Paris",
+                                           "extra_reward_info": {"rubrics": ["Paris", "Rhone"],
+                                                                 "rubric_reward_ratio": 0.0}}).json()
+        assert r["reward"] == 1.0
+    monkeypatch.setenv(CONFIG_ENV, '{"eta": 0.5}')  # what serve-reward used to put there
+    with pytest.raises(ValueError, match="inline JSON.*path of a YAML or JSON file"):
+        load_reward_config()
+    with pytest.raises(ValueError, match="inline JSON"):
+        app_from_env()
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "missing.yaml"))
+    with pytest.raises(FileNotFoundError, match=r"missing\.yaml.*LONGTRACERL_REWARD_CONFIG"):
+        load_reward_config()

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("trl")
 
-from longtracerl.reward import LongTraceReward, RewardConfig  # noqa: E402
+from longtracerl.reward import RewardConfig  # noqa: E402
 from longtracerl.reward.adapters._common import message_text  # noqa: E402
 from longtracerl.reward.adapters.trl import LongTraceTRLReward  # noqa: E402
 
@@ -79,7 +79,6 @@ def test_reward_inside_real_grpo_step(tmp_path: Path, tokenizer: Any) -> None:
 
     assert recorder.calls, "GRPOTrainer never called the reward"
     print([message_text(c) for c in recorder.calls[0]["completions"]])
-    scorer = LongTraceReward(cfg)
     eos = {tokenizer.eos_token_id, tokenizer.pad_token_id}
     all_returned: list[float] = []
     for call in recorder.calls:
@@ -88,18 +87,54 @@ def test_reward_inside_real_grpo_step(tmp_path: Path, tokenizer: Any) -> None:
         for s in range(0, n, g):
             block = slice(s, s + g)
             assert len({json.dumps(p) for p in call["prompts"][block]}) == 1  # one prompt per group of G
-            texts = [message_text(c) for c in call["completions"][block]]
-            expected = scorer.score_group(
-                texts, call["label"][s], call["rubrics"][s], question=call["question"][s],
-                truncated=[ids[-1] not in eos for ids in call["completion_ids"][block]],
-            )
-            assert call["returned"][block] == pytest.approx([r.reward for r in expected])
+            # what the paper's rules say of each completion, without the reward core as an oracle (exact
+            # values by hand are in test_rewards_computed_by_hand): a cut-off completion (no EOS at the end) or
+            # one without the gold answer earns 0; a correct one earns 0.7 plus at most 0.3 of rubric
+            for text, ids, r in zip([message_text(c) for c in call["completions"][block]],
+                                    call["completion_ids"][block], call["returned"][block], strict=True):
+                if ids[-1] not in eos or call["label"][s].lower() not in text.lower():
+                    assert r == 0.0, (text, r)
+                else:
+                    assert 0.7 - 1e-6 <= r <= 1.0 + 1e-6, (text, r)
         all_returned += call["returned"]
-    # What TRL logged is what the core computes, and the bias made the rewards informative.
+    # What TRL logged is what the adapter returned, and the bias made the rewards informative.
     assert list(trainer._logs["rewards"]["longtrace"])[-len(all_returned):] == pytest.approx(all_returned)
     logged = [h for h in trainer.state.log_history if "rewards/longtrace/mean" in h]
     assert logged and logged[0]["rewards/longtrace/mean"] == pytest.approx(sum(all_returned) / len(all_returned), abs=1e-5)
     assert max(all_returned) > 0.7, all_returned
+
+
+def test_rewards_computed_by_hand() -> None:
+    """Two groups of 4 through the adapter as TRL calls it; every expected value worked out by hand (paper
+    defaults: contains rule, word-mode rubric on the final answer only, group max over ALL G, positive-only,
+    eta 0.3, truncated or empty -> 0)."""
+    reward = LongTraceTRLReward(num_generations=4, eos_token_ids=[2])
+    prompts = ["p1"] * 4 + ["p2"] * 4
+    completions = [
+        "<think>France Europe Seine</think>Paris",  # correct; entities only in the reasoning: rubric 0/3
+        "Paris, in France, Europe",  # correct; rubric 2/3
+        "Lyon, France, Europe, Seine",  # wrong; rubric 3/3 = the group max 1.0
+        "Paris, France",  # cut off (no EOS at the end): 0
+        "Rome",  # correct; rubric 0/2
+        "Rome, Italy",  # correct; rubric 1/2 = the group max 0.5
+        "",  # empty answer: 0
+        "Milan",  # wrong
+    ]
+    ids = [[5, 2]] * 3 + [[5, 6]] + [[5, 2]] * 4
+    labels = ["Paris"] * 4 + ["Rome"] * 4
+    rubrics = [["France", "Europe", "Seine"]] * 4 + [["Italy", "Tiber"]] * 4
+    out = reward(prompts=prompts, completions=completions, completion_ids=ids, label=labels, rubrics=rubrics,
+                 question=["q"] * 8)
+    assert out == pytest.approx([
+        0.7 + 0.3 * 0.0,  # 0.7
+        0.7 + 0.3 * (2 / 3) / 1.0,  # 0.9: normalized by the wrong answer's 3/3
+        0.0,  # positive-only: a wrong answer earns nothing for its entities
+        0.0,
+        0.7 + 0.3 * 0.0 / 0.5,  # 0.7
+        0.7 + 0.3 * 0.5 / 0.5,  # 1.0
+        0.0,
+        0.0,
+    ])
 
 
 def test_misaligned_groups_fail_loudly() -> None:

@@ -55,7 +55,8 @@ def test_evaluate_with_reasoning_and_response_variants(server: httpx.Client) -> 
     assert server.post("/evaluate", json=p).json()["rubric_reward"] == 1.0
     q = {"label": "Lyon", "response": "<think>Paris</think>Lyon", "extra_reward_info": {"rubrics": ["Paris", "Lyon"]}}
     body = server.post("/evaluate", json=q).json()
-    assert body == {**body, "outcome_reward": 1.0, "rubric_reward": 0.5, "reward": 1.0}  # ratio 0 by default
+    # no rubric_reward_ratio from the client (released slime sends none): the server's eta (0.3) applies
+    assert body == {**body, "outcome_reward": 1.0, "rubric_reward": 0.5, "reward": pytest.approx(0.7 + 0.3 * 0.5)}
 
 
 def test_evaluate_group_matches_the_library(server: httpx.Client) -> None:
@@ -85,3 +86,12 @@ def test_auth_body_limit_and_bad_input(server: httpx.Client) -> None:
     assert neither.status_code == 422 and "history" in neither.json()["detail"]
     # the server survived all of that
     assert server.post("/evaluate", json=PAYLOAD).status_code == 200
+
+
+def test_slime_stock_remote_rm_payload(server: httpx.Client) -> None:
+    """slime's ``remote_rm`` posts only prompt, response and label: no rubric can be earned, so the reward is
+    the outcome alone, not (1 - eta) * outcome."""
+    ok = server.post("/evaluate", json={"prompt": "Which city?", "response": "Lyon", "label": "Lyon"})
+    assert ok.status_code == 200 and ok.json()["reward"] == 1.0 and ok.json()["rubric_reward"] == 0.0
+    wrong = server.post("/evaluate", json={"prompt": "Which city?", "response": "Paris", "label": "Lyon"})
+    assert wrong.json()["reward"] == 0.0

@@ -202,7 +202,7 @@ class AgentStage(ItemStage):
         if kind == "auto":
             kind = "solver" if ctx.cfg.llm.kind == "none" else "llm"
         if kind == "solver":
-            return ClueSolver(ctx.search, k=a.solver_k, seed=ctx.cfg.seed)
+            return ClueSolver(ctx.search, k=a.solver_k, seed=ctx.cfg.seed, workers=a.concurrency)
         if kind == "chain_guided":
             chains = {c.chain_id: c for c in read_records(ctx.chains, Chain)}
             return ChainGuidedAgent(ctx.search, chains.get, k=a.k, seed=ctx.cfg.seed)

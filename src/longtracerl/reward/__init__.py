@@ -4,6 +4,7 @@ Adapters for TRL / verl / slime / OpenRLHF live in ``reward.adapters``; the HTTP
 """
 
 from longtracerl.reward.combine import STRATEGIES, combine_group, combine_one, normalize_group
+from longtracerl.reward.core import JudgeSettings, LongTraceReward, RewardConfig, run_sync
 from longtracerl.reward.judge import JudgeCache, LLMJudge, make_judge, parse_verdict
 from longtracerl.reward.outcome import (
     ChoiceLetter,
@@ -18,7 +19,6 @@ from longtracerl.reward.outcome import (
 )
 from longtracerl.reward.outcome_base import OutcomeResult, OutcomeScorer
 from longtracerl.reward.rubric import RubricScore, normalize_reference, normalize_word, rubric_score
-from longtracerl.reward.scoring import JudgeSettings, LongTraceReward, RewardConfig, run_sync
 from longtracerl.reward.think import split_think
 
 __all__ = [

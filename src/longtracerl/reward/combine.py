@@ -44,27 +44,37 @@ def combine_one(outcome: float, rubric: float, *, eta: float = 0.3, strategy: St
 
 
 def combine_group(
-    outcomes: Sequence[float],
+    outcomes: Sequence[float | None],
     rubrics: Sequence[float],
     *,
     eta: float = 0.3,
     strategy: Strategy = "positive_only",
     normalize: bool = True,
     f_beta: Sequence[float] | None = None,
-) -> list[float]:
+) -> list[float | None]:
     """Rewards of the G responses to ONE prompt.
 
     ``rubrics`` are the raw rubric scores; with ``normalize`` they are divided by the group max first
     (the max over all G responses, correct or not). ``longrlvr`` uses ``f_beta`` (F-beta over cited chunk
     ids) when given, else the rubric scores, unnormalized as in that baseline.
+    An outcome of ``None`` is an error state (the judge could not decide): that response is left out of the
+    group (its rubric does not count towards the max) and its reward is ``None``, never an outcome of 0.
     Worked example (PAPER.md 3): correct, 4 of 5 entities, group max 1.0 -> 0.7 + 0.3 * 0.8 = 0.94.
     """
     if len(outcomes) != len(rubrics):
         raise ValueError(f"outcomes ({len(outcomes)}) and rubrics ({len(rubrics)}) differ in length")
+    if f_beta is not None and len(f_beta) != len(outcomes):
+        raise ValueError(f"f_beta ({len(f_beta)}) and outcomes ({len(outcomes)}) differ in length")
+    ok = [i for i, o in enumerate(outcomes) if o is not None]
+    out: list[float | None] = [None] * len(outcomes)
+    oc = [float(outcomes[i]) for i in ok]  # type: ignore[arg-type]
     if strategy == "longrlvr":
-        f = list(f_beta) if f_beta is not None else [float(r) for r in rubrics]
-        if len(f) != len(outcomes):
-            raise ValueError(f"f_beta ({len(f)}) and outcomes ({len(outcomes)}) differ in length")
-        return [combine_one(o, x, eta=eta, strategy="longrlvr") for o, x in zip(outcomes, f, strict=True)]
-    norm = normalize_group(rubrics) if normalize else [float(r) for r in rubrics]
-    return [combine_one(o, r, eta=eta, strategy=strategy) for o, r in zip(outcomes, norm, strict=True)]
+        f = [float(f_beta[i]) if f_beta is not None else float(rubrics[i]) for i in ok]
+        vals = [combine_one(o, x, eta=eta, strategy="longrlvr") for o, x in zip(oc, f, strict=True)]
+    else:
+        kept = [float(rubrics[i]) for i in ok]
+        norm = normalize_group(kept) if normalize else kept
+        vals = [combine_one(o, r, eta=eta, strategy=strategy) for o, r in zip(oc, norm, strict=True)]
+    for i, v in zip(ok, vals, strict=True):
+        out[i] = v
+    return out

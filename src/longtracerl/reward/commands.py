@@ -17,8 +17,8 @@ def reward_config_from(path: Path | None, flags: dict[str, Any]) -> Any:
 
     from longtracerl.config import set_dotted
     from longtracerl.presets import check_reward_requirements
+    from longtracerl.reward.core import RewardConfig
     from longtracerl.reward.judge import load_judge_template
-    from longtracerl.reward.scoring import RewardConfig
 
     data: dict[str, Any] = {}
     if path is not None:
@@ -70,10 +70,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the reward over HTTP (POST /evaluate, POST /evaluate_group, GET /health)."""
         import os
+        import tempfile
 
         import uvicorn
 
         from longtracerl.presets import print_table, settings_table
+        from longtracerl.reward.core import CONFIG_ENV
 
         urls = list(judge_base_url or [])
         flags = {"preset": preset, "outcome": outcome, "rule": rule, "eta": eta, "strategy": strategy,
@@ -90,12 +92,19 @@ def register(app: typer.Typer) -> None:
         print_table(settings_table(reward=cfg), f"reward settings vs the paper (preset: {cfg.preset})")
         if host not in ("127.0.0.1", "localhost", "::1") and token is None:
             typer.secho(f"warning: serving on {host} without --token", fg="yellow", err=True)
-        os.environ["LONGTRACERL_REWARD_CONFIG"] = cfg.model_dump_json()
+        # the workers read the resolved settings as the adapters do: a config FILE named by the variable
+        fd, resolved = tempfile.mkstemp(prefix="longtracerl-reward-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(cfg.model_dump_json())
+        os.environ[CONFIG_ENV] = resolved
         os.environ["LONGTRACERL_REWARD_MAX_BODY"] = str(int(max_body_mb * 1024 * 1024))
         if token is not None:
             os.environ["LONGTRACERL_REWARD_TOKEN"] = token
-        uvicorn.run("longtracerl.reward.server:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level="warning", access_log=False)
+        try:
+            uvicorn.run("longtracerl.reward.server:app_from_env", factory=True, host=host, port=port,
+                        workers=workers, log_level="warning", access_log=False)
+        finally:
+            Path(resolved).unlink(missing_ok=True)
 
     @app.command("reward-demo")
     def reward_demo(
@@ -109,7 +118,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from longtracerl.reward.scoring import LongTraceReward, RewardConfig
+        from longtracerl.reward.core import LongTraceReward, RewardConfig
 
         data = yaml.safe_load(file.read_text())
         reward = LongTraceReward(RewardConfig.model_validate(dict(eta=eta, strategy=strategy, rubric_mode=rubric_mode)))

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
 from longtracerl import __version__
-from longtracerl.reward.scoring import LongTraceReward, RewardConfig
+from longtracerl.reward.core import LongTraceReward, RewardConfig, load_reward_config
 
 log = logging.getLogger("longtracerl.reward.server")
 
@@ -67,6 +67,17 @@ class EvaluateResponse(BaseModel):
     matched_entities: list[str] = Field(default_factory=list)
     error: str | None = None
     format_gate: str | None = None  # why the response was paid 0 for its form (reward/format.py), else None
+
+
+JUDGE_FAILED = ("the outcome judge could not decide (its endpoint failed or gave no readable verdict): no reward "
+                "is returned, retry the request")
+
+
+def judge_failed(errors: list[str | None]) -> JSONResponse:
+    """HTTP 503 with the judge's reason: the trainer retries instead of learning from a made-up outcome."""
+    reasons = sorted({e for e in errors if e})
+    return JSONResponse({"detail": f"{JUDGE_FAILED}: {'; '.join(reasons) or 'unknown'}", "errors": errors},
+                        status_code=503, headers={"Retry-After": "5"})
 
 
 class GroupRequest(BaseModel):
@@ -158,39 +169,48 @@ def create_app(config: RewardConfig | None = None, *, token: str | None = None,
                 "format": cfg.format if cfg.format_gate else "off", "rubric_mode": cfg.rubric_mode,
                 "preset": cfg.preset}
 
-    @app.post("/evaluate", response_model=EvaluateResponse)
-    async def evaluate(req: EvaluateRequest) -> EvaluateResponse:
+    @app.post("/evaluate", response_model=EvaluateResponse, responses={503: {"description": JUDGE_FAILED}})
+    async def evaluate(req: EvaluateRequest) -> EvaluateResponse | JSONResponse:
         info = req.extra_reward_info
         text, rubric_text = response_text(req)
-        ratio = info.rubric_reward_ratio if info.rubric_reward_ratio is not None else 0.0
+        # the client's rubric_reward_ratio overrides; without it the server's eta. A request without rubrics
+        # (slime's stock remote_rm sends only prompt, response and label) cannot earn a rubric term: outcome alone
+        ratio = info.rubric_reward_ratio
+        if ratio is None and not info.rubrics:
+            ratio = 0.0
         r = await scorer.ascore_one(text, req.label, info.rubrics, question=info.question, rubric_reward_ratio=ratio,
                                     answer_aliases=info.answer_aliases or None, truncated=req.truncated,
                                     rubric_text=rubric_text, aliases=info.rubric_aliases or None)
+        if r.error is not None or r.reward is None or r.outcome is None:
+            return judge_failed([r.error])
         return EvaluateResponse(reward=r.reward, outcome_reward=r.outcome, rubric_reward=r.rubric_raw,
-                                matched_entities=r.matched_entities, error=r.details.get("outcome_error"),
-                                format_gate=r.details.get("format_gate"))
+                                matched_entities=r.matched_entities, format_gate=r.details.get("format_gate"))
 
-    @app.post("/evaluate_group", response_model=GroupResponse)
-    async def evaluate_group(req: GroupRequest) -> GroupResponse:
+    @app.post("/evaluate_group", response_model=GroupResponse, responses={503: {"description": JUDGE_FAILED}})
+    async def evaluate_group(req: GroupRequest) -> GroupResponse | JSONResponse:
         info = req.extra_reward_info
         if req.truncated is not None and len(req.truncated) != len(req.responses):
             raise HTTPException(422, detail=f"truncated: {len(req.truncated)} entries for {len(req.responses)} responses")
         rs = await scorer.ascore_group(req.responses, req.label, info.rubrics, question=info.question,
                                        answer_aliases=info.answer_aliases or None, truncated=req.truncated,
                                        aliases=info.rubric_aliases or None)
-        return GroupResponse(rewards=[r.reward for r in rs], outcome_rewards=[r.outcome for r in rs],
+        if any(r.error is not None for r in rs):  # the group step needs every outcome: retry the whole group
+            return judge_failed([r.error for r in rs])
+        return GroupResponse(rewards=[float(r.reward or 0.0) for r in rs],
+                             outcome_rewards=[float(r.outcome or 0.0) for r in rs],
                              rubric_rewards=[r.rubric_raw for r in rs],
-                             rubric_normalized=[r.rubric_normalized for r in rs],
-                             errors=[r.details.get("outcome_error") for r in rs],
+                             rubric_normalized=[float(r.rubric_normalized or 0.0) for r in rs],
+                             errors=[None for _ in rs],
                              format_gates=[r.details.get("format_gate") for r in rs])
 
     return app
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory for ``serve-reward`` (settings come through the environment, so workers share them)."""
+    """uvicorn factory for ``serve-reward``: settings come through the environment, so workers share them;
+    ``$LONGTRACERL_REWARD_CONFIG`` is a config FILE path, as for the adapters (``load_reward_config``)."""
     import os
 
-    cfg = RewardConfig.model_validate_json(os.environ.get("LONGTRACERL_REWARD_CONFIG", "{}"))
+    cfg = load_reward_config()
     return create_app(cfg, token=os.environ.get("LONGTRACERL_REWARD_TOKEN"),
                       max_body_bytes=int(os.environ.get("LONGTRACERL_REWARD_MAX_BODY", DEFAULT_MAX_BODY)))

@@ -93,6 +93,7 @@ def evaluate_rows(
     outcomes: list[float] = []
     rubrics: list[float] = []
     lengths: list[int] = []
+    judge_errors = 0
     try:
         for i in range(0, len(rows), batch_size):
             chunk = rows[i : i + batch_size]
@@ -104,6 +105,9 @@ def evaluate_rows(
             for r, ids in zip(chunk, out[:, enc["input_ids"].shape[1] :], strict=True):
                 text = tokenizer.decode(ids, skip_special_tokens=True)
                 res = reward.score_one(text, r["label"], r["rubrics"], question=r.get("question", ""))
+                if res.outcome is None:  # the judge failed: an error, not a wrong answer; left out of the mean
+                    judge_errors += 1
+                    continue
                 outcomes.append(float(res.outcome))
                 rubrics.append(float(res.rubric_raw))
                 lengths.append(int((ids != tokenizer.pad_token_id).sum()))
@@ -114,7 +118,7 @@ def evaluate_rows(
             model.train()
     n = max(len(outcomes), 1)
     return {"accuracy": sum(outcomes) / n, "rubric": sum(rubrics) / n, "response_length": sum(lengths) / n,
-            "n": float(len(outcomes))}
+            "n": float(len(outcomes)), "judge_errors": float(judge_errors)}
 
 
 class ScheduledEvalCallback(TrainerCallback):  # type: ignore[misc]

@@ -1,49 +1,20 @@
-"""Pieces every adapter shares: where the reward config comes from, one cached scorer, message text."""
+"""Pieces every adapter shares: one cached scorer per config (``reward.core.load_reward_config`` reads it),
+message text, list and alias fields."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from longtracerl.reward.core import CONFIG_ENV, load_reward_config
+
 if TYPE_CHECKING:
     from longtracerl.reward import LongTraceReward, RewardConfig
 
-#: Frameworks that load our functions by path (verl, slime, OpenRLHF) cannot pass arguments; they read the
-#: reward settings from this variable: a YAML or JSON file with the fields of ``RewardConfig``.
-CONFIG_ENV = "LONGTRACERL_REWARD_CONFIG"
-
-
-def load_reward_config(source: RewardConfig | dict[str, Any] | str | Path | None = None) -> RewardConfig:
-    """A ``RewardConfig`` from an object, a dict, a YAML/JSON file, ``$LONGTRACERL_REWARD_CONFIG`` or defaults."""
-    from longtracerl.reward import RewardConfig
-
-    if isinstance(source, RewardConfig):
-        return source
-    if isinstance(source, dict):
-        return RewardConfig.model_validate(source)
-    path = source if source is not None else os.environ.get(CONFIG_ENV) or None
-    if path is None:
-        return RewardConfig()
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"reward config file not found: {p} (from {CONFIG_ENV} or the caller)")
-    text = p.read_text(encoding="utf-8")
-    if p.suffix.lower() == ".json":
-        data = json.loads(text)
-    else:
-        import yaml
-
-        data = yaml.safe_load(text) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{p}: a reward config must be a mapping of RewardConfig fields, got {type(data).__name__}")
-    try:
-        return RewardConfig.model_validate(data)
-    except Exception as e:  # pydantic names the field; add the file
-        raise ValueError(f"{p}: invalid reward config: {e}") from e
+__all__ = ["CONFIG_ENV", "as_aliases", "as_str_list", "get_reward", "info_aliases", "load_reward_config", "message_text"]
 
 
 @lru_cache(maxsize=8)

@@ -19,6 +19,13 @@ tokens left inside); ``lenient`` strips the usual end/pad markers first, as befo
 
 ``reward_func`` returns the dict recent OpenRLHF expects (``rewards``, ``scores``, ``extra_logs``);
 ``reward_func_tensor`` returns the bare tensor that older versions expect.
+
+A failed judge is an error state, never an outcome: that response's ``rewards`` and ``scores`` are NaN.
+OpenRLHF (0.11.2) has no per-sample mask, but its dynamic filtering drops a prompt's whole group when the
+group's mean score is outside ``--algo.dynamic_filtering_range``, which a NaN mean always is, and draws a
+replacement prompt. So train with ``--algo.dynamic_filtering_enable`` (``--algo.dynamic_filtering_range
+-0.01 1.01`` keeps every decided group; the default (0, 1) also drops all-0 and all-1 groups, DAPO-style).
+Without it a NaN reward reaches the loss and the step fails loudly, rather than learning from a made-up 0.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ GROUP_SIZE_ENV = "LONGTRACERL_GROUP_SIZE"
 #: Text of common end-of-turn / padding tokens, dropped from the end of a response decoded with special tokens.
 END_MARKERS = ("<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>", "<|end_of_text|>", "<｜end▁of▁sentence｜>", "<pad>")
 _warned = False
+_NAN = float("nan")
 
 
 def parse_label(label: Any) -> tuple[str, list[str], str]:
@@ -139,7 +147,10 @@ def _score(queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any]
             scorer = get_reward(reward.config.model_copy(update={"normalize": False}))
         results = scorer.score_group(responses, answer, entities, question=question, aliases=aliases)
         for i, r in zip(rows, results, strict=True):
-            rewards[i], outcomes[i], rubrics[i] = float(r.reward), float(r.outcome), float(r.rubric_raw)
+            if r.error is not None:  # an error state: NaN, which OpenRLHF's dynamic filtering drops (module doc)
+                rewards[i], outcomes[i], rubrics[i] = _NAN, _NAN, float(r.rubric_raw)
+                continue
+            rewards[i], outcomes[i], rubrics[i] = float(r.reward or 0.0), float(r.outcome or 0.0), float(r.rubric_raw)
     return rewards, outcomes, rubrics
 
 

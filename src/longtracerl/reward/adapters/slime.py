@@ -13,7 +13,16 @@
   slime calls it with the G samples of one prompt; it returns their combined rewards directly (slime's
   default group normalization then applies; no post-process needed).
 
-Settings come from ``$LONGTRACERL_REWARD_CONFIG`` (a YAML/JSON ``RewardConfig``) or ``args.longtrace_reward_config``.
+Settings come from ``$LONGTRACERL_REWARD_CONFIG`` (the path of a YAML/JSON ``RewardConfig`` file) or
+``args.longtrace_reward_config`` (a path too).
+
+A failed judge is an error state, never an outcome. ``reward_func`` returns ``{"reward": nan, "outcome_reward":
+nan, "rubric_reward": ..., "judge_error": why}`` and ``post_process_rewards`` MASKS that sample: left out of its
+group's rubric max and GRPO mean/std, reward 0, ``sample.remove_sample = True`` and an all-zero
+``loss_mask`` (slime cannot drop one sample of a rollout, but it trains only on loss-masked tokens).
+``group_reward_func`` masks it the same way and gives it the group's mean reward, so slime's own group
+normalization of the others is unchanged. Without our post-process, slime would see the NaN: always pair
+``reward_func`` with ``post_process_rewards`` (``longtracerl train slime-args`` does).
 
 Released format gate: the adapter gates ``sample.response`` as slime stored it. slime keeps special
 tokens in the response unless ``--rollout-skip-special-tokens`` is set (leave it unset for the gate to
@@ -28,6 +37,7 @@ from typing import Any
 
 from longtracerl.reward.adapters._common import as_str_list, get_reward, info_aliases, message_text
 
+_NAN = float("nan")
 _GRPO_LIKE = ("grpo", "gspo", "cispo", "reinforce_plus_plus_baseline")
 _STD_NORMALIZED = ("grpo", "gspo", "cispo")
 
@@ -56,7 +66,7 @@ def _response(sample: Any) -> str:
     return text + stop if isinstance(stop, str) and stop and not text.rstrip().endswith(stop) else text
 
 
-async def reward_func(args: Any, sample: Any, **kwargs: Any) -> dict[str, float]:
+async def reward_func(args: Any, sample: Any, **kwargs: Any) -> dict[str, Any]:
     """Per-sample reward with the released per-request semantics (see the module docstring)."""
     info = _info(sample)
     reward = get_reward(_config_source(args))
@@ -72,7 +82,18 @@ async def reward_func(args: Any, sample: Any, **kwargs: Any) -> dict[str, float]
         aliases=info_aliases(info),
         truncated=_is_truncated(sample),
     )
-    return {"reward": float(r.reward), "outcome_reward": float(r.outcome), "rubric_reward": float(r.rubric_raw)}
+    if r.error is not None:  # an error state, not an outcome: post_process_rewards masks this sample
+        return {"reward": _NAN, "outcome_reward": _NAN, "rubric_reward": float(r.rubric_raw), "judge_error": r.error}
+    return {"reward": float(r.reward or 0.0), "outcome_reward": float(r.outcome or 0.0),
+            "rubric_reward": float(r.rubric_raw)}
+
+
+def _mask(sample: Any) -> None:
+    """Take a sample out of the policy loss the ways slime allows: ``remove_sample`` (recent slime) and an
+    all-zero ``loss_mask`` (every slime version reads it after the reward post-process)."""
+    sample.remove_sample = True
+    n = int(getattr(sample, "response_length", 0) or len(getattr(sample, "loss_mask", None) or []))
+    sample.loss_mask = [0] * n
 
 
 async def group_reward_func(args: Any, samples: Sequence[Any], **kwargs: Any) -> list[float]:
@@ -90,7 +111,12 @@ async def group_reward_func(args: Any, samples: Sequence[Any], **kwargs: Any) ->
         aliases=info_aliases(info),
         truncated=[_is_truncated(s) for s in samples],
     )
-    return [float(r.reward) for r in results]
+    decided = [float(r.reward) for r in results if r.reward is not None]
+    fill = sum(decided) / len(decided) if decided else 0.0
+    for s, r in zip(samples, results, strict=True):
+        if r.reward is None:  # masked; its reward is the group mean so slime's group mean is unchanged
+            _mask(s)
+    return [fill if r.reward is None else float(r.reward) for r in results]
 
 
 def _groups(args: Any, samples: Sequence[Any]) -> list[list[int]]:
@@ -108,8 +134,11 @@ def _groups(args: Any, samples: Sequence[Any]) -> list[list[int]]:
     return [list(range(i, i + g)) for i in range(0, len(samples), g)]
 
 
-def _parts(sample: Any) -> tuple[float, float]:
+def _parts(sample: Any) -> tuple[float | None, float]:
+    """(outcome or None for a failed judge, raw rubric) of a sample scored by ``reward_func`` or the server."""
     r = sample.reward
+    if isinstance(r, dict) and r.get("judge_error"):
+        return None, float(r.get("rubric_reward", 0.0))
     if isinstance(r, dict) and "outcome_reward" in r:
         return float(r["outcome_reward"]), float(r.get("rubric_reward", 0.0))
     raise ValueError(
@@ -126,6 +155,7 @@ def post_process_rewards(args: Any, samples: Sequence[Any]) -> tuple[list[float]
 
     cfg = get_reward(_config_source(args)).config
     raw = [0.0] * len(samples)
+    failed: set[int] = set()
     groups = _groups(args, samples)
     for rows in groups:
         parts = [_parts(samples[i]) for i in rows]
@@ -133,12 +163,18 @@ def post_process_rewards(args: Any, samples: Sequence[Any]) -> tuple[list[float]
             [o for o, _ in parts], [r for _, r in parts], eta=cfg.eta, strategy=cfg.strategy, normalize=cfg.normalize
         )
         for i, c in zip(rows, combined, strict=True):
-            raw[i] = float(c)
+            if c is None:  # the judge failed: out of the group step, masked out of the loss, reward 0
+                failed.add(i)
+                _mask(samples[i])
+            raw[i] = 0.0 if c is None else float(c)
     estimator = getattr(args, "advantage_estimator", "grpo")
     if estimator not in _GRPO_LIKE or not getattr(args, "rewards_normalization", True):
         return raw, list(raw)
     out = list(raw)
-    for rows in groups:
+    for group in groups:
+        rows = [i for i in group if i not in failed]
+        if not rows:
+            continue
         t = torch.tensor([raw[i] for i in rows], dtype=torch.float)
         t = t - t.mean()
         if estimator in _STD_NORMALIZED and getattr(args, "grpo_std_normalization", True) and len(rows) > 1:

@@ -16,6 +16,12 @@ Released format gate (``format: released``): TRL decodes completions WITHOUT spe
 a stop on ``<|endoftext|>`` and special tokens left in the content. With a ``tokenizer`` (``for_model``
 passes it) the adapter re-decodes ``completion_ids`` with special tokens kept and gates that text.
 
+A failed judge: the adapter returns ``None`` for that completion (an error state, never an outcome). TRL 1.16
+turns ``None`` into NaN; a completion for which every reward function returned NaN is "unscorable": it is
+left out of its group's mean and std (``nanmean``/``nanstd``) and its advantage is set to 0. With other reward
+functions beside this one, TRL sums theirs (``nansum``), so ours counts as missing, not as 0. The metric
+``<name>/judge_errors`` counts such completions per call.
+
 Aliases: a dataset column ``aliases`` (a mapping entity -> names, or its JSON string, as ``load_dataset``
 writes it from the export's ``rubric_aliases``) is passed to the rubric matcher.
 """
@@ -42,7 +48,8 @@ def _prompt_key(prompt: Any) -> str:
 
 
 class LongTraceTRLReward:
-    """Callable reward for GRPOTrainer; returns one float per completion (the combined LongTraceRL reward)."""
+    """Callable reward for GRPOTrainer; returns one value per completion: the combined LongTraceRL reward, or
+    None where the judge failed."""
 
     def __init__(
         self,
@@ -130,7 +137,7 @@ class LongTraceTRLReward:
         log_extra: Callable[[str, list[Any]], None] | None = None,
         log_metric: Callable[[str, float], None] | None = None,
         **_: Any,
-    ) -> list[float]:
+    ) -> list[float | None]:
         n = len(completions)
         if len(prompts) != n:
             raise ValueError(f"{len(prompts)} prompts for {n} completions")
@@ -166,10 +173,14 @@ class LongTraceTRLReward:
             return list(await asyncio.gather(*(reward.ascore_group(r, lab, rub, **kw) for r, lab, rub, kw in jobs)))
 
         results = [r for group in run_sync(_all()) for r in group]
+        decided = [r for r in results if r.error is None]
         if log_extra is not None:
             log_extra("outcome", [r.outcome for r in results])
             log_extra("rubric", [r.rubric_raw for r in results])
-        if log_metric is not None and results:
-            log_metric(f"{self.__name__}/outcome_mean", sum(r.outcome for r in results) / len(results))
-            log_metric(f"{self.__name__}/rubric_mean", sum(r.rubric_raw for r in results) / len(results))
-        return [float(r.reward) for r in results]
+        if log_metric is not None:
+            if decided:
+                log_metric(f"{self.__name__}/outcome_mean", sum(float(r.outcome or 0.0) for r in decided) / len(decided))
+                log_metric(f"{self.__name__}/rubric_mean", sum(r.rubric_raw for r in decided) / len(decided))
+            log_metric(f"{self.__name__}/judge_errors", float(len(results) - len(decided)))
+        # None for a failed judge: TRL turns it into NaN and leaves it out (see the module docstring)
+        return [None if r.reward is None else float(r.reward) for r in results]

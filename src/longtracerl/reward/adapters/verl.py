@@ -8,14 +8,20 @@ valid token (``rm_scores``), and only the advantage estimator sees a whole promp
 1. ``compute_score`` (for ``reward.custom_reward_function``) and the ``longtrace`` reward manager (for
    ``reward.reward_manager``) score each response and return a scalar that ENCODES its outcome and raw
    rubric losslessly: ``score = 0.75 * outcome + 0.25 * rubric`` (outcome in {0, 1}, rubric in [0, 1], so
-   ``outcome = score >= 0.75``). The split outcome / rubric is also returned for verl's logs.
+   ``outcome = score >= 0.75``). The split outcome / rubric is also returned for verl's logs. A failed judge
+   is an error state, not an outcome: its scalar is ``JUDGE_ERROR`` (-1, outside [0, 1]) with
+   ``outcome_error`` set in the extra info.
 2. The ``longtrace_grpo`` advantage estimator (``algorithm.adv_estimator=longtrace_grpo``) groups the
    responses by ``uid``, decodes outcome and rubric, applies the LongTraceRL group step (rubric divided by
    the group max, positive-only combination with eta) and then verl's own GRPO advantage
-   (``(r - mean) / (std + 1e-6)``), exactly as ``LongTraceReward.score_group`` + GRPO would.
+   (``(r - mean) / (std + 1e-6)``), exactly as ``LongTraceReward.score_group`` + GRPO would. It MASKS a
+   ``JUDGE_ERROR`` response: out of its group's max, mean and std, advantage 0 (verl's estimator API cannot
+   drop a row from the batch).
 
 With verl's plain ``grpo`` estimator the encoded score is used as is (rubric on all responses, weight 0.25,
-unnormalized): use ``longtrace_grpo`` for the paper's reward.
+unnormalized): use ``longtrace_grpo`` for the paper's reward. Plain ``grpo`` cannot mask a judge failure, so the
+reward manager raises on one under any other estimator (``compute_score`` cannot see the estimator: it returns
+``JUDGE_ERROR``, which only ``longtrace_grpo`` understands).
 
 Load with ``reward.reward_manager.source=importlib``,
 ``reward.reward_manager.module.path=pkg://longtracerl.reward.adapters.verl``,
@@ -35,6 +41,8 @@ from typing import Any
 from longtracerl.reward.adapters._common import as_str_list, get_reward, info_aliases, load_reward_config
 from longtracerl.reward.adapters.verl_advantage import (  # noqa: F401  (public API of this adapter)
     ENCODE_RUBRIC_WEIGHT,
+    ESTIMATOR_NAME,
+    JUDGE_ERROR,
     compute_longtrace_grpo_advantage,
     decode,
     encode,
@@ -64,10 +72,10 @@ def _sample_fields(ground_truth: Any, extra_info: Mapping[str, Any] | None) -> t
 def _result_info(result: Any, score: float) -> dict[str, Any]:
     return {
         "score": score,
-        "outcome": float(result.outcome),
+        "outcome": JUDGE_ERROR if result.outcome is None else float(result.outcome),
         "rubric_raw": float(result.rubric_raw),
         "format_gate": str(result.details.get("format_gate", "")),
-        "outcome_error": str(result.details.get("outcome_error", "")),
+        "outcome_error": str(result.error or ""),
     }
 
 
@@ -130,6 +138,10 @@ def _register() -> type:
             if sub is not None and hasattr(sub, "items"):
                 sub = {k: (dict(v.items()) if hasattr(v, "items") else v) for k, v in sub.items()}
             self.reward_config = load_reward_config(sub)
+            try:
+                self.estimator = str(config.algorithm.adv_estimator)
+            except AttributeError:  # a bare config (tests): assume the estimator this adapter documents
+                self.estimator = ESTIMATOR_NAME
             self.eos_token_ids = {
                 int(t) for t in (getattr(tokenizer, "eos_token_id", None), getattr(tokenizer, "pad_token_id", None))
                 if t is not None
@@ -151,6 +163,11 @@ def _register() -> type:
             )
             reward = get_reward(self.reward_config)
             r = await reward.ascore_one(text, label, rubrics, question=question, aliases=aliases, truncated=truncated)
+            if r.error is not None and self.estimator != ESTIMATOR_NAME:
+                raise RuntimeError(
+                    f"LongTraceRL judge failed ({r.error}) and algorithm.adv_estimator={self.estimator} cannot mask a "
+                    f"response: any number would be read as its reward. Use algorithm.adv_estimator={ESTIMATOR_NAME}, "
+                    "which masks judge failures, or fix the judge endpoint")
             score = encode(r.outcome, r.rubric_raw)
             return {"reward_score": score, "reward_extra_info": _result_info(r, score)}
 

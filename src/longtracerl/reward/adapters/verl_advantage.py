@@ -21,11 +21,17 @@ ESTIMATOR_NAME = "longtrace_grpo"
 #: Weight of the rubric in the encoded per-sample scalar. Fixed (not eta) so the per-sample scorer and the
 #: group step cannot disagree about it; 0.25 < 0.5 keeps ``outcome`` decodable from the scalar.
 ENCODE_RUBRIC_WEIGHT = 0.25
+#: The scalar of a response whose judge failed (an error state, not an outcome): outside the encoded range
+#: [0, 1], so it can never be read as a reward; ``longtrace_grpo`` masks such a response (see below).
+JUDGE_ERROR = -1.0
 _TOL = 1e-4  # verl keeps rewards in float32
 
 
-def encode(outcome: float, rubric: float) -> float:
-    """The per-sample scalar verl carries: ``0.75 * outcome + 0.25 * rubric``; outcome must be 0 or 1."""
+def encode(outcome: float | None, rubric: float) -> float:
+    """The per-sample scalar verl carries: ``0.75 * outcome + 0.25 * rubric``; outcome must be 0 or 1, or None
+    for a failed judge (``JUDGE_ERROR``)."""
+    if outcome is None:
+        return JUDGE_ERROR
     if outcome not in (0.0, 1.0):
         raise ValueError(
             f"the verl adapter needs a binary outcome (0 or 1) to encode it losslessly, got {outcome}; "
@@ -36,8 +42,10 @@ def encode(outcome: float, rubric: float) -> float:
     return (1 - ENCODE_RUBRIC_WEIGHT) * outcome + ENCODE_RUBRIC_WEIGHT * rubric
 
 
-def decode(score: float) -> tuple[float, float]:
-    """Inverse of :func:`encode`: ``(outcome, rubric)``."""
+def decode(score: float) -> tuple[float | None, float]:
+    """Inverse of :func:`encode`: ``(outcome, rubric)``; ``(None, 0.0)`` for ``JUDGE_ERROR``."""
+    if abs(score - JUDGE_ERROR) <= _TOL:
+        return None, 0.0
     if not -_TOL <= score <= 1 + _TOL:
         raise ValueError(
             f"reward {score} is not a LongTraceRL-encoded score in [0, 1]: the longtrace_grpo estimator needs "
@@ -74,7 +82,8 @@ def longtrace_group_rewards(
     strategy: str = "positive_only",
     normalize: bool = True,
 ) -> torch.Tensor:
-    """Combined LongTraceRL rewards of a batch, grouped by ``index`` (verl's prompt ``uid``)."""
+    """Combined LongTraceRL rewards of a batch, grouped by ``index`` (verl's prompt ``uid``); NaN where the judge
+    failed (such a response is left out of its group's max and normalization)."""
     from longtracerl.reward import combine_group
 
     vals = [float(v) for v in (scores.tolist() if hasattr(scores, "tolist") else scores)]
@@ -90,7 +99,7 @@ def longtrace_group_rewards(
             [o for o, _ in decoded], [r for _, r in decoded], eta=eta, strategy=strategy, normalize=normalize  # type: ignore[arg-type]
         )
         for i, c in zip(rows, combined, strict=True):
-            out[i] = c
+            out[i] = float("nan") if c is None else c
     return out
 
 
@@ -102,26 +111,39 @@ def compute_longtrace_grpo_advantage(
     epsilon: float = 1e-6,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """verl advantage estimator ``longtrace_grpo``: LongTraceRL group step, then verl's GRPO advantage."""
+    """verl advantage estimator ``longtrace_grpo``: LongTraceRL group step, then verl's GRPO advantage.
+
+    A response whose judge failed (``JUDGE_ERROR``) is masked: it is left out of its group's rubric max, mean
+    and std (verl's GRPO runs on the other responses only), and its advantage and return are 0, so it moves
+    nothing. An estimator cannot drop a row from verl's batch: its tokens still count in a token-mean loss's
+    denominator, with zero advantage."""
     from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
 
     eta, strategy, normalize = _group_config(config)
     scores = token_level_rewards.sum(dim=-1)
     combined = longtrace_group_rewards(scores, index, eta=eta, strategy=strategy, normalize=normalize)
-    rewards = torch.zeros_like(token_level_rewards)
-    lengths = response_mask.sum(dim=-1).long()
+    keep = torch.nonzero(~torch.isnan(combined), as_tuple=True)[0]
+    advantages = torch.zeros_like(token_level_rewards)
+    returns = torch.zeros_like(token_level_rewards)
+    if len(keep) == 0:
+        return advantages, returns
+    rewards = torch.zeros_like(token_level_rewards[keep])
+    lengths = response_mask[keep].sum(dim=-1).long()
     last = (lengths - 1).clamp(min=0)
-    rewards[torch.arange(rewards.size(0)), last] = combined.to(rewards.dtype)
+    rewards[torch.arange(rewards.size(0)), last] = combined[keep].to(rewards.dtype)
     norm_by_std = True
     if config is not None and hasattr(config, "get"):
         norm_by_std = bool(config.get("norm_adv_by_std_in_grpo", True))
-    return compute_grpo_outcome_advantage(
+    adv, ret = compute_grpo_outcome_advantage(
         token_level_rewards=rewards,
-        response_mask=response_mask,
-        index=index,
+        response_mask=response_mask[keep],
+        index=np.asarray(index, dtype=object)[keep.numpy()],
         epsilon=epsilon,
         norm_adv_by_std_in_grpo=norm_by_std,
     )
+    advantages[keep] = adv.to(advantages.dtype)
+    returns[keep] = ret.to(returns.dtype)
+    return advantages, returns
 
 
 

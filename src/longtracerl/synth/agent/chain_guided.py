@@ -14,7 +14,7 @@ import random
 import re
 from collections.abc import Callable
 
-from longtracerl.corpus.base import SearchBackend
+from longtracerl.corpus.base import SearchBackend, get_async
 from longtracerl.records import Chain, Question, Trajectory
 from longtracerl.synth.agent.tools import ToolEnv
 
@@ -66,7 +66,7 @@ class ChainGuidedAgent:
         h = hashlib.sha256(f"{self.seed}:{question.question_id}:{attempt}".encode()).digest()
         return random.Random(int.from_bytes(h[:8], "big"))
 
-    def _hops(self, question: Question) -> list[tuple[str, str, str | None]]:
+    async def _hops(self, question: Question) -> list[tuple[str, str, str | None]]:
         """(doc_id, title, relation) per gold page, in path order."""
         chain = self.chain_lookup(question.chain_id) if self.chain_lookup is not None else None
         by_doc = {h.doc_id: h for h in chain.hops if h.doc_id} if chain is not None else {}
@@ -76,7 +76,7 @@ class ChainGuidedAgent:
             if hop is not None:
                 hops.append((did, hop.title, hop.relation))
                 continue
-            doc = self.search.get(did)
+            doc = await get_async(self.search, did)
             title = (
                 doc.title
                 if doc is not None
@@ -90,7 +90,7 @@ class ChainGuidedAgent:
         env = ToolEnv(self.search, k=self.k, max_open=10**9, obs_max_chars=10**9)
         keywords = question_keywords(question.question)
         prev_title: str | None = None
-        for did, title, relation in self._hops(question):
+        for did, title, relation in await self._hops(question):
             n_kw = (
                 rng.randint(min(3, len(keywords)), min(self.max_keywords, len(keywords))) if keywords else 0
             )
@@ -108,16 +108,16 @@ class ChainGuidedAgent:
             )
             seen_here: set[str] = set()
             for qi, q in enumerate(queries):
-                _, hits = env.search(q)
+                _, hits = await env.search(q)
                 seen_here.update(h.doc_id for h in hits)
                 if qi == len(queries) - 1:  # open what the most specific query ranks highest
                     for h in hits[: self.open_top]:
                         if h.doc_id not in env.opened:
-                            env.open(h.doc_id)
+                            await env.open(h.doc_id)
             if did not in env.opened:
                 if did not in seen_here:
-                    env.search(title)  # look the page up by its title, as a person would
-                env.open(did)
+                    await env.search(title)  # look the page up by its title, as a person would
+                await env.open(did)
             prev_title = title
         cited = [d for d in question.gold_doc_ids if d in env.opened]
         env.answer(question.answer, cited)

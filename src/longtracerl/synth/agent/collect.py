@@ -86,8 +86,10 @@ def _rejection_reason(tries: list[Trajectory]) -> tuple[str, str]:
     detail = ", ".join(f"{k}={v}" for k, v in sorted(ends.items()))
     answered = [t for t in tries if t.final_answer.strip()]
     if answered:
-        if all(t.judge.get("correct") is None for t in answered):
-            return "scorer_error", detail
+        # an attempt the judge could not decide may have been right: the question is not "unsolved"
+        undecided = sum(1 for t in answered if t.judge.get("correct") is None)
+        if undecided:
+            return "scorer_error", f"{detail}; judge undecided on {undecided} of {len(answered)} answered attempts"
         return "unsolved", detail
     if ends.get("llm_error", 0) == len(tries):
         return "llm_error", detail

@@ -142,9 +142,9 @@ class LLMSearchAgent:
             usage = usage.add(resp.usage.model_copy(update={"calls": resp.usage.calls or 1}))
             next_is_last = turn == self.max_turns - 2
             if self.protocol == "tools" and resp.tool_calls:
-                self._tool_turn(env, messages, resp, next_is_last)
+                await self._tool_turn(env, messages, resp, next_is_last)
             else:
-                self._text_turn(env, messages, resp, next_is_last)
+                await self._text_turn(env, messages, resp, next_is_last)
             if env.final_answer is not None:
                 end_reason = "answered" if env.final_answer else "empty_answer"
                 break
@@ -152,15 +152,15 @@ class LLMSearchAgent:
 
     # ------------------------------------------------------------ one turn per protocol
 
-    def _run_text_action(self, env: ToolEnv, action: TextAction) -> str:
+    async def _run_text_action(self, env: ToolEnv, action: TextAction) -> str:
         if action.name == "search":
-            return env.search(action.arg, action.thought)[0]
+            return (await env.search(action.arg, action.thought))[0]
         if action.name == "open":
-            return env.open(action.arg, action.thought)
+            return await env.open(action.arg, action.thought)
         env.answer(action.arg, action.cited, action.thought)
         return ""
 
-    def _text_turn(
+    async def _text_turn(
         self, env: ToolEnv, messages: list[dict[str, Any]], resp: ChatResponse, next_is_last: bool
     ) -> None:
         content = resp.content or ""
@@ -173,7 +173,7 @@ class LLMSearchAgent:
             obs = env.error(msg, thought=content.strip()[:2000] or None)
             messages.append({"role": "assistant", "content": content})
         else:
-            obs = self._run_text_action(env, action)
+            obs = await self._run_text_action(env, action)
             head = f"{action.thought}\n" if action.thought else ""
             messages.append({"role": "assistant", "content": head + action.raw})
         if env.final_answer is None:
@@ -181,7 +181,7 @@ class LLMSearchAgent:
             note = f"\n{LAST_TURN_NOTE}" if next_is_last else ""
             messages.append({"role": "user", "content": f"<observation>\n{obs}\n</observation>{note}"})
 
-    def _tool_turn(
+    async def _tool_turn(
         self, env: ToolEnv, messages: list[dict[str, Any]], resp: ChatResponse, next_is_last: bool
     ) -> None:
         calls: list[dict[str, Any]] = []
@@ -199,7 +199,7 @@ class LLMSearchAgent:
         thought = (resp.content or "").strip() or None
         for call in calls:
             fn = call["function"]
-            obs = self._run_tool_call(env, fn["name"], fn["arguments"], thought)
+            obs = await self._run_tool_call(env, fn["name"], fn["arguments"], thought)
             thought = None
             if env.final_answer is not None:
                 return
@@ -207,7 +207,7 @@ class LLMSearchAgent:
         if next_is_last:
             messages[-1]["content"] += f"\n{LAST_TURN_NOTE}"
 
-    def _run_tool_call(self, env: ToolEnv, name: str, arguments: str, thought: str | None) -> str:
+    async def _run_tool_call(self, env: ToolEnv, name: str, arguments: str, thought: str | None) -> str:
         try:
             args = json.loads(arguments) if arguments.strip() else {}
         except json.JSONDecodeError as e:
@@ -215,9 +215,9 @@ class LLMSearchAgent:
         if not isinstance(args, dict):
             return env.error(f"arguments of {name or 'tool call'} must be a JSON object", thought)
         if name == "search":
-            return env.search(str(args.get("query", "")), thought)[0]
+            return (await env.search(str(args.get("query", "")), thought))[0]
         if name == "open":
-            return env.open(str(args.get("doc_id", args.get("id", ""))), thought)
+            return await env.open(str(args.get("doc_id", args.get("id", ""))), thought)
         if name == "answer":
             cited = args.get("cited_doc_ids", args.get("cite", []))
             if isinstance(cited, str):

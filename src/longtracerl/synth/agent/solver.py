@@ -20,6 +20,8 @@ attempts break near-ties at random (seeded by question and attempt), as K tries 
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hashlib
 import random
 import re
@@ -189,7 +191,10 @@ class ClueSolver:
     name = "solver"
 
     def __init__(self, search: SearchBackend, *, k: int = 20, open_per_step: int = 4, seed: int = 0,
-                 tie: float = 0.1, confident: float = 1.15, scan_names: int = 150, scan_opens: int = 24) -> None:
+                 tie: float = 0.1, confident: float = 1.15, scan_names: int = 150, scan_opens: int = 24,
+                 workers: int = 8) -> None:
+        self.workers = workers  # attempts running at once (the agent stage passes agent.concurrency)
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.confident = confident
         self.scan_names = scan_names
         self.scan_opens = scan_opens
@@ -205,7 +210,7 @@ class ClueSolver:
 
     def _read(self, env: ToolEnv, doc_id: str, pages: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
         if doc_id not in pages:
-            obs = env.open(doc_id)
+            obs = env.open_blocking(doc_id)
             if not obs.startswith("Document "):
                 return None
             head, _, body = obs.partition("\n")
@@ -221,7 +226,7 @@ class ClueSolver:
 
     def _entry(self, env: ToolEnv, step: Step, pages: dict[str, tuple[str, str]], path: list[str],
                rng: random.Random, greedy: bool) -> str | None:
-        _, hits = env.search(query_of(step.clue))
+        _, hits = env.search_blocking(query_of(step.clue))
         scored = []
         for h in [h for h in hits if h.doc_id not in path][: self.open_per_step]:
             page = self._read(env, h.doc_id, pages)
@@ -244,7 +249,7 @@ class ClueSolver:
             per_query: list[list[str]] = []
             titles: dict[str, str] = {}
             for q in queries:
-                _, hits = env.search(q)
+                _, hits = env.search_blocking(q)
                 per_query.append([h.doc_id for h in hits if h.doc_id not in path and h.doc_id not in tried])
                 titles.update((h.doc_id, h.title) for h in hits)
             clue_hits = per_query[-1] if step.clue else []
@@ -287,7 +292,7 @@ class ClueSolver:
         for name in names:
             if opened >= self.scan_opens:
                 break
-            _, hits = env.search(name)
+            _, hits = env.search_blocking(name)
             for h in hits[:3]:
                 if h.doc_id in path or h.doc_id in tried or _title_base(h.title).lower() != name.lower():
                     continue
@@ -304,6 +309,20 @@ class ClueSolver:
         return scored
 
     async def solve(self, question: Question, attempt: int) -> Trajectory:
+        """One attempt, run whole in a worker thread so the event loop keeps serving LLM and judge requests.
+
+        Threads, not processes: the solver works on a live backend (an open tantivy index, the DocStore's
+        SQLite connections, a dense index's vectors in RAM, an embedding client) that cannot be pickled; a
+        process pool would reopen it in every worker and hold one copy of a dense index's vectors per process.
+        The local engines are thread-safe (``serve-search`` calls them from a thread pool). The solver's own
+        scoring is Python and holds the GIL, so threads keep the loop free but do not add cores; the build's
+        Ray executor is the way to more cores (one process per task, each opening the world once)."""
+        if self._pool is None:  # its own pool: the loop's default one has cpu+4 threads, fewer than agent.concurrency
+            self._pool = concurrent.futures.ThreadPoolExecutor(max(1, self.workers), thread_name_prefix="solver")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.solve_blocking, question, attempt)
+
+    def solve_blocking(self, question: Question, attempt: int) -> Trajectory:
+        """``solve`` in the calling thread (tests, scripts without an event loop)."""
         rng = self._rng(question, attempt)
         greedy = attempt == 1
         env = ToolEnv(self.search, k=self.k, max_open=10**6, obs_max_chars=10**7)

@@ -3,14 +3,18 @@
 Every LLM-driven and LLM-free agent goes through ``ToolEnv`` so trajectories look the same whoever
 produced them, and so search failures (empty results, a document that disappeared, an engine that
 raised) become observations the agent can react to instead of crashes.
+
+``search``/``open`` are awaited: many questions share one event loop with their LLM requests, so a tool
+call never blocks it (``corpus.base.search_async``: a remote index over an async HTTP client, a local
+engine in a worker thread).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from longtracerl.corpus.base import DocumentNotFound, SearchBackend
-from longtracerl.records import SearchHit, Trajectory, TrajectoryStep, Usage
+from longtracerl.corpus.base import DocumentNotFound, SearchBackend, open_async, search_async
+from longtracerl.records import OpenedDocument, SearchHit, Trajectory, TrajectoryStep, Usage
 
 CHARS_PER_TOKEN = 4  # observation budgets are given in tokens; ~4 characters per token for English
 
@@ -113,28 +117,48 @@ class ToolEnv:
 
     # ------------------------------------------------------------ tools
 
-    def search(self, query: str, thought: str | None = None) -> tuple[str, list[SearchHit]]:
+    # Each tool has an awaited form (every agent on the event loop: native async backends are awaited,
+    # local engines run in a worker thread) and a blocking form (``*_blocking``) for an agent that runs
+    # whole in a worker thread itself (the CPU-bound ``ClueSolver``). Both record the same steps.
+
+    async def search(self, query: str, thought: str | None = None) -> tuple[str, list[SearchHit]]:
+        """Run a search off the event loop; the observation text and the hits."""
+        q = " ".join(str(query).split())
+        if not q:
+            return self.error("empty search query", thought), []
+        try:
+            hits = await search_async(self.search_backend, q, self.k)
+        except Exception as e:  # the protocol says engines never raise; if one does, the agent goes on
+            return self._search_failed(q, e, thought), []
+        return self._searched(q, hits, thought), hits
+
+    def search_blocking(self, query: str, thought: str | None = None) -> tuple[str, list[SearchHit]]:
+        """``search`` for code already running in a worker thread."""
         q = " ".join(str(query).split())
         if not q:
             return self.error("empty search query", thought), []
         try:
             hits = list(self.search_backend.search(q, self.k))
-        except Exception as e:  # the protocol says engines never raise; if one does, the agent goes on
-            self.steps.append(
-                TrajectoryStep(
-                    kind="search", query=q, results=[], error=f"search failed: {e}", thought=thought
-                )
-            )
-            return f"Error: search failed ({type(e).__name__}). Try another query.", []
+        except Exception as e:
+            return self._search_failed(q, e, thought), []
+        return self._searched(q, hits, thought), hits
+
+    def _search_failed(self, q: str, e: Exception, thought: str | None) -> str:
+        self.steps.append(
+            TrajectoryStep(kind="search", query=q, results=[], error=f"search failed: {e}", thought=thought)
+        )
+        return f"Error: search failed ({type(e).__name__}). Try another query."
+
+    def _searched(self, q: str, hits: list[SearchHit], thought: str | None) -> str:
         self.steps.append(TrajectoryStep(kind="search", query=q, results=hits, thought=thought))
         if not hits:
-            return f'No results for "{q}". Try other keywords.', hits
+            return f'No results for "{q}". Try other keywords.'
         lines = [f'Results for "{q}":']
         for h in hits:
             self.titles.setdefault(h.doc_id, h.title)
             snippet = " ".join(h.snippet.split())[: self.snippet_chars]
             lines.append(f"[{h.rank}] doc_id={h.doc_id} | {h.title}\n    {snippet}")
-        return self._cut("\n".join(lines)), hits
+        return self._cut("\n".join(lines))
 
     def _resolve(self, doc_id: str) -> str:
         """An id the store lacks but that is the title of a listed result: use that result's id."""
@@ -144,27 +168,50 @@ class ToolEnv:
                 return did
         return doc_id
 
-    def open(self, doc_id: str, thought: str | None = None) -> str:
-        did = clean_doc_id(str(doc_id))
+    def _open_refused(self, did: str, thought: str | None) -> str | None:
         if not did:
             return self.error("open needs a document id", thought)
         if did not in self.opened and len(self.opened) >= self.max_open:
             return self.error(f"open limit reached ({self.max_open} documents); answer now", thought)
+        return None
+
+    async def open(self, doc_id: str, thought: str | None = None) -> str:
+        """Read one document off the event loop; the observation text."""
+        did = clean_doc_id(str(doc_id))
+        if (refused := self._open_refused(did, thought)) is not None:
+            return refused
+        try:
+            doc = await open_async(self.search_backend, did, self.obs_max_chars)
+        except DocumentNotFound:
+            alt = self._resolve(did)
+            return self._not_found(did, thought) if alt == did else await self.open(alt, thought)
+        except Exception as e:
+            return self._open_failed(did, e, thought)
+        return self._opened(doc, thought)
+
+    def open_blocking(self, doc_id: str, thought: str | None = None) -> str:
+        """``open`` for code already running in a worker thread."""
+        did = clean_doc_id(str(doc_id))
+        if (refused := self._open_refused(did, thought)) is not None:
+            return refused
         try:
             doc = self.search_backend.open(did, max_chars=self.obs_max_chars)
         except DocumentNotFound:
             alt = self._resolve(did)
-            if alt == did:
-                self.steps.append(
-                    TrajectoryStep(kind="open", doc_id=did, error="document not found", thought=thought)
-                )
-                return f"Error: no document with id {did!r}. Use a doc_id from the search results."
-            return self.open(alt, thought)
+            return self._not_found(did, thought) if alt == did else self.open_blocking(alt, thought)
         except Exception as e:
-            self.steps.append(
-                TrajectoryStep(kind="open", doc_id=did, error=f"open failed: {e}", thought=thought)
-            )
-            return f"Error: could not open {did!r} ({type(e).__name__})."
+            return self._open_failed(did, e, thought)
+        return self._opened(doc, thought)
+
+    def _not_found(self, did: str, thought: str | None) -> str:
+        self.steps.append(TrajectoryStep(kind="open", doc_id=did, error="document not found", thought=thought))
+        return f"Error: no document with id {did!r}. Use a doc_id from the search results."
+
+    def _open_failed(self, did: str, e: Exception, thought: str | None) -> str:
+        self.steps.append(TrajectoryStep(kind="open", doc_id=did, error=f"open failed: {e}", thought=thought))
+        return f"Error: could not open {did!r} ({type(e).__name__})."
+
+    def _opened(self, doc: OpenedDocument, thought: str | None) -> str:
         self.opened.add(doc.doc_id)
         self.steps.append(TrajectoryStep(kind="open", doc_id=doc.doc_id, thought=thought))
         obs = f"Document {doc.doc_id}: {doc.title}\n{doc.text}"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
+import os
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -77,14 +79,44 @@ class RewardConfig(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RewardConfig:
-        p = Path(path)
-        data = yaml.safe_load(p.read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{p}: a reward config must be a mapping of RewardConfig fields")
-        try:
-            return cls.model_validate(data.get("reward", data))
-        except ValueError as e:
-            raise ValueError(f"{p}: invalid reward config: {e}") from None
+        return load_reward_config(Path(path))
+
+
+#: Frameworks that load our functions by path (verl, slime, OpenRLHF) cannot pass arguments, and
+#: ``serve-reward`` hands its settings to its uvicorn workers: all read the reward settings from this
+#: variable, which is always the PATH of a YAML or JSON file with the fields of ``RewardConfig`` (optionally
+#: under a top-level ``reward:`` key, as in a build config). Never inline JSON.
+CONFIG_ENV = "LONGTRACERL_REWARD_CONFIG"
+
+
+def load_reward_config(source: RewardConfig | dict[str, Any] | str | Path | None = None) -> RewardConfig:
+    """A ``RewardConfig`` from an object, a dict, a YAML/JSON file path, ``$LONGTRACERL_REWARD_CONFIG`` (a file
+    path) or the defaults: the one loader of the adapters and the reward server."""
+    if isinstance(source, RewardConfig):
+        return source
+    if isinstance(source, dict):
+        return RewardConfig.model_validate(source)
+    where = "the caller" if source is not None else f"${CONFIG_ENV}"
+    path = source if source is not None else os.environ.get(CONFIG_ENV) or None
+    if path is None:
+        return RewardConfig()
+    if str(path).lstrip().startswith("{"):
+        raise ValueError(f"reward config from {where} looks like inline JSON; {CONFIG_ENV} and config arguments "
+                         "take the path of a YAML or JSON file with RewardConfig fields")
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"reward config file not found: {p} (from {where})")
+    text = p.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else (yaml.safe_load(text) or {})
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise ValueError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: a reward config must be a mapping of RewardConfig fields, got {type(data).__name__}")
+    try:
+        return RewardConfig.model_validate(data.get("reward", data))
+    except ValueError as e:  # pydantic names the field; add the file
+        raise ValueError(f"{p}: invalid reward config: {e}") from None
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -162,20 +194,21 @@ class LongTraceReward:
         rubs = [rubric_score(r, rubrics, aliases=aliases, mode=c.rubric_mode, use_reasoning=c.use_reasoning)
                 for r in responses]
         raw = [x.score if g is None else 0.0 for x, g in zip(rubs, gates, strict=True)]
-        oc = [o.score for o in outcomes]
+        # a judge that could not decide is an error state: out of the group max and normalization, reward None
+        oc = [None if o.error is not None else o.score for o in outcomes]
         rewards = combine_group(oc, raw, eta=c.eta, strategy=c.strategy, normalize=c.normalize)
-        m = max(raw, default=0.0)
+        m = max((r for r, o in zip(raw, oc, strict=True) if o is not None), default=0.0)
         out = []
         for o, rb, x, g, rew in zip(outcomes, raw, rubs, gates, rewards, strict=True):
             details: dict[str, Any] = {"strategy": c.strategy, "eta": c.eta, "group_max_rubric": m}
             if g is not None:
                 details["format_gate"] = g
-            if o.error is not None:
-                details["outcome_error"] = o.error
             details.update({k: v for k, v in o.details.items() if k not in details and k != "judge_output"})
+            err = o.error
             out.append(RewardResult(
-                outcome=o.score, rubric_raw=rb, rubric_normalized=(rb / m if (c.normalize and m > 0) else rb),
-                reward=rew, matched_entities=x.matched if g is None else [], details=details,
+                outcome=None if err else o.score, rubric_raw=rb,
+                rubric_normalized=None if err else (rb / m if (c.normalize and m > 0) else rb),
+                reward=rew, error=err, matched_entities=x.matched if g is None else [], details=details,
             ))
         return out
 
@@ -210,10 +243,9 @@ class LongTraceReward:
         details: dict[str, Any] = {"ratio": ratio}
         if g is not None:
             details["format_gate"] = g
-        if o.error is not None:
-            details["outcome_error"] = o.error
-        return RewardResult(outcome=o.score, rubric_raw=rb, rubric_normalized=rb,
-                            reward=combine_one(o.score, rb, eta=ratio, strategy="all"),
+        err = o.error
+        return RewardResult(outcome=None if err else o.score, rubric_raw=rb, rubric_normalized=None if err else rb,
+                            reward=None if err else combine_one(o.score, rb, eta=ratio, strategy="all"), error=err,
                             matched_entities=x.matched if g is None else [], details=details)
 
     def score_one(self, response: str, label: str, rubrics: Sequence[str], **kw: Any) -> RewardResult:
