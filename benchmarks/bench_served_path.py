@@ -98,9 +98,10 @@ class Server:
         self.log.close()
 
 
-def twin(tmp: Path, name: str, world: Path | str, scale: float, memory: Path, **extra: Any) -> Server:
+def twin(tmp: Path, name: str, world: Path | str, scale: float, memory: Path, tokenizer: str | None = "chars",
+         **extra: Any) -> Server:
     args = ["serve-twin", "--world", str(world), "--time-scale", str(scale), "--capacity", "32",
-            "--memory", str(memory), "--tokenizer", "chars"]
+            "--memory", str(memory)] + (["--tokenizer", tokenizer] if tokenizer else [])
     for role, sec in LAT.items():
         args += ["--latency", f"{role}={sec}"]
     for k, v in extra.items():
@@ -280,7 +281,7 @@ def part_dry(tmp: Path, tok: Path, scale: float) -> None:
         tmp / "dry.log")
     dry_wall = time.perf_counter() - t0
     fc = json.loads((tmp / "dry" / "default" / "dry_run.json").read_text())
-    tw = twin(tmp, "real", "sample", scale, tmp / "real.sqlite")
+    tw = twin(tmp, "real", "sample", scale, tmp / "real.sqlite", tokenizer=None)  # the dry run's own count
     try:
         run(CLI + ["build", "--llm", "openai", "--base-url", f"{tw.url}/v1", "--model", "twin",
                           "--out", str(tmp / "runs"), "--name", "real", *args], tmp / "real.log")
