@@ -228,7 +228,7 @@ def part_pool(tmp: Path, world: Path, tok: Path, walks: int, max_tokens: int) ->
     finally:
         tw.stop()
     good = twin(tmp, "good", world, 0.0, tmp / "pool.sqlite")
-    bad = twin(tmp, "bad", world, 0.0, tmp / "pool.sqlite", fail_rate=0.333, seed=7)
+    bad = twin(tmp, "bad", world, 0.0, tmp / "pool.sqlite", fail_rate=0.333, fault_seed=7)
     try:
         run(build_cmd(tmp / "runs", "pool", [good.url, bad.url], walks, tok, world, max_tokens, *HOPS),
             tmp / "pool-build.log")
