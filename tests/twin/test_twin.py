@@ -297,3 +297,25 @@ def test_a_pool_with_a_failing_twin_gives_the_single_twins_answers() -> None:
         pooled = asyncio.run(ask(make_pool([good, bad], model="twin", cooldown=0.01)))
         faults = twin_stats(bad)["faults"]
     assert pooled == alone and faults.get("http_503", 0) >= 1
+
+
+def test_twins_sharing_a_memory_file_know_each_others_questions(tmp_path: Path) -> None:
+    """``--memory FILE``: the question one twin wrote is known to another (the agent's call may land there)."""
+    from longtracerl.twin.memory import TwinMemory
+
+    chain, docs = _chain()
+    path = tmp_path / "memory.sqlite"
+
+    async def write(url: str) -> str:
+        llm = _llm(url)
+        draft, _, _ = await LLMQuestionWriter(llm).adraft(chain, docs)
+        await llm.aclose()
+        assert draft is not None
+        return draft.question
+
+    with running_twin(TwinConfig(**FAST), memory=TwinMemory(path)) as a, \
+            running_twin(TwinConfig(**FAST), memory=TwinMemory(path)) as b:
+        question = asyncio.run(write(a))
+        assert twin_stats(b)["remembered"] == 1
+    known = TwinMemory(path).recall(question)
+    assert known is not None and known.titles == ["Ghana", "Togo"]

@@ -102,7 +102,7 @@ class Twin:
 
     def __init__(self, cfg: TwinConfig, memory: TwinMemory | None = None, knowledge: Knowledge | None = None) -> None:
         self.cfg = cfg
-        self.memory = memory or TwinMemory()
+        self.memory = memory if memory is not None else TwinMemory()  # an empty memory is falsy (len 0)
         self.knowledge = knowledge
         self.agent = AgentPolicy(self.memory, skill=cfg.skill, detour=cfg.detour)
         self.stats = TwinStats()
