@@ -202,13 +202,16 @@ def part_served(tmp: Path, world: Path, tok: Path, walks: int, scale: float, max
               f"{secs.get('report', 0):.1f} s", flush=True)
 
 
-def strip_seconds(path: Path) -> list[str]:
-    """trajectories.jsonl holds each attempt's wall-clock LLM seconds (usage.seconds): compare without them."""
+def normalised(path: Path) -> list[str]:
+    """Rows without the two fields that say how, not what: each attempt's wall-clock LLM seconds
+    (trajectories' usage.seconds) and the writer's backend name ("pool" behind a pool, else "openai")."""
     out = []
     for line in path.read_text().splitlines():
         o = json.loads(line)
         if isinstance(o.get("usage"), dict):
             o["usage"].pop("seconds", None)
+        if isinstance(o.get("writer"), dict):
+            o["writer"].pop("backend", None)
         out.append(json.dumps(o, sort_keys=True))
     return out
 
@@ -217,8 +220,8 @@ def same(a: Path, b: Path) -> dict[str, bool]:
     res = {}
     for f in DATA:
         pa, pb = a / f, b / f
-        if f == "trajectories.jsonl":
-            res[f] = strip_seconds(pa) == strip_seconds(pb)
+        if f in ("trajectories.jsonl", "questions.jsonl"):
+            res[f] = pa.exists() and pb.exists() and normalised(pa) == normalised(pb)
         else:
             res[f] = pa.exists() and pb.exists() and pa.read_bytes() == pb.read_bytes()
     return res
