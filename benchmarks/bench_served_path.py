@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,9 +99,12 @@ class Server:
         self.log.close()
 
 
-def twin(tmp: Path, name: str, world: Path | str, scale: float, memory: Path, **extra: Any) -> Server:
+def twin(tmp: Path, name: str, world: Path | str, scale: float, memory: Path, tokenizer: str | None = "chars",
+         **extra: Any) -> Server:
+    if name not in ("good", "bad"):  # the two twins of the pool share one memory
+        memory.unlink(missing_ok=True)
     args = ["serve-twin", "--world", str(world), "--time-scale", str(scale), "--capacity", "32",
-            "--memory", str(memory), "--tokenizer", "chars"]
+            "--memory", str(memory)] + (["--tokenizer", tokenizer] if tokenizer else [])
     for role, sec in LAT.items():
         args += ["--latency", f"{role}={sec}"]
     for k, v in extra.items():
@@ -113,6 +117,7 @@ HOPS = ["--set", "walk.hops=3"]
 
 def build_cmd(out: Path, name: str, urls: list[str], walks: int, tok: Path, world: Path | None, max_tokens: int,
               *extra: str) -> list[str]:
+    shutil.rmtree(out / name, ignore_errors=True)  # a fresh run each time (a leftover would only be resumed)
     cmd = CLI + ["build", "--preset", "paper", "--llm", "openai", "--model", "twin", "--tokenizer", str(tok),
                  "--out", str(out), "--name", name, "--n-chains", str(walks), "--max-tokens", str(max_tokens),
                  "--quiet", *CAPS, *extra]
@@ -197,13 +202,16 @@ def part_served(tmp: Path, world: Path, tok: Path, walks: int, scale: float, max
               f"{secs.get('report', 0):.1f} s", flush=True)
 
 
-def strip_seconds(path: Path) -> list[str]:
-    """trajectories.jsonl holds each attempt's wall-clock LLM seconds (usage.seconds): compare without them."""
+def normalised(path: Path) -> list[str]:
+    """Rows without the two fields that say how, not what: each attempt's wall-clock LLM seconds
+    (trajectories' usage.seconds) and the writer's backend name ("pool" behind a pool, else "openai")."""
     out = []
     for line in path.read_text().splitlines():
         o = json.loads(line)
         if isinstance(o.get("usage"), dict):
             o["usage"].pop("seconds", None)
+        if isinstance(o.get("writer"), dict):
+            o["writer"].pop("backend", None)
         out.append(json.dumps(o, sort_keys=True))
     return out
 
@@ -212,8 +220,8 @@ def same(a: Path, b: Path) -> dict[str, bool]:
     res = {}
     for f in DATA:
         pa, pb = a / f, b / f
-        if f == "trajectories.jsonl":
-            res[f] = strip_seconds(pa) == strip_seconds(pb)
+        if f in ("trajectories.jsonl", "questions.jsonl"):
+            res[f] = pa.exists() and pb.exists() and normalised(pa) == normalised(pb)
         else:
             res[f] = pa.exists() and pb.exists() and pa.read_bytes() == pb.read_bytes()
     return res
@@ -226,8 +234,9 @@ def part_pool(tmp: Path, world: Path, tok: Path, walks: int, max_tokens: int) ->
         run(build_cmd(tmp / "runs", "ref", [tw.url], walks, tok, world, max_tokens, *HOPS), tmp / "ref-build.log")
     finally:
         tw.stop()
+    (tmp / "pool.sqlite").unlink(missing_ok=True)
     good = twin(tmp, "good", world, 0.0, tmp / "pool.sqlite")
-    bad = twin(tmp, "bad", world, 0.0, tmp / "pool.sqlite", fail_rate=0.333, seed=7)
+    bad = twin(tmp, "bad", world, 0.0, tmp / "pool.sqlite", fail_rate=0.333, fault_seed=7)
     try:
         run(build_cmd(tmp / "runs", "pool", [good.url, bad.url], walks, tok, world, max_tokens, *HOPS),
             tmp / "pool-build.log")
@@ -275,12 +284,14 @@ def part_dry(tmp: Path, tok: Path, scale: float) -> None:
     args = ["--preset", "paper", "--tokenizer", str(tok), "--n-chains", "12", "--set", "walk.hops=2",
             "--max-tokens", "40000", "--quiet"]
     lat = [x for role, sec in LAT.items() for x in ("--latency", f"{role}={sec}")]
+    shutil.rmtree(tmp / "dry", ignore_errors=True)
+    shutil.rmtree(tmp / "runs" / "real", ignore_errors=True)
     t0 = time.perf_counter()
     run(CLI + ["build", "--dry-run", "--scratch", str(tmp / "dry"), "--capacity", "32", *lat, *args],
         tmp / "dry.log")
     dry_wall = time.perf_counter() - t0
     fc = json.loads((tmp / "dry" / "default" / "dry_run.json").read_text())
-    tw = twin(tmp, "real", "sample", scale, tmp / "real.sqlite")
+    tw = twin(tmp, "real", "sample", scale, tmp / "real.sqlite", tokenizer=None)  # the dry run's own count
     try:
         run(CLI + ["build", "--llm", "openai", "--base-url", f"{tw.url}/v1", "--model", "twin",
                           "--out", str(tmp / "runs"), "--name", "real", *args], tmp / "real.log")
@@ -295,11 +306,12 @@ def part_dry(tmp: Path, tok: Path, scale: float) -> None:
         print(f"   {role:<8} {r['calls']:>7} / {s.get('calls', 0):<7} {r['prompt_tokens']:>11,} / "
               f"{s.get('prompt_tokens', 0):<11,} {r['completion_tokens']:>11,} / {s.get('completion_tokens', 0):<11,}")
     secs = manifest_seconds(tmp / "runs" / "real")
-    llm_fc = sum(v["forecast_seconds"] for v in fc["stages"].values())
-    llm_real = sum(secs.get(k, 0.0) for k in STAGE_ROLES)
-    print(f"-- LLM stages: forecast {llm_fc:.0f} s at full latency; the real build against a twin at x{scale} "
-          f"took {llm_real:.0f} s (= {llm_real / scale:.0f} s at full latency); yield forecast "
-          f"{fc['yield']['samples']} samples, real {count(tmp / 'runs' / 'real' / 'samples.jsonl')}", flush=True)
+    per = ", ".join(f"{k} {v['forecast_seconds']:.0f} s (latency {max(v['ideal_seconds'], v['critical_seconds']):.0f},"
+                    f" CPU {v['cpu_seconds']:.0f})" for k, v in fc["stages"].items())
+    real = ", ".join(f"{k} {secs.get(k, 0.0):.0f} s" for k in STAGE_ROLES)
+    print(f"-- forecast per LLM stage at full latency: {per}")
+    print(f"-- the real build against a twin at x{scale} latency: {real}; yield forecast {fc['yield']['samples']} "
+          f"samples, real {count(tmp / 'runs' / 'real' / 'samples.jsonl')}", flush=True)
 
 
 def main() -> None:

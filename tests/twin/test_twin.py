@@ -273,3 +273,49 @@ def test_build_dry_run_forecast_matches_what_the_twin_served(tmp_path: Path) -> 
     st = fc["stages"]["questions"]
     assert st["busy_seconds"] == pytest.approx(2.0 * writer_calls)
     assert st["forecast_seconds"] >= st["ideal_seconds"]
+
+
+def test_a_pool_with_a_failing_twin_gives_the_single_twins_answers() -> None:
+    """Twins of a pool share the reply seed and differ in the fault stream: whichever endpoint ends up answering
+    a retried request, the answer is the one a single healthy twin gives."""
+    from longtracerl.llm.pool import make_pool
+
+    chain, docs = _chain()
+    prompts = [LLMQuestionWriter(_llm("http://127.0.0.1:9/v1")).prompt(chain, docs, feedback=f"try {i}")
+               for i in range(6)]
+
+    async def ask(llm: Any) -> list[str]:
+        out = [(await llm.chat([{"role": "user", "content": p}], seed=i, temperature=0.7)).content
+               for i, p in enumerate(prompts)]
+        await llm.aclose()
+        return out
+
+    with running_twin(TwinConfig(**FAST)) as one:
+        alone = asyncio.run(ask(_llm(one)))
+    with running_twin(TwinConfig(**FAST)) as good, \
+            running_twin(TwinConfig(fail_rate=0.5, fault_seed=7, **FAST)) as bad:
+        pooled = asyncio.run(ask(make_pool([good, bad], model="twin", cooldown=0.01)))
+        faults = twin_stats(bad)["faults"]
+    assert pooled == alone and faults.get("http_503", 0) >= 1
+
+
+def test_twins_sharing_a_memory_file_know_each_others_questions(tmp_path: Path) -> None:
+    """``--memory FILE``: the question one twin wrote is known to another (the agent's call may land there)."""
+    from longtracerl.twin.memory import TwinMemory
+
+    chain, docs = _chain()
+    path = tmp_path / "memory.sqlite"
+
+    async def write(url: str) -> str:
+        llm = _llm(url)
+        draft, _, _ = await LLMQuestionWriter(llm).adraft(chain, docs)
+        await llm.aclose()
+        assert draft is not None
+        return draft.question
+
+    with running_twin(TwinConfig(**FAST), memory=TwinMemory(path)) as a, \
+            running_twin(TwinConfig(**FAST), memory=TwinMemory(path)) as b:
+        question = asyncio.run(write(a))
+        assert twin_stats(b)["remembered"] == 1
+    known = TwinMemory(path).recall(question)
+    assert known is not None and known.titles == ["Ghana", "Togo"]

@@ -60,7 +60,8 @@ def register(app: typer.Typer) -> None:
         hang_seconds: float = typer.Option(120.0, help="How long an injected timeout hangs."),
         malformed_rate: float = typer.Option(0.0, help="Share of replies whose body is not JSON."),
         truncate_rate: float = typer.Option(0.0, help="Share of replies cut short (finish_reason length)."),
-        seed: int = typer.Option(0, help="Seed of the replies and of the fault stream."),
+        seed: int = typer.Option(0, help="Seed of the replies (keep it equal across the twins of a pool)."),
+        fault_seed: int = typer.Option(None, help="Seed of the fault stream [--seed]."),
         memory: str = typer.Option(None, help="sqlite file of the questions it wrote: share it between twins of a "
                                    "pool, keep it across restarts [in memory]."),
         tokenizer: str = typer.Option(None, help="Tokenizer counting usage tokens (dir or 'chars') [bundled]."),
@@ -81,7 +82,7 @@ def register(app: typer.Typer) -> None:
             cfg = TwinConfig(model=model, capacity=capacity, latency={**LATENCY_30B, **parse_pairs(latency, "--latency")},
                              time_scale=time_scale, reasoning=reasoning, skill=skill, fail_rate=fail_rate,  # type: ignore[arg-type]
                              timeout_rate=timeout_rate, hang_seconds=hang_seconds, malformed_rate=malformed_rate,
-                             truncate_rate=truncate_rate, seed=seed, tokenizer=tokenizer)
+                             truncate_rate=truncate_rate, seed=seed, fault_seed=fault_seed, tokenizer=tokenizer)
         except ValidationError as e:
             err = e.errors()[0]
             typer.secho(f"error: --{'-'.join(str(x) for x in err['loc']).replace('_', '-')}: {err['msg']}", fg="red", err=True)

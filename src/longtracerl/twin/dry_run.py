@@ -94,8 +94,12 @@ def forecast(before: dict[str, Any], after: dict[str, Any], cfg: BuildConfig, *,
             continue
         par = max(1, min(capacity, client_cap, stage_conc[stage]))
         critical = (cfg.walk.hops * latency.get("chooser", 0.3) if stage == "walk" else float(crit.get(stage, 0.0)))
+        # the stage's own CPU work (checks, searches) measured here with an instant twin: a floor (an upper one:
+        # the twin shared this process)
+        cpu_floor = float(measured.get(stage, 0.0))
         stages[stage] = {"busy_seconds": round(busy, 1), "parallel": par, "ideal_seconds": round(busy / par, 1),
-                         "critical_seconds": round(critical, 1), "forecast_seconds": round(max(busy / par, critical), 1),
+                         "critical_seconds": round(critical, 1), "cpu_seconds": round(cpu_floor, 1),
+                         "forecast_seconds": round(max(busy / par, critical, cpu_floor), 1),
                          "capped_by_build": par < capacity}
     cpu = {k: round(v, 1) for k, v in measured.items() if k not in STAGE_ROLES}
     total = sum(s["forecast_seconds"] for s in stages.values()) + sum(cpu.values())
@@ -148,23 +152,25 @@ def print_forecast(fc: dict[str, Any], console: Any) -> None:
     """The dry run's tables: per role, per stage, the yield."""
     from rich.table import Table
 
-    t = Table(title=f"dry run: LLM cost per role (per kept sample: {fc['yield']['samples']} samples)")
-    for col in ("role", "calls", "prompt tok", "completion tok", "calls/sample", "tokens/sample", "s/call", "cut"):
+    t = Table(title=f"dry run: LLM cost per role (/sample: per kept sample, {fc['yield']['samples']} kept; "
+                    "cut: replies cut at max_tokens)")
+    for col in ("role", "calls", "prompt tok", "compl. tok", "calls/sample", "tok/sample", "s/call", "cut"):
         t.add_column(col, justify="left" if col == "role" else "right")
     for role, r in fc["roles"].items():
         t.add_row(role, f"{r['calls']:,}", f"{r['prompt_tokens']:,}", f"{r['completion_tokens']:,}",
                   f"{r['calls_per_sample']}", f"{r['tokens_per_sample']:,}", f"{r['latency']}", f"{r['finish_length']}")
     console.print(t)
-    s = Table(title=f"wall time at capacity {fc['capacity']} sequences (build's own cap: {fc['client_cap']} requests)")
-    for col in ("stage", "LLM busy s", "in parallel", "ideal s", "critical path s", "forecast s"):
+    s = Table(title=f"wall time at capacity {fc['capacity']} sequences (build's own cap: {fc['client_cap']} requests; "
+                    "* = the build's concurrency, not the endpoint, limits the stage; CPU s = measured here)")
+    for col in ("stage", "LLM s", "parallel", "ideal s", "critical s", "CPU s", "forecast s"):
         s.add_column(col, justify="left" if col == "stage" else "right")
     for stage, v in fc["stages"].items():
-        par = f"{v['parallel']}" + (" (build cap)" if v["capped_by_build"] else "")
+        par = f"{v['parallel']}" + ("*" if v["capped_by_build"] else "")
         s.add_row(stage, f"{v['busy_seconds']:,}", par, f"{v['ideal_seconds']:,}", f"{v['critical_seconds']:,}",
-                  f"{v['forecast_seconds']:,}")
+                  f"{v['cpu_seconds']:,}", f"{v['forecast_seconds']:,}")
     for stage, sec in fc["cpu_stages_measured"].items():
-        s.add_row(f"{stage} (CPU, measured here)", "", "", "", "", f"{sec:,}")
-    s.add_row("[bold]total[/]", "", "", "", "", f"[bold]{fc['forecast_seconds']:,}[/]")
+        s.add_row(stage, "", "", "", "", f"{sec:,}", f"{sec:,}")
+    s.add_row("[bold]total[/]", "", "", "", "", "", f"[bold]{fc['forecast_seconds']:,}[/]")
     console.print(s)
     y = fc["yield"]
     console.print(f"yield: {y['walks']} walks -> {y['chains']} chains -> {y['questions']} questions -> "

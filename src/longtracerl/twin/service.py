@@ -60,7 +60,9 @@ class TwinConfig(BaseModel):
     hang_seconds: float = Field(120.0, ge=0, description="how long a timed-out request hangs before a 504")
     malformed_rate: float = Field(0.0, ge=0, le=1, description="share of 200 replies whose body is not JSON")
     truncate_rate: float = Field(0.0, ge=0, le=1, description="share of replies cut short (finish_reason length)")
-    seed: int = 0
+    seed: int = Field(0, description="seed of the replies (twins of one pool share it, so a retried request gets "
+                      "the same answer on any of them)")
+    fault_seed: int | None = Field(None, description="seed of the fault stream (default: seed)")
     tokenizer: str | None = Field(None, description="tokenizer counting prompt tokens (default: the bundled one); "
                                   "'chars' counts 4 characters a token")
 
@@ -100,11 +102,11 @@ class Twin:
 
     def __init__(self, cfg: TwinConfig, memory: TwinMemory | None = None, knowledge: Knowledge | None = None) -> None:
         self.cfg = cfg
-        self.memory = memory or TwinMemory()
+        self.memory = memory if memory is not None else TwinMemory()  # an empty memory is falsy (len 0)
         self.knowledge = knowledge
         self.agent = AgentPolicy(self.memory, skill=cfg.skill, detour=cfg.detour)
         self.stats = TwinStats()
-        self._faults = random.Random(f"faults:{cfg.seed}")
+        self._faults = random.Random(f"faults:{cfg.seed if cfg.fault_seed is None else cfg.fault_seed}")
         self._faults_lock = threading.Lock()
         self._world_lock = threading.Lock()
         self._sem: asyncio.Semaphore | None = None
