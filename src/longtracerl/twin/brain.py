@@ -23,8 +23,9 @@ from typing import Any
 
 from longtracerl.records import Chain, Document, Hop
 from longtracerl.reward.rubric import normalize_word
+from longtracerl.synth.questions import phrasing
 from longtracerl.synth.questions.clues import ClueFailure, mask
-from longtracerl.synth.questions.template import TemplateQuestionWriter, step_text
+from longtracerl.synth.questions.template import TemplateQuestionWriter, relation_phrase
 from longtracerl.twin.memory import TwinMemory, Written
 from longtracerl.twin.roles import Request
 
@@ -159,8 +160,12 @@ def write(req: Request, rng: random.Random, memory: TwinMemory, knowledge: Knowl
     if draft is None:  # no clean clue anywhere: a plainer question from the pages' opening words
         titles = [h.title for h in hops]
         clues = [" ".join(mask(docs[h.doc_id or ""].text, titles).split()[:14]).strip(' ".') for h in hops]
-        parts = [step_text(h, c, first=i == 0, jumped=h.jumped) for i, (h, c) in enumerate(zip(hops, clues, strict=True))]
-        question = " ".join(parts) + " Which entity is the last one reached? Give its name."
+        p = phrasing.Phrasing.pick(titles[0])
+        steps = [phrasing.entry_step("entity", phrasing.render_clue(clues[0]), p)]
+        for k, (h, c) in enumerate(zip(hops[1:], clues[1:], strict=True), start=1):
+            steps.append(phrasing.entry_step("entity", phrasing.render_clue(c), p, restart=True) if h.jumped else
+                         phrasing.move_step(relation_phrase(h).removeprefix("go to "), phrasing.render_clue(c), p, k, last=k == len(hops) - 1))
+        question = phrasing.question(steps, None, "entity", p)
         out = {"question": question, "answer": hops[-1].title, "gold_entities": titles, "hop_clues": clues}
     else:
         out = {"question": draft.question, "answer": draft.answer, "gold_entities": draft.gold_entities,
