@@ -120,7 +120,7 @@ def test_package_import_graph_has_no_cycle() -> None:
 #: lowest first; a module may import its own layer and the layers before it
 LAYERS = ["base", "corpus", "graph", "llm", "reward", "synth", "view", "pipeline", "eval", "train", "twin", "cli"]
 #: the base layer: contracts, file formats, configs and small helpers every stage uses
-BASE = {"records", "io", "config", "presets", "paths", "netutil", "schema", "rng", "text"}
+BASE = {"records", "io", "config", "presets", "paths", "netutil", "schema", "rng", "text", "think"}
 #: view renders records: besides itself it reads only the base and the corpus
 VIEW_MAY_IMPORT = {"base", "corpus", "view"}
 MAX_LINES = 600

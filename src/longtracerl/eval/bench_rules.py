@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-from longtracerl.reward.think import split_response
+from longtracerl.think import split_response
 
 
 def final_answer(response: str, reasoning_field: str | None = None) -> tuple[str, int]:
@@ -27,7 +27,7 @@ def final_answer(response: str, reasoning_field: str | None = None) -> tuple[str
 
 def split_reasoning(response: str, reasoning_field: str | None = None) -> tuple[str, int, bool]:
     """``(final_as_written, reasoning_chars, had_reasoning)`` with nothing stripped from the final text
-    (the cut is ``reward.think.split_response``'s, the one the reward uses)."""
+    (the cut is ``longtracerl.think.split_response``'s, the one the reward uses)."""
     reasoning = len(reasoning_field or "")
     s = split_response(response)
     if s.closed:

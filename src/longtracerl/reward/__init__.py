@@ -19,7 +19,7 @@ from longtracerl.reward.outcome import (
 )
 from longtracerl.reward.outcome_base import OutcomeResult, OutcomeScorer
 from longtracerl.reward.rubric import RubricScore, normalize_reference, normalize_word, rubric_score
-from longtracerl.reward.think import split_think
+from longtracerl.think import split_think
 
 __all__ = [
     "STRATEGIES",

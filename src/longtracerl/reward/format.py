@@ -31,7 +31,7 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
-from longtracerl.reward.think import THINK_CLOSE, split_response
+from longtracerl.think import THINK_CLOSE, split_response
 
 FormatRule = Literal["released", "lenient"]
 

@@ -27,8 +27,8 @@ from longtracerl.llm.base import ChatLLM, LLMError
 from longtracerl.llm.cache import SqliteStore
 from longtracerl.paths import home
 from longtracerl.reward.outcome_base import OutcomeResult
-from longtracerl.reward.think import split_think
 from longtracerl.reward.verdicts import aa_lcr_verdict
+from longtracerl.think import split_think
 
 JudgePrompt = Literal["hle", "aa_lcr"]
 Verdict = Literal["yes_no", "correct_incorrect"]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from longtracerl.reward.outcome_base import OutcomeResult, OutcomeScorer
-from longtracerl.reward.think import split_think
+from longtracerl.think import split_think
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT_DEL = str.maketrans("", "", string.punctuation + "‘’“”–—«»")

@@ -23,8 +23,8 @@ from typing import Literal
 import ahocorasick_rs
 from pydantic import BaseModel, Field
 
-from longtracerl.reward.think import split_think
 from longtracerl.text import normalize_reference, normalize_word
+from longtracerl.think import split_think
 
 RubricMode = Literal["word", "reference"]
 __all__ = ["RubricMode", "RubricScore", "normalize_reference", "normalize_word", "rubric_score"]  # normalizers: text.py

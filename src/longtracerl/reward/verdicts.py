@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from longtracerl.reward.think import split_response
+from longtracerl.think import split_response
 
 _LEAD = re.compile(r"^[\s*_`#>\"'\[(:]+")
 _WORD = re.compile(r"(INCORRECT|CORRECT)(?![A-Z0-9_])")
