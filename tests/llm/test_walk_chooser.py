@@ -48,6 +48,19 @@ def test_retry_recovers_and_llm_errors_fall_back(fault_llm) -> None:  # type: ig
     assert pick == random.Random(0).randrange(3) and ch.fallbacks == 1 and ch.errors == 3
 
 
+def test_a_reasoning_model_is_read_after_its_reasoning(fault_llm) -> None:  # type: ignore[no-untyped-def]
+    """SCRIPTED reasoning replies (the bundled model does not reason in tags): the pick is the number after
+    ``</think>``, not one named in the reasoning; a reply cut inside its reasoning is invalid and retried; the
+    cap leaves room to reason (the old 24-token cap cut every reasoning reply)."""
+    url, script = fault_llm
+    script.queue = [("ok", "<think>Option 3 is generic and 1 is too famous, so"),  # cut while reasoning
+                    ("ok", "<think>Option 3 is generic; 1 is too famous.</think>\n{\"choice\": 2}")]
+    ch = LLMWalkChooser(OpenAIChatLLM(url, model="fault", max_retries=0), fallback="first")
+    assert asyncio.run(ch.achoose(PATH, CANDS, random.Random(0))) == 1  # "2" after </think>: Lyon
+    assert ch.counters == {"calls": 2, "invalid": 1, "fallbacks": 0, "errors": 0}
+    assert all(r["max_tokens"] >= 1024 for r in script.requests)
+
+
 class _Recorder:
     """The REAL bundled model, observed: every reply it gives the chooser is kept (nothing is scripted)."""
 

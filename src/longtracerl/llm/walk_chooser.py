@@ -1,7 +1,10 @@
 """The LLM walk chooser (PAPER.md 2a): the model picks the next entity of a walk among <= 5 candidates.
 
 A weak model often answers off-format, so the reply is parsed leniently (JSON ``{"choice": n}``, a bare
-number, or a candidate's title); an invalid pick is retried with the complaint, then a documented
+number, or a candidate's title). A reasoning model's reply is read after its last ``</think>`` (a number in
+its reasoning is not a choice; reasoning in a separate ``reasoning_content`` field never reaches the parser),
+and the token cap leaves room to reason: a reply cut inside its reasoning is invalid, not a pick. An invalid
+pick is retried with the complaint, then a documented
 fallback rule decides: ``uniform`` (random candidate from the walk's own stream, the default), ``first``
 or ``degree`` (the best-connected candidate). Calls, invalid replies and fallbacks are counted.
 """
@@ -16,6 +19,7 @@ from typing import Any
 from longtracerl.graph.chooser import Candidate
 from longtracerl.llm.base import ChatLLM, LLMError
 from longtracerl.records import Hop
+from longtracerl.think import split_response
 
 CHOICE_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"choice": {"type": "integer"}},
                                  "required": ["choice"]}
@@ -58,7 +62,7 @@ class LLMWalkChooser:
     """``AsyncWalkChooser`` asking an LLM which neighbour makes the best answerable multi-hop chain."""
 
     def __init__(self, llm: ChatLLM, *, max_retries: int = 2, fallback: str = "uniform",
-                 max_tokens: int = 24, use_json_schema: bool = True) -> None:
+                 max_tokens: int = 2048, use_json_schema: bool = True) -> None:
         if fallback not in ("uniform", "first", "degree"):
             raise ValueError(f"fallback must be 'uniform', 'first' or 'degree', not {fallback!r}")
         self.llm = llm
@@ -112,7 +116,8 @@ class LLMWalkChooser:
             except LLMError:
                 self.errors += 1
                 continue
-            pick = parse_choice(resp.content, shown)
+            # the answer after the reasoning; a reply cut while reasoning (no </think>) has none
+            pick = parse_choice(split_response(resp.content).final, shown)
             if pick is not None:
                 return pick
             self.invalid += 1
