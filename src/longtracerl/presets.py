@@ -172,6 +172,8 @@ def build_rows(cfg: Any, tokenizer_name: str | None = None) -> list[dict[str, An
         _row("walk: hops through common-word mention links (City, River)", "never (docs/graph.md)", None),
         _row("LLM for every role (walk, writer, agent, judge)", llm, None),
         _row("question writer", writer, "llm"),
+        _row("questions: at most N per answer entity", cfg.questions.max_per_answer, None),
+        _row("questions: second reader's margin (BM25 over the neighbours)", cfg.questions.reader_margin, None),
         _row("search agent", agent, "llm"),
         _row("agent actions", "search / open / answer calls in code (clue solver)" if agent == "solver" else
              "tool calls" if cfg.agent.protocol == "tools" else "tagged text",

@@ -252,3 +252,4 @@ def test_local_index_and_serve_search_write_the_same_bytes(tmp_path: Path) -> No
         proc.wait(timeout=10)
     assert outs[0] == outs[1] and outs[0][0].count(b"\n") >= 1
     assert list((tmp_path / "docs").glob("term_stats.english.sqlite"))  # stored beside the world, for next time
+    assert isinstance(stats_for(None, store), StoredTermStats)  # reopened from beside the DocStore

@@ -230,5 +230,8 @@ def stats_for(search: Any, docstore: Any = None) -> TermStats:
     title_in_body = bool(info.get("title_in_body", True))
     path = stats_path(ddir, analyzer, title_in_body)
     if path.exists():
-        return StoredTermStats(path)
+        stored = StoredTermStats(path)
+        if not hasattr(docstore, "__len__") or stored.n_docs == len(docstore):
+            return stored
+        # the DocStore grew since (an ingest resumed): the stored counts are stale, count again
     return build_term_stats(docstore, path, analyzer, title_in_body=title_in_body)
