@@ -4,8 +4,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from longtracerl.config import BuildConfig
 
 
 def register(app: typer.Typer) -> None:
@@ -144,9 +150,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"  {cur}/ (the length curriculum)", highlight=False)
 
 
-def _dry_run(cfg: object, console: object, *, twin_url: str | None, token: str | None, capacity: int,
+def _dry_run(cfg: BuildConfig, console: Console, *, twin_url: str | None, token: str | None, capacity: int,
              latency: list[str] | None, scratch: Path | None, quiet: bool) -> None:
     """``build --dry-run``: the build against a twin in a scratch directory, then the cost tables."""
+    import json
+
     from longtracerl.io import JsonlError
     from longtracerl.pipeline.context import ConfigMismatch
     from longtracerl.twin.commands import parse_pairs
@@ -154,13 +162,11 @@ def _dry_run(cfg: object, console: object, *, twin_url: str | None, token: str |
 
     lat = parse_pairs(latency, "--latency")
     try:
-        fc, run_dir = dry_run(cfg, twin_url=twin_url, token=token, capacity=capacity, latency=lat,  # type: ignore[arg-type]
-                              scratch=scratch, progress=not quiet, log=console.print)  # type: ignore[attr-defined]
+        fc, run_dir = dry_run(cfg, twin_url=twin_url, token=token, capacity=capacity, latency=lat,
+                              scratch=scratch, progress=not quiet, log=console.print)
     except (ConfigMismatch, JsonlError, FileNotFoundError, ValueError, OSError) as e:
-        console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)  # type: ignore[attr-defined]
+        console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     print_forecast(fc, console)
-    import json
-
     (run_dir / "dry_run.json").write_text(json.dumps(fc, indent=2))
-    console.print(f"scratch run (samples, report, dry_run.json): {run_dir}", highlight=False)  # type: ignore[attr-defined]
+    console.print(f"scratch run (samples, report, dry_run.json): {run_dir}", highlight=False)
