@@ -58,8 +58,8 @@ def test_paper_preset_build_against_serve_twin(tmp_path: Path) -> None:
 
     samples = [json.loads(x) for x in (run / "samples.jsonl").read_text().splitlines() if x.strip()]
     assert samples, (run / "rejected.jsonl").read_text()[:2000]
-    # n_tokens until the chat-template count (Sample.prompt_tokens, issue 19 part B) is on this branch
-    assert all(s["n_tokens"] <= L for s in samples)
+    # L bounds the prompt as the trainer tokenizes it: the chat template applied to the messages
+    assert all(s["n_tokens"] < s["prompt_tokens"] <= L for s in samples)
     trajs = [json.loads(x) for x in (run / "trajectories.jsonl").read_text().splitlines() if x.strip()]
     questions = {json.loads(x)["question_id"]: json.loads(x) for x in (run / "questions.jsonl").read_text().splitlines()}
     for t in trajs:  # the twin's agent found and cited the gold pages of its own questions; the judge agreed
