@@ -38,6 +38,23 @@ def test_paper_preset_sets_every_stated_setting() -> None:
     assert eval_settings("paper", temperature=1.0, top_k=None)["temperature"] == 1.0
 
 
+def test_paper_preset_leaves_a_reasoning_model_room_to_think(tmp_path: Path) -> None:
+    """The paper's models think before they act: its agent turns and judge calls get budgets a thinking model
+    can finish in (the default 512 cut a reasoning reply), and the build hands them to the agent and judge."""
+    from longtracerl.pipeline.context import RunContext
+    from longtracerl.pipeline.stages import AgentStage
+
+    c = BuildConfig.load(extra={"preset": "paper", "out": str(tmp_path), "llm.kind": "openai",
+                                "llm.base_url": "http://127.0.0.1:9/v1", "llm.model": "m"})
+    assert (c.agent.max_tokens, c.outcome.judge_max_tokens) == (4096, 2048)
+    assert (BuildConfig().agent.max_tokens, BuildConfig().outcome.judge_max_tokens) == (512, 512)
+    ctx = RunContext(c)
+    assert AgentStage().agent(ctx).max_tokens == 4096
+    assert AgentStage().scorer(ctx).max_tokens == 2048
+    rows = _by(settings_table(build=c))
+    assert rows["agent tokens per turn (thinking included)"]["ours"] == "4096"
+
+
 def test_yaml_flags_and_set_override_the_preset(tmp_path: Path) -> None:
     y = tmp_path / "b.yaml"
     y.write_text("preset: paper\nwalk:\n  hops: 6\n")

@@ -84,6 +84,8 @@ class AgentSettings(_Strict):
     protocol: Literal["tools", "text"] = "text"
     attempts: int = Field(5, ge=1, description="K attempts per question (PAPER.md 2b)")
     max_turns: int = 12
+    max_tokens: int = Field(512, ge=16, description="completion tokens of one agent turn; a reasoning model's "
+                            "thinking counts, so give it thousands (the paper preset: 4096)")
     max_open: int = 8
     obs_max_tokens: int = 1000
     k: int = 5
@@ -99,6 +101,8 @@ class OutcomeSettings(_Strict):
     judge_prompt_file: str | None = Field(None, description="judge template file with {question} {response} "
                                                             "{correct_answer}; overrides judge_prompt")
     judge_tries: int = Field(3, ge=1, description="judge calls per answer before the explicit error state")
+    judge_max_tokens: int = Field(512, ge=16, description="completion tokens of one judge call; a reasoning "
+                                  "judge's thinking counts (the paper preset: 2048)")
 
 
 class DistractorSettings(_Strict):

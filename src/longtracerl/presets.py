@@ -26,8 +26,8 @@ PRESETS = ("default", "paper")
 BUILD_PAPER: dict[str, Any] = {
     "walk": {"hops": 8, "chooser": "llm", "max_candidates": 5},
     "questions": {"writer": "llm"},
-    "agent": {"kind": "llm", "protocol": "tools", "attempts": 5},
-    "outcome": {"scorer": "judge", "judge_prompt": "hle", "judge_tries": 3},
+    "agent": {"kind": "llm", "protocol": "tools", "attempts": 5, "max_tokens": 4096},
+    "outcome": {"scorer": "judge", "judge_prompt": "hle", "judge_tries": 3, "judge_max_tokens": 2048},
     "distractors": {"strategy": "trajectory_tiered"},
     "assembly": {"max_tokens": 131072},
 }
@@ -180,8 +180,10 @@ def build_rows(cfg: Any, tokenizer_name: str | None = None) -> list[dict[str, An
              "tool calls (search, open, answer + cite)", same=cfg.agent.protocol == "tools"),
         _row("agent attempts per question (K)", cfg.agent.attempts, 5),
         _row("agent turn limit", cfg.agent.max_turns, None),
+        _row("agent tokens per turn (thinking included)", cfg.agent.max_tokens, None),
         _row("solve filter: outcome scorer", o.scorer, None),
         _row("solve filter: judge prompt", judge_prompt if judge else "-", None),
+        _row("solve filter: judge tokens per call (thinking included)", o.judge_max_tokens if judge else "-", None),
         _row("distractor strategy", cfg.distractors.strategy, "trajectory_tiered"),
         _row("drop distractors containing the answer", cfg.distractors.remove_answer_docs, None),
         _row("context length L (tokens)", cfg.assembly.max_tokens, "131072 (~128K)",

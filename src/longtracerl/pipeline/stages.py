@@ -223,7 +223,7 @@ class AgentStage(ItemStage):
         ctx_tokens = 6000 if ctx.cfg.llm.kind == "local" else None
         return LLMSearchAgent(llm, ctx.search, protocol=a.protocol, max_turns=a.max_turns, max_open=a.max_open,
                               obs_max_tokens=a.obs_max_tokens, k=a.k, seed=ctx.cfg.seed,
-                              context_max_tokens=ctx_tokens)
+                              context_max_tokens=ctx_tokens, max_tokens=a.max_tokens)
 
     def scorer(self, ctx: RunContext) -> Any:
         from longtracerl.reward import get_outcome_scorer
@@ -235,7 +235,8 @@ class AgentStage(ItemStage):
             if llm is None:
                 raise ValueError("outcome.scorer=judge needs an LLM: --llm local or --llm openai --base-url ...")
             return get_outcome_scorer("judge", llm=llm, cache_path=ctx.cache_dir / "judge.sqlite",
-                                      prompt=o.judge_prompt, prompt_file=o.judge_prompt_file, tries=o.judge_tries)
+                                      prompt=o.judge_prompt, prompt_file=o.judge_prompt_file, tries=o.judge_tries,
+                                      max_tokens=o.judge_max_tokens)
         return get_outcome_scorer(name)
 
     def run_items(self, ctx: RunContext, items: list[Question], out: Path, rejected: Path) -> dict[str, Any]:
