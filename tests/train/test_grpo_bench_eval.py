@@ -114,9 +114,12 @@ def test_evaluate_checkpoint_answers_with_the_weights_it_is_given(tmp_path: Path
     answers = []
     for seed in (1, 2):
         model = tiny_random_llama(tok, seed=seed)
-        if seed == 2:  # a random tiny model answers newlines whatever its seed: push this one to other words
+        if seed == 2:  # a random tiny model answers newlines whatever its seed: push this one to other words,
+            # and to stop after " France" (a reply cut at max tokens scores 0, as in training)
+            france = tok.encode(" France", add_special_tokens=False)
             bias = [[tok.encode(w, add_special_tokens=False), 30.0] for w in (" Seine", " France")]
-            model.generation_config.sequence_bias = bias
+            model.generation_config.sequence_bias = [*bias, [[*france, tok.eos_token_id], 80.0]]
+            model.generation_config.eos_token_id = tok.eos_token_id
         rows = evaluate_checkpoint(model, tok, [BenchSpec("indist", str(held))], tmp_path / f"m{seed}", 7,
                                    model_name=f"tiny{seed}", tokenizer_name=str(tiny_dir), max_new_tokens=6,
                                    max_context=4096)
@@ -125,9 +128,10 @@ def test_evaluate_checkpoint_answers_with_the_weights_it_is_given(tmp_path: Path
         got = [r["response"] for r in results]
         assert got == [_greedy(model, tok, q, 6) for q, _, _ in HELD]
         answers.append(got)
-        if seed == 2:  # "France France ..." to all three: right only for "Which country has Lyon?" (gold France)
-            assert all(a.split() == ["France"] * 6 for a in got), got
+        if seed == 2:  # "France", then the end, to all three: right only for "Which country has Lyon?" (gold France)
+            assert all(a.split() == ["France"] for a in got), got
             assert [r["score"] for r in results] == [0.0, 1.0, 0.0]
+            assert [r["truncated"] for r in results] == [False] * 3
         else:  # blank answers: nothing extracted, nothing scored
             assert [(r["extracted"], r["score"]) for r in results] == [(None, 0.0)] * 3
     assert answers[0] != answers[1], "two random models should answer differently (else this test shows nothing)"
