@@ -74,6 +74,8 @@ class QuestionSettings(_Strict):
                                 "earlier chain's (walks converging on a hub give near-duplicate questions); 0: keep")
     max_per_answer: int = Field(2, ge=0, description="answer_repeated: at most N kept questions per answer entity "
                                 "(the first in chain order); 0: no limit")
+    max_per_hub: int = Field(3, ge=0, description="hub_repeated: at most N kept questions pass through one middle "
+                             "page (walks converge on hubs, and a hub met again is pinned by the same clue); 0: keep")
     reader_margin: float = Field(0.1, ge=0.0, le=1.0, description="reader_not_first: the engine's BM25 must rank a "
                                  "hop's target first among the previous entity's neighbours, ahead by this share")
 

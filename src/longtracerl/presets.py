@@ -173,6 +173,7 @@ def build_rows(cfg: Any, tokenizer_name: str | None = None) -> list[dict[str, An
         _row("LLM for every role (walk, writer, agent, judge)", llm, None),
         _row("question writer", writer, "llm"),
         _row("questions: at most N per answer entity", cfg.questions.max_per_answer, None),
+        _row("questions: at most N through one middle page", cfg.questions.max_per_hub, None),
         _row("questions: second reader's margin (BM25 over the neighbours)", cfg.questions.reader_margin, None),
         _row("search agent", agent, "llm"),
         _row("agent actions", "search / open / answer calls in code (clue solver)" if agent == "solver" else

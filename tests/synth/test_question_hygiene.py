@@ -5,6 +5,7 @@ statistics stemmed by the index's analyzer, and at most ``max_per_answer`` quest
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,25 @@ def test_local_index_and_serve_search_write_the_same_bytes(tmp_path: Path) -> No
     assert outs[0] == outs[1] and outs[0][0].count(b"\n") >= 1
     assert list((tmp_path / "docs").glob("term_stats.english.sqlite"))  # stored beside the world, for next time
     assert isinstance(stats_for(None, store), StoredTermStats)  # reopened from beside the DocStore
+
+
+def test_cap_repeats_bounds_answers_and_hubs_in_chain_order(tmp_path: Path) -> None:
+    """Hand-made question rows: the third through hub ``h`` (max_per_hub=2) and the second ending at ``z``
+    (max_per_answer=1) are dropped by name; a dropped row does not use up a hub's quota; rerun changes nothing."""
+    from longtracerl.io import write_records
+    from longtracerl.synth.questions.runner import cap_repeats
+
+    rows = [{"chain_id": "c1", "gold_doc_ids": ["s1", "h", "a1"]},
+            {"chain_id": "c2", "gold_doc_ids": ["s2", "h", "a2"]},
+            {"chain_id": "c3", "gold_doc_ids": ["s3", "h", "a3"]},  # third through h
+            {"chain_id": "c4", "gold_doc_ids": ["s4", "m", "z"]},
+            {"chain_id": "c5", "gold_doc_ids": ["s5", "n", "z"]},  # second ending at z
+            {"chain_id": "c6", "gold_doc_ids": ["s6", "n", "a6"]}]  # n's quota was not used by c5
+    out, rej = tmp_path / "q.jsonl", tmp_path / "r.jsonl"
+    write_records(out, rows)
+    assert cap_repeats(out, rej, max_per_answer=1, max_per_hub=2) == 2
+    assert [json.loads(x)["chain_id"] for x in out.read_text().splitlines()] == ["c1", "c2", "c4", "c6"]
+    assert {r.item_id: r.reason for r in read_records(rej, Rejection)} == {"c3": "hub_repeated",
+                                                                           "c5": "answer_repeated"}
+    assert cap_repeats(out, rej, max_per_answer=1, max_per_hub=2) == 0
+    assert cap_repeats(out, rej, max_per_answer=0, max_per_hub=0) == 0

@@ -300,18 +300,21 @@ def run_ray(ctx: RunContext, stage: ItemStage) -> dict[str, Any]:
             if bar is not None:
                 bar[0].stop()
     remove_prefix(prefix)
-    finalize(ctx, stage)
+    merged.update(finalize(ctx, stage))
     merged["nodes"] = len(nodes)
     merged["shards"] = merged["tasks"]
     return merged
 
 
-def finalize(ctx: RunContext, stage: ItemStage) -> None:
-    """The stage file in its input's order (streamed) and rejections in canonical order."""
+def finalize(ctx: RunContext, stage: ItemStage) -> dict[str, Any]:
+    """The stage file in its input's order (streamed), the stage's whole-file step, rejections in canonical
+    order. Returns the whole-file step's stats."""
     fname, key = stage_input(stage)
     order = (_key_of(x, key) for x in iter_lines(ctx.dir / fname))
     rewrite_in_order_streaming(stage.out_path(ctx), stage.out_key, order)
+    extra = stage.after_order(ctx)
     canonical_rejections(ctx.rejected)
+    return extra
 
 
 def _bar(ctx: RunContext, name: str, total: int) -> tuple[Any, Any] | None:

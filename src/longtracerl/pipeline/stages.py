@@ -119,14 +119,20 @@ class ItemStage(Stage):
     def out_path(self, ctx: RunContext) -> Path:
         raise NotImplementedError
 
-    def finalize(self, ctx: RunContext) -> None:
+    def after_order(self, ctx: RunContext) -> dict[str, Any]:
+        """Work over the whole ordered stage file once every shard is in (every executor calls it after
+        ordering): decisions a shard alone cannot make. Returns stats to merge."""
+        return {}
+
+    def finalize(self, ctx: RunContext) -> dict[str, Any]:
         rewrite_in_order(self.out_path(ctx), self.out_key, self.order(ctx))
+        extra = self.after_order(ctx)
         canonical_rejections(ctx.rejected)
+        return extra
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
         stats = self.run_items(ctx, self.items(ctx), self.out_path(ctx), ctx.rejected)
-        self.finalize(ctx)
-        return stats
+        return {**stats, **self.finalize(ctx)}
 
 
 class QuestionStage(ItemStage):
@@ -156,7 +162,8 @@ class QuestionStage(ItemStage):
 
         q = ctx.cfg.questions
         return ValidationConfig(hop_margin=q.hop_margin, shortcut=q.shortcut, min_on_chain=q.min_on_chain,
-                                same_tail_hops=q.same_tail_hops, max_per_answer=q.max_per_answer)
+                                same_tail_hops=q.same_tail_hops, max_per_answer=q.max_per_answer,
+                                max_per_hub=q.max_per_hub)
 
     def writer(self, ctx: RunContext, clues: Any = None) -> Any:
         from longtracerl.synth.questions import LLMQuestionWriter, TemplateQuestionWriter
@@ -185,8 +192,19 @@ class QuestionStage(ItemStage):
         st = asyncio.run(write_questions(items, ctx.docstore, self.writer(ctx, clues), out, rejected,
                                          concurrency=q.concurrency, max_attempts=q.attempts,
                                          progress=ctx.progress, validation=self.validation(ctx), clues=clues,
-                                         aliases_of=aliases_of))
+                                         aliases_of=aliases_of, cap=False))
         return st.model_dump(mode="json")
+
+    def after_order(self, ctx: RunContext) -> dict[str, Any]:
+        """At most ``max_per_answer`` questions per answer and ``max_per_hub`` per middle page, decided once over
+        the whole ordered file (``cap_repeats``), so local and Ray builds keep the same questions."""
+        from longtracerl.synth.questions.runner import cap_repeats
+
+        q = ctx.cfg.questions
+        if not (q.max_per_answer or q.max_per_hub):
+            return {}
+        return {"capped_repeats": cap_repeats(ctx.questions, ctx.rejected, max_per_answer=q.max_per_answer,
+                                              max_per_hub=q.max_per_hub)}
 
 
 class AgentStage(ItemStage):

@@ -124,21 +124,35 @@ async def write_one(chain: Chain, docstore: Any, writer: QuestionWriter, cfg: Va
     return rej, calls, usage
 
 
-def _cap_per_answer(out_path: Path | str, rejects_path: Path | str, cap: int) -> int:
-    """Keep the first ``cap`` questions (in chain order) of each answer entity (the last gold page); the rest
-    become ``answer_repeated`` rejections. Deterministic (it reads the ordered file) and idempotent on rerun."""
-    rows = [o for _, o in iter_jsonl(out_path)]
-    seen: Counter[str] = Counter()
+def cap_repeats(out_path: Path | str, rejects_path: Path | str, *, max_per_answer: int, max_per_hub: int) -> int:
+    """Walk the questions in chain order and keep one only while its answer entity (the last gold page) has
+    fewer than ``max_per_answer`` kept questions and each of its middle pages (the gold pages between the seed
+    and the answer) fewer than ``max_per_hub``; the rest become ``answer_repeated`` / ``hub_repeated``
+    rejections (0: no limit). Walks converge on hubs (a much-linked country, a prolific director), and a hub met
+    again and again is pinned by the same clue again and again, which a model learns as a shortcut.
+    Deterministic (it reads the ordered file), idempotent on rerun, and run once over the whole stage file (not
+    per shard), so every executor keeps the same questions. Returns how many were dropped."""
+    answers: Counter[str] = Counter()
+    hubs: Counter[str] = Counter()
     keep: list[dict[str, Any]] = []
     dropped: list[Rejection] = []
-    for o in rows:
-        key = (o.get("gold_doc_ids") or [o.get("answer", "")])[-1]
-        seen[key] += 1
-        if seen[key] > cap:
-            dropped.append(Rejection(item_id=o["chain_id"], stage="questions", reason="answer_repeated",
-                                     detail=f"{cap} questions already end at {key!r}", attempts=0))
-        else:
-            keep.append(o)
+    for o in iter_jsonl(out_path):
+        row = o[1]
+        gold = list(row.get("gold_doc_ids") or [])
+        answer = (gold or [row.get("answer", "")])[-1]
+        middle = [d for d in dict.fromkeys(gold[1:-1]) if d != answer]
+        if max_per_answer and answers[answer] >= max_per_answer:
+            dropped.append(Rejection(item_id=row["chain_id"], stage="questions", reason="answer_repeated",
+                                     detail=f"{max_per_answer} questions already end at {answer!r}", attempts=0))
+            continue
+        busy = [d for d in middle if max_per_hub and hubs[d] >= max_per_hub]
+        if busy:
+            dropped.append(Rejection(item_id=row["chain_id"], stage="questions", reason="hub_repeated",
+                                     detail=f"{max_per_hub} questions already pass through {busy[0]!r}", attempts=0))
+            continue
+        answers[answer] += 1
+        hubs.update(middle)
+        keep.append(row)
     if dropped:
         write_records(out_path, keep)
         rej = JsonlAppender(rejects_path, "item_id")
@@ -151,9 +165,13 @@ def _cap_per_answer(out_path: Path | str, rejects_path: Path | str, cap: int) ->
 async def write_questions(chains: Sequence[Chain], docstore: Any, writer: QuestionWriter, out_path: Path | str,
                           rejects_path: Path | str, *, concurrency: int = 8, max_attempts: int = 3,
                           validation: ValidationConfig | None = None, progress: bool = True,
-                          clues: ClueContext | None = None, aliases_of: AliasesOf | None = None) -> QuestionStats:
+                          clues: ClueContext | None = None, aliases_of: AliasesOf | None = None,
+                          cap: bool = True) -> QuestionStats:
     """Questions for ``chains`` into ``out_path`` and Rejections into ``rejects_path``; chains already in
-    either file are skipped, and both files end in chain order whatever the completion order was."""
+    either file are skipped, and both files end in chain order whatever the completion order was.
+
+    ``cap``: apply ``cap_repeats`` at the end; the build's stage passes False and caps once over the whole
+    stage file after every shard is in (a shard alone cannot see the others' answers and hubs)."""
     cfg = validation or ValidationConfig()
     stats = QuestionStats()
     out = JsonlAppender(out_path, "chain_id")
@@ -222,8 +240,8 @@ async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Questi
         stats.hygiene_pieces_dropped = dict(sorted(clues.hygiene_rejects.items()))
     order = [c.chain_id for c in chains]
     rewrite_in_order(out_path, "chain_id", order)
-    if cfg.max_per_answer:
-        capped = _cap_per_answer(out_path, rejects_path, cfg.max_per_answer)
+    if cap and (cfg.max_per_answer or cfg.max_per_hub):
+        capped = cap_repeats(out_path, rejects_path, max_per_answer=cfg.max_per_answer, max_per_hub=cfg.max_per_hub)
         stats.accepted -= capped
         stats.rejected += capped
     if Path(rejects_path).exists():

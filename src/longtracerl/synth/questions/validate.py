@@ -29,6 +29,8 @@ class ValidationConfig(BaseModel):
                                 "the way to it) equal an earlier chain's is dropped; 0 keeps every one")
     max_per_answer: int = Field(2, ge=0, description="answer_repeated: at most N kept questions per answer entity, "
                                 "the first ones in chain order; 0: no limit")
+    max_per_hub: int = Field(3, ge=0, description="hub_repeated: at most N kept questions pass through one middle "
+                             "page (the first in chain order); 0: no limit")
 
 
 class Draft(BaseModel):
