@@ -13,9 +13,9 @@ import time
 
 from longtracerl.corpus.docstore import DocStore
 from longtracerl.corpus.sample_world import ensure_sample_world
+from longtracerl.llm.tokenizers import count_tokens_batch, load_tokenizer
 from longtracerl.records import Question, Sample, WriterInfo
 from longtracerl.synth.assembly import Assembler, AssemblyConfig, section
-from longtracerl.synth.tokens import count_tokens_batch, load_tokenizer
 
 
 def main() -> None:

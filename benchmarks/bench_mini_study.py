@@ -41,8 +41,8 @@ class _Store:
 
 
 def build_set(data: Path, n: int, max_tokens: int, seed: int) -> list[Sample]:
+    from longtracerl.llm.tokenizers import load_tokenizer
     from longtracerl.synth.assembly import Assembler, AssemblyConfig
-    from longtracerl.synth.tokens import load_tokenizer
 
     records = json.loads((data / "2wiki_dev_500.json").read_text())
     pool = json.loads((data / "2wiki_corpus_6119.json").read_text())

@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--skip-llm", action="store_true")
     args = ap.parse_args()
     from longtracerl.graph.sample import ensure_sample_graph
-    from longtracerl.synth.tokens import load_tokenizer
+    from longtracerl.llm.tokenizers import load_tokenizer
 
     ensure_sample_graph()
     load_tokenizer()

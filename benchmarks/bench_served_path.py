@@ -330,7 +330,7 @@ def main() -> None:
     tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="bench-served-"))
     tmp.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("LONGTRACERL_HOME", str(tmp / "home"))
-    from longtracerl.synth.tokens import load_tokenizer
+    from longtracerl.llm.tokenizers import load_tokenizer
 
     tok = tmp / "tokenizer"
     if not tok.exists():

@@ -169,7 +169,7 @@ def test_the_layer_rules_catch_what_they_should() -> None:
         ("longtracerl.config", "longtracerl.synth.assembly", f, 1),  # up
         ("longtracerl.view.render", "longtracerl.graph.store", f, 2),  # view reads only base + corpus
         ("longtracerl.pipeline.build", "longtracerl.twin.core", f, 3),  # nothing but the CLI imports twin
-        ("longtracerl.synth.tokens", "longtracerl.train.models", f, 4),  # up
+        ("longtracerl.llm.tokenizers", "longtracerl.train.models", f, 4),  # up
         ("longtracerl.synth.assembly", "longtracerl.config", f, 5),  # down: fine
         ("longtracerl.graph.walk", "longtracerl.graph.store", f, 6),  # same layer: fine
         ("longtracerl.corpus.commands", "longtracerl.pipeline.build", f, 7),  # CLI glue: fine

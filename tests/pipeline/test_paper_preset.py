@@ -141,7 +141,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 @pytest.mark.slow
 def test_paper_preset_build_end_to_end(stub: Any, tmp_path: Path) -> None:
     url, script = stub
-    from longtracerl.synth.tokens import load_tokenizer
+    from longtracerl.llm.tokenizers import load_tokenizer
 
     tok_dir = tmp_path / "policy-tokenizer"
     load_tokenizer().save_pretrained(str(tok_dir))  # stands in for the trained model's tokenizer

@@ -25,7 +25,7 @@ L = 40_000
 
 @pytest.mark.slow
 def test_paper_preset_build_against_serve_twin(tmp_path: Path) -> None:
-    from longtracerl.synth.tokens import load_tokenizer
+    from longtracerl.llm.tokenizers import load_tokenizer
 
     tok_dir = tmp_path / "policy-tokenizer"
     load_tokenizer().save_pretrained(str(tok_dir))  # stands in for the trained model's tokenizer

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from longtracerl.corpus.docstore import DocStore, build_docstore
+from longtracerl.llm.tokenizers import load_tokenizer
 from longtracerl.records import Document, Question, Rejection, Sample, WriterInfo
 from longtracerl.synth.assembly import INSTRUCTIONS, Assembler, AssemblyConfig, assemble, section
-from longtracerl.synth.tokens import load_tokenizer
 
 WORDS = ("river mountain capital border language économie Ωmega 1,234 km² \"quoted\" <tag> & trade "
          "population export partner government republic monarchy desert island coast").split()
@@ -75,7 +75,7 @@ TRIMMING_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['
 def test_prompt_tokens_are_the_trainers_count_and_never_exceed_L(tok: Any, store: DocStore, tmp_path: Path,
                                                                   template: str) -> None:
     """L bounds the prompt as the trainer tokenizes it: chat template + generation prompt (issue 19)."""
-    from longtracerl.synth.tokens import chat_prompt_tokens
+    from longtracerl.llm.tokenizers import chat_prompt_tokens
 
     t = tok
     if template == "trimming":

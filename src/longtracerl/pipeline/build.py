@@ -6,9 +6,9 @@ import time
 from typing import Any
 
 from longtracerl.config import BuildConfig
+from longtracerl.llm.tokenizers import load_tokenizer
 from longtracerl.pipeline.context import RunContext
 from longtracerl.pipeline.stages import STAGES, ItemStage, Stage
-from longtracerl.synth.tokens import load_tokenizer
 
 
 def check_build(cfg: BuildConfig) -> None:

@@ -187,7 +187,7 @@ class RunContext:
 
     @cached_property
     def tokenizer(self) -> Any:
-        from longtracerl.synth.tokens import load_tokenizer
+        from longtracerl.llm.tokenizers import load_tokenizer
 
         return load_tokenizer(self.cfg.assembly.tokenizer)
 
@@ -206,8 +206,8 @@ class RunContext:
             return None
         store = self.__dict__.get("_token_store")
         if store is None:
+            from longtracerl.llm.tokenizers import tokenizer_name
             from longtracerl.synth.token_store import TokenCountStore
-            from longtracerl.synth.tokens import tokenizer_name
 
             store = self.__dict__["_token_store"] = TokenCountStore.for_tokenizer(
                 self.token_counts_dir, tokenizer_name(self.tokenizer))

@@ -43,7 +43,7 @@ class Mentions:
         self._qid: str | None = None
 
     def _text(self, doc_id: str) -> str | None:
-        from longtracerl.reward.rubric import normalize_word
+        from longtracerl.text import normalize_word
 
         if doc_id in self.texts:
             self.texts.move_to_end(doc_id)

@@ -61,6 +61,9 @@ Candidate answer: {response}
 If the candidate answer is equivalent to the official answer (same facts, possibly worded differently), \
 reply CORRECT. Otherwise reply INCORRECT. Reply with that single word."""
 
+#: the built-in judge prompts by name (the twin recognises the judge role from these)
+JUDGE_TEMPLATES = {"hle": _HLE, "aa_lcr": _AA_LCR}
+
 _MARK = r"[\s*_`#>\"'\[\]]*"
 _YES_NO = re.compile(rf"(?<![a-z_]){_MARK}correct{_MARK}[:：]{_MARK}(yes|no)\b", re.I)
 _EXTRACTED = re.compile(r"extracted_final_answer\W{0,6}[:：]\s*(.+)", re.I)
@@ -143,7 +146,7 @@ class LLMJudge:
             digest = hashlib.sha256(template.encode()).hexdigest()[:12]
             self.version = f"file-{digest}-{self.verdict}"
         else:
-            self.template = _HLE if prompt == "hle" else _AA_LCR
+            self.template = JUDGE_TEMPLATES[prompt]
             self.verdict = verdict or ("yes_no" if prompt == "hle" else "correct_incorrect")
             self.version = PROMPT_VERSION[prompt]
         self.calls = 0

@@ -24,11 +24,16 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from longtracerl.config import INSTRUCTIONS, AssemblyConfig  # the settings live with the other build configs
+from longtracerl.llm.tokenizers import (
+    count_tokens_batch,
+    has_chat_template,
+    template_overhead,
+    tokenizer_name,
+)
 from longtracerl.records import ContextDoc, Document, Question, Rejection, Sample, Tier
 from longtracerl.rng import seeded_rng
 from longtracerl.synth.rubrics import question_rubrics
 from longtracerl.synth.token_store import TokenCountStore, text_key
-from longtracerl.synth.tokens import count_tokens_batch, has_chat_template, template_overhead, tokenizer_name
 
 STAGE = "assembly"
 

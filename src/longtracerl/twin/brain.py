@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from longtracerl.records import Chain, Document, Hop
-from longtracerl.reward.rubric import normalize_word
 from longtracerl.synth.questions import phrasing
 from longtracerl.synth.questions.clues import ClueFailure, mask
 from longtracerl.synth.questions.template import TemplateQuestionWriter, relation_phrase
+from longtracerl.text import normalize_word
 from longtracerl.twin.memory import TwinMemory, Written
 from longtracerl.twin.roles import Request
 

@@ -73,8 +73,8 @@ def _templates() -> list[tuple[str, str, re.Pattern[str]]]:
             out.append(("writer", f"writer_{version}", template_regex(load_prompt(version))))
         except FileNotFoundError:
             continue
-    out.append(("judge", "judge_hle", template_regex(reward_judge._HLE)))
-    out.append(("judge", "judge_aa_lcr", template_regex(reward_judge._AA_LCR)))
+    out.append(("judge", "judge_hle", template_regex(reward_judge.JUDGE_TEMPLATES["hle"])))
+    out.append(("judge", "judge_aa_lcr", template_regex(reward_judge.JUDGE_TEMPLATES["aa_lcr"])))
     for bench, t in JUDGE_PROMPTS.items():
         out.append(("judge", f"eval_judge_{bench}", template_regex(t)))
     for bench, t in PROMPTS.items():

@@ -119,7 +119,7 @@ class Twin:
         if self.cfg.tokenizer == "chars":
             return max(1, len(text) // 4)
         if self._tok is None:
-            from longtracerl.synth.tokens import load_tokenizer
+            from longtracerl.llm.tokenizers import load_tokenizer
 
             self._tok = load_tokenizer(self.cfg.tokenizer)
         return len(self._tok(text, add_special_tokens=False)["input_ids"])
