@@ -6,7 +6,7 @@ Prints per world: walks -> chains, chains -> kept samples, the question rejects 
 reader_not_first, clue_<kind>, shortcut, ...), kept questions whose hop is ambiguous when re-checked (must be
 0), the hops of kept questions that a second reader (the engine's BM25 over the previous entity's neighbours)
 ranks first, hygiene problems left in kept clues, "entity" per question, distinct answers and distinct
-last-two-hop paths, the solver's solve rate on kept questions and with their hop clues deleted, its effort,
+last-two-hop paths, the busiest middle page, the walk stage's re-walks, the solver's solve rate on kept questions and with their hop clues deleted, its effort,
 the distractor mention share of each strategy, and whether a build through ``serve-search`` writes the same
 questions byte for byte as one reading the index from its path.
 
@@ -89,7 +89,12 @@ def build(name: str, cfg: BuildConfig) -> None:
     print(f"chains -> kept samples {f['samples']}/{f['chains']} = {100 * f['samples'] / max(1, f['chains']):.1f}%  "
           f"(questions {f['questions']}, solved {f['solved']})")
     rejects = qq["rejects"]
-    runs = json.loads((ctx.dir / "manifest.json").read_text())["stages"]["questions"].get("runs") or [{}]
+    stages = json.loads((ctx.dir / "manifest.json").read_text())["stages"]
+    var = (stages["walk"].get("runs") or [{}])[-1].get("variety")
+    if var is not None:
+        print(f"re-walks (walk stage)  repeats flagged {var['flagged']}, re-walked {var['rewalked']} in {var['rounds']} "
+              f"round(s); left {var['left']}, rejected {var['rejected']}")
+    runs = stages["questions"].get("runs") or [{}]
     dropped = runs[-1].get("hygiene_pieces_dropped", "n/a")
     print(f"question rejects       {dict(sorted(rejects.items()))}")
     print(f"clue rejections        {({k: v for k, v in sorted(rejects.items()) if k.startswith('clue_')})} "
@@ -135,6 +140,8 @@ def measure(name: str, cfg: BuildConfig) -> None:
     entity = sum(len(re.findall(r"\bentit(?:y|ies)\b", q.question, re.I)) for q in qs) / n
     answers = len({q.answer.casefold() for q in qs})
     tails = len({tuple(h.entity_id for h in chains[q.chain_id].hops[-3:]) for q in qs})
+    hubs = Counter(d for q in qs for d in dict.fromkeys(q.gold_doc_ids[1:-1]))
+    top = hubs.most_common(1)[0] if hubs else ("-", 0)
     print(f"\n== {name}: measured on {len(qs)} kept questions")
     print(f"second reader          ranks the target first on {first}/{n_hops} = {100 * first / max(1, n_hops):.1f}% "
           f"of moved-to hops with a clue ({first_margin} = {100 * first_margin / max(1, n_hops):.1f}% with margin "
@@ -143,6 +150,7 @@ def measure(name: str, cfg: BuildConfig) -> None:
     print(f"'entity' per question  {entity:.2f}")
     print(f"distinct answers       {answers}/{len(qs)} = {100 * answers / n:.1f}%; distinct last-two-hop paths "
           f"{tails}/{len(qs)} = {100 * tails / n:.1f}%")
+    print(f"busiest middle page    {top[0]!r} in {top[1]} questions ({len(hubs)} distinct middle pages)")
     print("example questions:")
     for q in qs[:3]:
         print(f"  - {q.question}  [answer: {q.answer}]")

@@ -61,10 +61,11 @@ def reach_bound(indptr: np.ndarray, indices: np.ndarray, allowed: np.ndarray, ca
 
 
 def backtrack_walk(sp: Any, rng: random.Random, first: int, budget: int = 4000,
-                   restarts: int = 12) -> tuple[list[int], list[int]] | None:
+                   restarts: int = 12, avoid: Any = None) -> tuple[list[int], list[int]] | None:
     """Nodes and edge positions of a walk of ``cfg.min_hops``..``cfg.max_hops`` moves, or None.
 
-    ``sp`` is the walk space (``graph.walk_space._Space``): CSR arrays, ``allowed`` and the seed ``pool``.
+    ``sp`` is the walk space (``graph.walk_space._Space``): CSR arrays, ``allowed`` and the seed ``pool``;
+    ``avoid`` (a ``walk_space.Avoid``) leaves out the pages a re-walk must keep off (``walk_variety``).
     """
     cfg = sp.cfg
     want = cfg.min_hops
@@ -72,7 +73,7 @@ def backtrack_walk(sp: Any, rng: random.Random, first: int, budget: int = 4000,
     left = budget
     for s in seeds:
         nodes, poss = [s], [-1]
-        stack: list[list[tuple[int, int]]] = [_options(sp, s, nodes, rng)]
+        stack: list[list[tuple[int, int]]] = [_options(sp, s, nodes, rng, avoid, want)]
         while stack and left > 0:
             left -= 1
             if len(nodes) - 1 >= want:
@@ -87,13 +88,14 @@ def backtrack_walk(sp: Any, rng: random.Random, first: int, budget: int = 4000,
             v, p = opts.pop()
             nodes.append(v)
             poss.append(p)
-            stack.append(_options(sp, v, nodes, rng))
+            stack.append(_options(sp, v, nodes, rng, avoid, want))
         if len(nodes) - 1 >= want:
             return nodes, poss
     return None
 
 
-def _options(sp: Any, node: int, visited: list[int], rng: random.Random) -> list[tuple[int, int]]:
+def _options(sp: Any, node: int, visited: list[int], rng: random.Random, avoid: Any = None,
+             want: int = 0) -> list[tuple[int, int]]:
     s, e = int(sp.indptr[node]), int(sp.indptr[node + 1])
     row = sp.indices[s:e]
     ok = sp.allowed[row].copy()
@@ -101,7 +103,8 @@ def _options(sp: Any, node: int, visited: list[int], rng: random.Random) -> list
         ok &= ~np.isin(row, visited)
     out: dict[int, int] = {}
     for p in np.flatnonzero(ok).tolist():  # first edge of each neighbour: its most informative label
-        out.setdefault(int(row[p]), s + p)
+        if avoid is None or not avoid.blocks(visited, int(row[p]), want):
+            out.setdefault(int(row[p]), s + p)
     opts = list(out.items())
     rng.shuffle(opts)
     return opts

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,25 @@ class WalkConfig(BaseModel):
 
     def settings(self) -> dict[str, Any]:
         return self.model_dump(exclude={"n_walks"})
+
+
+@dataclass(frozen=True)
+class Avoid:
+    """Pages a re-walk stays off (``walk_variety``): ``middle`` nodes may not be a middle hop, ``last`` nodes not
+    the answer, and the walk may not end on a ``tails`` tuple (its last ``len`` nodes) another chain ends on."""
+
+    middle: frozenset[int] = frozenset()
+    last: frozenset[int] = frozenset()
+    tails: frozenset[tuple[int, ...]] = frozenset()
+
+    def blocks(self, nodes: list[int], v: int, max_hops: int) -> bool:
+        """Would moving from ``nodes`` to ``v`` break the rule? The move is the last when it makes ``max_hops``."""
+        if len(nodes) < max_hops:
+            return v in self.middle
+        if v in self.last:
+            return True
+        path = (*nodes, v)
+        return any(path[-len(t):] == t for t in self.tails if len(t) <= len(path))
 
 
 class NoSeedError(ValueError):

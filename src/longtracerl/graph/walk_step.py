@@ -20,6 +20,7 @@ from longtracerl.graph.store import Graph
 from longtracerl.graph.walk_space import (
     JUMP_ATTEMPTS,
     REASON_DEAD_END,
+    Avoid,
     ChooserError,
     WalkConfig,
     WalkResult,
@@ -60,15 +61,21 @@ class _FirstSentences:
 
 
 def _walk_gen(
-    sp: _Space, i: int, sentences: _FirstSentences
+    sp: _Space, i: int, sentences: _FirstSentences, *, avoid: Avoid | None = None,
+    rng: random.Random | None = None, start: int | None = None,
 ) -> Generator[_Request, int, tuple[list[Hop], str | None]]:
-    """One walk; yields each choice to make and receives the picked index."""
+    """One walk; yields each choice to make and receives the picked index.
+
+    A re-walk (``walk_variety``) passes its own ``rng``, the original walk's ``start`` node and the pages to
+    ``avoid``: those are never offered (nor jumped to), as if they were not in the graph."""
     g, cfg = sp.g, sp.cfg
-    rng = random.Random(walk_seed(cfg.seed, i))
+    rng = rng or random.Random(walk_seed(cfg.seed, i))
     pool = sp.pool
     node = int(pool[rng.randrange(len(pool))])  # drawn in both modes, so later draws do not depend on the mode
     if cfg.distinct_seeds:
         node = int(sp.seed_order[i % len(pool)])
+    if start is not None:
+        node = start
     nodes = [node]
     hops = [_hop(g, node, -1, False)]
     for _ in range(cfg.max_hops):
@@ -78,6 +85,8 @@ def _walk_gen(
         if cfg.no_revisit:
             ok &= ~np.isin(row, nodes)
         pos = np.flatnonzero(ok)
+        if avoid is not None and len(pos):
+            pos = pos[[not avoid.blocks(nodes, int(v), cfg.max_hops) for v in row[pos]]]
         if sp.multi and len(pos):
             _, first = np.unique(row[pos], return_index=True)
             pos = pos[np.sort(first)]
@@ -87,7 +96,7 @@ def _walk_gen(
         if jump:
             for _attempt in range(JUMP_ATTEMPTS):
                 tgt = int(pool[rng.randrange(len(pool))])
-                if not cfg.no_revisit or tgt not in nodes:
+                if (not cfg.no_revisit or tgt not in nodes) and not (avoid and avoid.blocks(nodes, tgt, cfg.max_hops)):
                     node = tgt
                     nodes.append(node)
                     hops.append(_hop(g, node, -1, True))

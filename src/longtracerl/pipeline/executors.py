@@ -30,7 +30,7 @@ from typing import Any
 from longtracerl.io import JsonlAppender, iter_jsonl, repair_tail
 from longtracerl.io.offsets import OffsetIndex, iter_lines, key_of
 from longtracerl.pipeline.context import RunContext
-from longtracerl.pipeline.stages import STAGES, ItemStage, Stage, canonical_rejections
+from longtracerl.pipeline.stages import STAGES, ItemStage, Stage, WalkStage, canonical_rejections
 from longtracerl.pipeline.task_urls import drop_urls, output_prefix, put_result, remove_prefix, take_result
 
 # ---------------------------------------------------------------------------- streaming file helpers
@@ -340,7 +340,6 @@ def walk_batch(spec: dict[str, Any], start: int, stop: int, skip: list[str]) -> 
     from longtracerl.graph.simple_choosers import CHOOSERS
     from longtracerl.io import dumps
     from longtracerl.pipeline.ray_cluster import package_fingerprint
-    from longtracerl.pipeline.stages import WalkStage
     from longtracerl.records import Chain
 
     ctx = worker_context(spec["cfg"], spec.get("llm_cap"))
@@ -410,5 +409,6 @@ def run_walk_ray(ctx: RunContext) -> dict[str, Any]:
     remove_prefix(prefix)
     rewrite_in_order_streaming(ctx.chains, "chain_id", (chain_id(seed, i) for i in range(n)))
     canonical_rejections(ctx.rejected)
+    merged["variety"] = WalkStage().after_walks(ctx)  # over the whole walk file, in the driver: as a local build
     merged["nodes"] = len(nodes)
     return merged

@@ -63,25 +63,67 @@ class WalkStage(Stage):
                           min_hops=w.hops if w.min_hops is None else w.min_hops,
                           max_candidates=w.max_candidates, jump_prob=w.jump_prob)
 
-    def run(self, ctx: RunContext) -> dict[str, Any]:
+    def chooser(self, ctx: RunContext) -> Any:
         from longtracerl.graph.simple_choosers import CHOOSERS
-        from longtracerl.graph.write import run_walks
 
-        w = ctx.cfg.walk
+        if ctx.cfg.walk.chooser != "llm":
+            return CHOOSERS[ctx.cfg.walk.chooser]()
+        from longtracerl.llm.walk_chooser import LLMWalkChooser
+
+        llm = ctx.llm("walk")
+        if llm is None:
+            raise ValueError("walk.chooser=llm needs an LLM: --llm local or --llm openai --base-url ...")
+        return LLMWalkChooser(llm)
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from longtracerl.graph.write import arun_walks, run_walks
+
         wc = self.walk_config(ctx)
-        if w.chooser == "llm":
-            from longtracerl.graph.write import arun_walks
-            from longtracerl.llm.walk_chooser import LLMWalkChooser
-
-            llm = ctx.llm("walk")
-            if llm is None:
-                raise ValueError("walk.chooser=llm needs an LLM: --llm local or --llm openai --base-url ...")
-            chooser = LLMWalkChooser(llm)
+        chooser = self.chooser(ctx)
+        if ctx.cfg.walk.chooser == "llm":
             info = asyncio.run(arun_walks(ctx.graph, wc, chooser, ctx.chains,
                                           rejected_path=ctx.rejected, docstore=ctx.docstore))
-            return {**info, "chooser": chooser.name, "chooser_counters": chooser.counters}
-        return run_walks(ctx.graph, wc, CHOOSERS[w.chooser](), ctx.chains, rejected_path=ctx.rejected,
-                         docstore=ctx.docstore)
+            info = {**info, "chooser": chooser.name}
+        else:
+            info = run_walks(ctx.graph, wc, chooser, ctx.chains, rejected_path=ctx.rejected, docstore=ctx.docstore)
+        info["variety"] = self.after_walks(ctx, chooser)
+        if ctx.cfg.walk.chooser == "llm":
+            info["chooser_counters"] = chooser.counters
+        return info
+
+    def after_walks(self, ctx: RunContext, chooser: Any = None) -> dict[str, Any]:
+        """Repeats re-walked and what stays a repeated path or tail rejected (``graph.walk_variety``), over the
+        whole ordered walk file once every walk is in (every executor calls it). The decision is written to
+        ``walk_variety.json`` before it is applied, and a rerun applies that file again instead of deciding anew,
+        so a crash between the two writes changes nothing."""
+        import json
+
+        from longtracerl.graph.walk_variety import VarietyLimits, diversify
+
+        side = ctx.chains.with_name("walk_variety.json")
+        if not side.exists():
+            q = ctx.cfg.questions
+            limits = VarietyLimits(max_per_hub=q.max_per_hub, max_per_answer=q.max_per_answer,
+                                   same_tail_hops=q.same_tail_hops, rounds=ctx.cfg.walk.rewalk_rounds)
+            before = read_records(ctx.chains, Chain)
+            res = diversify(ctx.graph, self.walk_config(ctx), chooser or self.chooser(ctx), before, limits,
+                            ctx.docstore)
+            old = {c.chain_id: c for c in before}
+            decision = {"replaced": [c.model_dump(mode="json") for c in res.chains if c != old[c.chain_id]],
+                        "rejected": [r.model_dump(mode="json") for r in res.rejected], "stats": res.stats}
+            tmp = side.with_suffix(".tmp")
+            tmp.write_text(json.dumps(decision, ensure_ascii=False))
+            os.replace(tmp, side)
+        decision = json.loads(side.read_text())
+        new = {o["chain_id"]: o for o in decision["replaced"]}
+        gone = {o["item_id"] for o in decision["rejected"]}
+        rows = [new.get(o["chain_id"], o) for _, o in iter_jsonl(ctx.chains) if o["chain_id"] not in gone]
+        write_records(ctx.chains, rows)
+        with JsonlAppender(ctx.rejected, "item_id") as rej:
+            for r in decision["rejected"]:
+                rej.write(r)
+        canonical_rejections(ctx.rejected)
+        return dict(decision["stats"])
 
 
 # ---------------------------------------------------------------------------- per-item stages

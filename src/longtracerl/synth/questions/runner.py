@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from longtracerl.graph.walk_variety import VarietyLimits, repeats
 from longtracerl.io import JsonlAppender, iter_jsonl, rewrite_in_order, write_records
 from longtracerl.llm.base import LLMError
 from longtracerl.records import Chain, Document, Question, Rejection, Usage, WriterInfo
@@ -178,30 +179,15 @@ async def write_questions(chains: Sequence[Chain], docstore: Any, writer: Questi
     rej = JsonlAppender(rejects_path, "item_id")
     todo = [c for c in chains if c.chain_id not in out.seen and c.chain_id not in rej.seen]
     stats.skipped_done = len(chains) - len(todo)
-    first_of: dict[tuple[str, ...], str] = {}
-    for c in chains:  # the same path walked twice (small or sparse graphs) would give the same question twice
-        first_of.setdefault(tuple(h.entity_id for h in c.hops), c.chain_id)
-    dups = [c for c in todo if first_of[tuple(h.entity_id for h in c.hops)] != c.chain_id]
-    for c in dups:
-        rej.write(Rejection(item_id=c.chain_id, stage="questions", reason="duplicate_chain",
-                            detail=f"same path as {first_of[tuple(h.entity_id for h in c.hops)]}", attempts=0))
-        stats.rejected += 1
-    dup_ids = {c.chain_id for c in dups}
-    n_tail = cfg.same_tail_hops
-    if n_tail:  # walks converging on a hub: same answer, same way to it; only the start differs
-        first_tail: dict[tuple[str, ...], str] = {}
-        for c in chains:
-            if c.chain_id not in dup_ids and len(c.hops) > n_tail:
-                first_tail.setdefault(tuple(h.entity_id for h in c.hops[-n_tail:]), c.chain_id)
-        for c in todo:
-            if c.chain_id in dup_ids or len(c.hops) <= n_tail:
-                continue
-            first = first_tail[tuple(h.entity_id for h in c.hops[-n_tail:])]
-            if first != c.chain_id:
-                rej.write(Rejection(item_id=c.chain_id, stage="questions", reason="repeated_tail",
-                                    detail=f"its last {n_tail} entities are those of {first}", attempts=0))
-                stats.rejected += 1
-                dup_ids.add(c.chain_id)
+    # the same path walked twice, or walks converging on a hub (same answer, same way to it): the build's walk
+    # stage re-walks or rejects these over the whole walk file (graph.walk_variety); here for any other caller
+    same = repeats(chains, VarietyLimits(max_per_hub=0, max_per_answer=0, same_tail_hops=cfg.same_tail_hops))
+    dup_ids = {c.chain_id for c in todo if c.chain_id in same}
+    for c in todo:
+        if c.chain_id in dup_ids:
+            reason, detail = same[c.chain_id]
+            rej.write(Rejection(item_id=c.chain_id, stage="questions", reason=reason, detail=detail, attempts=0))
+            stats.rejected += 1
     todo = [c for c in todo if c.chain_id not in dup_ids]
     sem = asyncio.Semaphore(concurrency)
     bar: Any = None
