@@ -137,7 +137,11 @@ def test_jump_restarts_with_a_unique_entity_or_cuts(tmp_path: Path) -> None:
     q = run(chain, w)
     assert isinstance(q, Question), q
     assert "start again" in q.question and q.validation["jump_mode"] == "restart"
-    assert all(q.hop_clues) and q.gold_doc_ids == ["a", "b", "d", "e"]
+    assert all(q.hop_clues[:3]) and q.gold_doc_ids == ["a", "b", "d", "e"]
+    # the last clue finds its page in one search in this tiny world, so the type words pin the last hop
+    # (Marrow Bay is the only page Quillon's names)
+    assert q.hop_clues[3] == "" and q.validation["clue_kinds"][3] == "type"
+    assert "the fishing port its page mentions" in q.question
     # the jumped entity is found by its clue alone, at rank 1 in the corpus: a real restart, not a link
     assert w.search.search(q.hop_clues[2].replace("this entity", ""), 1)[0].doc_id == "d"
     steps, _ = parse_question(q.question)
@@ -318,3 +322,47 @@ def test_chains_with_the_same_tail_are_one_question(tmp_path: Path) -> None:
     assert rejected["t3"].reason == "repeated_tail" and "t2" in rejected["t3"].detail
     assert "t2" not in rejected or rejected["t2"].reason != "repeated_tail"
     assert "t1" not in rejected or rejected["t1"].reason != "repeated_tail"  # 2 entities: no tail of 2 to repeat
+
+
+
+TIDE = Document(doc_id="tl", title="Tide Lines", text="Tide Lines is a drama film directed by Mara Vell about net "
+                "menders on a grey coast. Mara Vell wrote it with Ilan Ross.")
+VELL = Document(doc_id="mv", title="Mara Vell", text="Mara Vell is a film director who trained at a conservatory "
+                "of drama and staged operas in barns.")
+ROSS = Document(doc_id="ir", title="Ilan Ross", text="Ilan Ross is a screenwriter whose scripts follow fishermen "
+                "along a cold northern coast.")
+KAI = Document(doc_id="kl", title="Kai Lund", text="Kai Lund is a film director known for slow coastal westerns.")
+NOTE = Document(doc_id="nt", title="Port strike", text="Port strike: dock workers stopped work for nine days.")
+
+
+def test_type_words_pin_a_hop_no_other_neighbour_shares(tmp_path: Path) -> None:
+    """"The film director its page mentions": the film names one director and a screenwriter, so the type words
+    pin the hop with no clue; a second director, or a neighbour whose page does not say what it is, unpins it."""
+    from longtracerl.reward import get_outcome_scorer
+    from longtracerl.synth.agent.collect import score_trajectory
+    from longtracerl.synth.agent.solver import type_evidence
+
+    w = make_world(tmp_path, [TIDE, VELL, ROSS, KAI, NOTE],
+                   [("tl", "mv", "mentions"), ("tl", "ir", "mentions"), ("ir", "mv", "mentions"),
+                    ("ir", "kl", "mentions"), ("kl", "mv", "mentions"), ("kl", "nt", "mentions")])
+    film, vell = hop(TIDE), hop(VELL, "mentions")
+    assert w.ctx.type_of("mv") == "film director" and w.ctx.type_of("ir") == "screenwriter"
+    assert w.ctx.type_pins(film, vell) == "film director"
+    assert w.ctx.type_pins(hop(ROSS), vell) is None  # Ilan Ross's page names two film directors
+    assert w.ctx.type_pins(hop(KAI), vell) is None  # and Kai Lund's a page that does not say what it is
+    chain = Chain(chain_id="t1", seed=0, hops=[film, vell])
+    q = run(chain, w)
+    assert isinstance(q, Question), q
+    assert q.validation["clue_kinds"] == ["unique", "type"] and q.hop_clues[1] == ""
+    assert "the film director its page mentions" in q.question
+    # the check reads the pages again: without the type words in the question the hop is not pinned
+    bare = Draft(question=q.question.replace("the film director its page mentions", "an entity its page mentions"),
+                 answer=q.answer, gold_entities=q.gold_entities, hop_clues=q.hop_clues)
+    assert any(r == "hop_ambiguous" and "hop 1" in d for r, d in check_hops(bare, chain, w.ctx, ValidationConfig()).fails)
+    assert not check_hops(Draft(question=q.question, answer=q.answer, gold_entities=q.gold_entities,
+                                hop_clues=q.hop_clues), chain, w.ctx, ValidationConfig()).fails
+    # a reader checks such a step by the candidate's first sentence; the non-oracle solver does, and gets there
+    assert type_evidence("the film director its page mentions", VELL.text) > type_evidence(
+        "the film director its page mentions", ROSS.text)
+    t = asyncio.run(score_trajectory(asyncio.run(ClueSolver(w.search).solve(q, 1)), q, get_outcome_scorer("contains")))
+    assert t.correct and t.cited_doc_ids[-1] == "mv"

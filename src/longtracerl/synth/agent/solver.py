@@ -33,7 +33,7 @@ from longtracerl.rng import seeded_rng
 from longtracerl.synth.agent.tools import ToolEnv
 from longtracerl.synth.questions.clues import STOPWORDS, terms
 from longtracerl.synth.questions.obfuscate import page_terms
-from longtracerl.synth.questions.phrasing import parse_steps
+from longtracerl.synth.questions.phrasing import parse_steps, text_type
 
 _CLUE = re.compile(r'(?:says|described thus):\s*"([^"]*)"')
 _NAME = re.compile(r"\b[A-Z][\w'\-]+(?:\s+(?:of|and|the|de|du|la)?\s*[A-Z][\w'\-]+){0,3}")
@@ -172,6 +172,18 @@ def relation_evidence(relation: str, cur_text: str, cand_title: str, cand_text: 
     return best
 
 
+_DEFINITE = re.compile(r"the (?!one\b)")
+
+
+def type_evidence(relation: str, cand_text: str) -> float:
+    """How a reader checks a step pinned by type words ("the film director its page mentions"): the candidate's
+    page says in its first sentence that it is one (``phrasing.text_type``). 1.5 when it does, else 0."""
+    if not _DEFINITE.match(relation):
+        return 0.0
+    t = text_type(cand_text)
+    return 1.5 if t and relation.casefold().startswith(f"the {t.casefold()} ") else 0.0
+
+
 def read_attribute(page: str, attribute: str) -> str:
     """The value of ``attribute`` on a page of ``Label: value`` lines (best label word overlap)."""
     want = {w.rstrip("s") for w in re.findall(r"[a-z]+", attribute.lower()) if w not in STOPWORDS} - {"first",
@@ -276,11 +288,12 @@ class ClueSolver:
                 link = mentions(text, titles[did]) or mentions(page[1], title)  # either page names the other
                 rel_ok = relation_evidence(step.relation, text, titles[did], page[1], title)
                 # with a clue, the relation is checked too: it breaks ties between pages the clue fits equally
-                sc = length_fit(step.clue, page[0] + "\n" + page[1]) + 0.2 * min(1.0, rel_ok) if step.clue else rel_ok
+                sc = (length_fit(step.clue, page[0] + "\n" + page[1]) + 0.2 * min(1.0, rel_ok) if step.clue
+                      else rel_ok + type_evidence(step.relation, page[1]))
                 scored.append((sc + (0.25 if link else 0.0), did))
             if scored and max(x for x, _ in scored) >= self.confident:
                 break
-        if step.clue and (not scored or max(x for x, _ in scored) < self.confident):
+        if ((step.clue or _DEFINITE.match(step.relation)) and (not scored or max(x for x, _ in scored) < self.confident)):
             scored += self._scan(env, step, title, text, pages, path, tried)
         return self._choose(scored, rng, greedy)
 
@@ -307,8 +320,9 @@ class ClueSolver:
                 opened += 1
                 if page is not None:
                     rel_ok = relation_evidence(step.relation, text, h.title, page[1], title)
-                    scored.append((length_fit(step.clue, page[0] + "\n" + page[1]) + 0.25 + 0.2 * min(1.0, rel_ok),
-                                   h.doc_id))
+                    fit = (length_fit(step.clue, page[0] + "\n" + page[1]) if step.clue
+                           else type_evidence(step.relation, page[1]))
+                    scored.append((fit + 0.25 + 0.2 * min(1.0, rel_ok), h.doc_id))
                 break
             if scored and max(x for x, _ in scored) >= self.confident:
                 break

@@ -63,6 +63,9 @@ def check_hops(draft: Draft, chain: Chain, ctx: ClueContext, cfg: ValidationConf
             margins.append(None)
             if not entry and ctx.relation_pins(chain.hops[idx[k - 1]], hop):
                 continue  # "its director": the only neighbour through that relation
+            pinned = None if entry else ctx.type_pins(chain.hops[idx[k - 1]], hop)
+            if pinned and f"the {pinned} ".casefold() in draft.question.casefold():
+                continue  # "the film director its page mentions": no other neighbour is a director
             rep.fails.append(("hop_ambiguous", f"hop {i} ({hop.title!r}) has no clue and its relation "
                               f"{hop.relation!r} has other targets: it is not pinned"))
             continue

@@ -36,6 +36,7 @@ from longtracerl.synth.questions.text import _WORD, STOPWORDS, terms
 
 MASK = "this entity"
 OTHER_MASK = "another entity"
+MAX_TYPE_PIN_NEIGHBOURS = 200  # a hub's neighbours are not all read to pin a hop by its type words
 _M1, _M2 = "\u2063THISENTITY\u2063", "\u2063OTHERENTITY\u2063"  # one-word stand-ins while cutting windows
 _SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
 _HEADER = re.compile(r"^(?:[A-Z][\w ()'/-]{0,40}|note|notes?\s?\d*):\s*")
@@ -73,7 +74,8 @@ class ClueChoice:
     runner_up: str | None = None  # title of the best other candidate
     n_candidates: int = 0
     global_rank: int | None = None  # rank of the target when the clue alone is searched (None: not in top k)
-    kind: str = "hop"  # hop | unique (seed or jump) | relation (pinned by a functional relation, no clue text)
+    kind: str = "hop"  # hop | unique (seed or jump) | relation (a functional relation) | type (type words); the
+    # last two have no clue text
 
 
 @dataclass
@@ -194,6 +196,7 @@ class ClueContext:
         self._terms: dict[str, frozenset[str]] = {}
         self._tf: dict[str, tuple[dict[str, int], int]] = {}
         self._clue_terms: dict[str, list[str]] = {}
+        self._types: dict[str, str | None] = {}
         if stats is None:
             if search is None and getattr(docstore, "dir", None) is None:
                 raise NoTermStats("ClueContext needs corpus statistics: pass a search backend, a DocStore or stats=")
@@ -353,6 +356,43 @@ class ClueContext:
         names = [g.relation_name(int(r)) for r in np.asarray(g.neighbor_relations(pn))]
         via = {int(v) for v, name in zip(nb.tolist(), names, strict=True) if name == rel}
         return via == {tn}
+
+    def type_of(self, doc_id: str | None) -> str | None:
+        """The type words of a page (``phrasing.page_type``), cached."""
+        if doc_id is None:
+            return None
+        if doc_id not in self._types:
+            from longtracerl.synth.questions.phrasing import page_type
+
+            self._types[doc_id] = page_type(self.doc(doc_id))
+        return self._types[doc_id]
+
+    def type_pins(self, prev: Hop, target: Hop) -> str | None:
+        """The target's type words when they alone pin the hop ("the American film director its page mentions"):
+        every other page ``prev`` links to says in its first sentence what it is, and none is of the same kind
+        (one's head noun among the other's words: "film director" rules out "American film director", and
+        "mountain town" rules out "lowland town famous"). None otherwise,
+        for a jump, without a graph, or past ``MAX_TYPE_PIN_NEIGHBOURS`` neighbours. A reader checks such a
+        step by opening the candidates; one search for the type words finds many pages, so it is no shortcut."""
+        g = self.graph
+        t = self.type_of(target.doc_id)
+        pn, tn = self.node(prev), self.node(target)
+        if g is None or not t or target.jumped or pn is None or tn is None:
+            return None
+        nb = {int(v) for v in np.asarray(g.neighbors(pn)).tolist()} - {pn, tn}
+        if len(nb) > MAX_TYPE_PIN_NEIGHBOURS:
+            return None
+        words = t.casefold().split()
+        for v in nb:
+            if not g.doc_ids[v]:
+                continue
+            other = self.type_of(g.doc_ids[v])
+            if other is None:
+                return None
+            theirs = other.casefold().split()
+            if words[-1] in theirs or theirs[-1] in words:  # one's head noun is in the other's words
+                return None
+        return t
 
     # ------------------------------------------------------------ clue sentences
     def clue_sentences(self, target: Hop, masked_self: list[str], forbidden: list[str],

@@ -39,9 +39,11 @@ _CLUE = re.compile(r'(?:' + "|".join(CLUE_LEADS) + r')\s*"([^"]*)"')
 
 def page_type(doc: Document | None) -> str | None:
     """The type words of a page ("soft drink manufacturer", "1960s film", "country"), or None."""
-    if doc is None:
-        return None
-    text = doc.text
+    return None if doc is None else text_type(doc.text)
+
+
+def text_type(text: str) -> str | None:
+    """``page_type`` of a page's text (what a reader who opened the page sees)."""
     if re.search(r"^Government type:", text, re.M):
         return "territory" if re.search(r"^Dependency status:", text, re.M) else "country"
     m = None

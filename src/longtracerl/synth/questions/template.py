@@ -54,10 +54,11 @@ _VERB_PHRASE = re.compile(r"\b(with|to|in|of|by|from|on|at|for|into)$")
 _AS_VERB = {"independence from": "gained independence from"}
 
 
-def relation_phrase(hop: Hop, noun: str = "entity") -> str:
+def relation_phrase(hop: Hop, noun: str = "entity", *, definite: bool = False) -> str:
     """How the move into ``hop`` reads: the relation only, the target named by ``noun`` (its type words); the
-    clue that pins the target follows it."""
-    a = f"{article(noun)} {noun}"
+    clue that pins the target follows it. ``definite``: the type words pin the target ("the film director its
+    page mentions": the only one)."""
+    a = f"the {noun}" if definite else f"{article(noun)} {noun}"
     rel = (hop.relation or "").strip().replace("_", " ")
     if not rel or rel == "mentions":
         return f"go to {a} its page mentions"
@@ -186,11 +187,14 @@ class TemplateQuestionWriter:
                     last_options = opts
                 # a functional relation ("its director") pins the hop by itself: used when no clue can, and
                 # for the last hop when every clue would find the answer's page in one search
-                if ((isinstance(res, ClueFailure) or (k == len(hops) - 1 and res.global_rank == 1))
-                        and ctx.relation_pins(hops[k - 1], hop)):
-                    res = ClueChoice(text="", margin=1.0, n_candidates=len(ctx.candidates(hops[k - 1], hop)),
-                                     kind="relation")
-                    last_options = []
+                # and so do type words no other neighbour shares ("the film director its page mentions")
+                if isinstance(res, ClueFailure) or (k == len(hops) - 1 and res.global_rank == 1):
+                    pin = ("relation" if ctx.relation_pins(hops[k - 1], hop) else
+                           "type" if types[k] != "entity" and ctx.type_pins(hops[k - 1], hop) == types[k] else None)
+                    if pin is not None:
+                        res = ClueChoice(text="", margin=1.0, n_candidates=len(ctx.candidates(hops[k - 1], hop)),
+                                         kind=pin)
+                        last_options = []
             if isinstance(res, ClueFailure):
                 res.detail = f"hop {idx[k]}: {res.detail}"
                 return res
@@ -203,7 +207,7 @@ class TemplateQuestionWriter:
                 if k == 0 or hop.jumped:
                     steps.append(entry_step(types[k], shown, ph, restart=k > 0))
                 else:
-                    rel = relation_phrase(hop, types[k]).removeprefix("go to ")
+                    rel = relation_phrase(hop, types[k], definite=c.kind == "type").removeprefix("go to ")
                     steps.append(move_step(rel, shown, ph, k, last=k == len(hops) - 1))
             return question(steps, attr, types[-1], ph)
 
@@ -213,6 +217,10 @@ class TemplateQuestionWriter:
             if not ctx.finds_first(q_text, hops[-1].doc_id):
                 break
             clues[-1] = alt
+            q_text = render()
+        if (len(hops) > 1 and clues[-1].text and types[-1] != "entity" and not hops[-1].jumped
+                and ctx.finds_first(q_text, hops[-1].doc_id) and ctx.type_pins(hops[-2], hops[-1]) == types[-1]):
+            clues[-1] = ClueChoice(text="", margin=1.0, n_candidates=clues[-1].n_candidates, kind="type")
             q_text = render()
         hop_clues = [""] * len(chain.hops)
         for i, c in zip(idx, clues, strict=True):
