@@ -126,6 +126,14 @@ def test_streamed_report_figures_equal_a_direct_count(reference: Path) -> None:
     assert qq["reader_first_pct"] == round(100 * sum(r == 1 for r in ranks) / len(ranks), 2)
     n_entity = sum(len(re.findall(r"\bentit(?:y|ies)\b", q["question"], re.I)) for q in questions)  # type: ignore[attr-defined]
     assert qq["entity_per_question"] == round(n_entity / len(questions), 2)
+    through: dict[str, int] = {}
+    for q in questions:
+        for d in dict.fromkeys(q["gold_doc_ids"][1:-1]):  # type: ignore[index]
+            through[d] = through.get(d, 0) + 1
+    assert qq["busiest_middle_page"] == max(through.values()) <= 3  # questions.max_per_hub
+    manifest = json.loads((reference / "manifest.json").read_text())
+    assert qq["walk_variety"] == manifest["stages"]["walk"]["runs"][-1]["variety"]
+    assert qq["walk_variety"]["rewalked"] == sum(bool(c["walk"].get("rewalked")) for c in rows("chains.jsonl"))  # type: ignore[attr-defined]
     solved = {t["question_id"] for t in trajs}
     assert [e["question_id"] for e in qq["examples"]] == [q["question_id"] for q in questions
                                                          if q["question_id"] in solved][:5]

@@ -112,7 +112,7 @@ def collect_stats(ctx: RunContext, strategy_rows: Iterable[dict[str, Any]] | Non
 
 QUESTION_CHECKS = ("hop_ambiguous", "reader_not_first", "shortcut", "off_chain", "no_clue_sentence",
                    "seed_not_unique", "jump_cut_too_short", "duplicate_chain", "repeated_tail", "answer_repeated",
-                   *(f"clue_{k}" for k in HYGIENE_KINDS))
+                   "hub_repeated", *(f"clue_{k}" for k in HYGIENE_KINDS))
 
 
 def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
@@ -124,6 +124,7 @@ def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
 
     n_q = pinned = with_shortcut = read_hops = read_first = n_entity = 0
     tails: set[tuple[str, ...]] = set()  # distinct last-two-hop paths (the last three gold pages)
+    hubs: Counter[str] = Counter()  # questions through each middle page
     jumps: Counter[str] = Counter()
     clue_kinds: Counter[str] = Counter()
     answers: set[str] = set()  # one short string per distinct answer, like the ids
@@ -141,6 +142,7 @@ def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
         read_first += sum(1 for r in ranks if r == 1)
         n_entity += len(re.findall(r"\bentit(?:y|ies)\b", q.question, re.I))
         tails.add(tuple(q.gold_doc_ids[-3:]))
+        hubs.update(list(dict.fromkeys(q.gold_doc_ids[1:-1])))
         if q.question_id in solved and len(picked) < 5:
             picked.append(q)
     want = {q.chain_id for q in picked}
@@ -156,6 +158,7 @@ def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
     arej = rejected.get("agent", {})
     n_walks = ctx.cfg.walk.n_chains
     n_t = trajs["n"]
+    walk_runs = ctx.manifest().get("stages", {}).get("walk", {}).get("runs") or [{}]
     agents = trajs["agents"]
     return {
         "walks_to_chains_pct": _pct(n_chains / n_walks) if n_walks else None,
@@ -166,10 +169,16 @@ def question_quality(ctx: RunContext, trajs: dict[str, Any], n_chains: int,
         "kept_with_shortcut": with_shortcut,
         "shortcut_policy": ctx.cfg.questions.shortcut,
         "jumps": dict(jumps),
-        # how hops are pinned: hop = a clue among the neighbours, unique = seed/restart clue, relation = "its X"
+        # how hops are pinned: hop = a clue among the neighbours, unique = seed/restart clue, relation = "its X",
+        # type = type words no other neighbour shares ("the film director its page mentions")
         "clue_kinds": dict(clue_kinds),
         "distinct_answers_pct": _pct(len(answers) / n_q) if n_q else None,
         "distinct_tails_pct": _pct(len(tails) / n_q) if n_q else None,
+        "busiest_middle_page": hubs.most_common(1)[0][1] if hubs else 0,  # questions through the most-used one
+        # the walk stage's re-walks of repeated walks (graph.walk_variety) and what it rejected as repeats
+        "walk_variety": walk_runs[-1].get("variety"),
+        "walk_repeats_rejected": {k: v for k, v in rejected.get("walk", {}).items()
+                                  if k in ("duplicate_chain", "repeated_tail")},
         # the second reader (the engine's BM25 over the previous entity's neighbours) on kept questions' hops
         "reader_first_pct": _pct(read_first / read_hops) if read_hops else None,
         "reader_hops": read_hops,
@@ -314,13 +323,16 @@ def _md(ctx: RunContext, stats: dict[str, Any], plots: list[str], timings: dict[
                   f"questions solved by the agent ({qq['agent']}) {qq['solve_rate_pct']}% "
                   f"(mean {qq['mean_searches']} searches, {qq['mean_opens']} opens per kept trajectory).", "",
                   f"Answerable by construction (every hop pinned by a clue checked against the previous entity's "
-                  f"neighbours or by a relation with one target, seed and jumps unique in the corpus): "
+                  f"neighbours, by a relation with one target or by type words no other neighbour shares, seed "
+                  f"and jumps unique in the corpus): "
                   f"{qq['answerable_by_construction_pct']}% of kept questions. Hops pinned by: "
                   f"{qq.get('clue_kinds', {})}. Second reader (the search engine's BM25 ranking the previous "
                   f"entity's neighbours against each clue): target first on {qq.get('reader_first_pct')}% of "
                   f"{qq.get('reader_hops')} hops. \"entity\" per question: {qq.get('entity_per_question')}. "
                   f"Distinct answers: {qq.get('distinct_answers_pct')}% of questions; distinct last-two-hop paths: "
-                  f"{qq.get('distinct_tails_pct')}%. "
+                  f"{qq.get('distinct_tails_pct')}%; the most-used middle page is in {qq.get('busiest_middle_page')} "
+                  f"questions. Walks re-walked off pages already used (walk stage): {qq.get('walk_variety')}; "
+                  f"rejected there as repeats: {qq.get('walk_repeats_rejected')}. "
                   f"Jumps: {qq['jumps']}. Shortcut policy: {qq['shortcut_policy']} "
                   f"({qq['kept_with_shortcut']} kept with a shortcut).", "",
                   "Question rejects (`clue_*`: clue hygiene; `reader_not_first`: the second reader):", "",
