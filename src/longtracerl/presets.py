@@ -170,6 +170,8 @@ def build_rows(cfg: Any, tokenizer_name: str | None = None) -> list[dict[str, An
         _row("walk: candidates offered per move", w.max_candidates, 5),
         _row("walk: random-jump probability", w.jump_prob, None),
         _row("walk: hops through common-word mention links (City, River)", "never (docs/graph.md)", None),
+        _row("walk: rounds of re-walks for walks repeating a path, tail, answer or middle page",
+             w.rewalk_rounds, None),
         _row("LLM for every role (walk, writer, agent, judge)", llm, None),
         _row("question writer", writer, "llm"),
         _row("questions: at most N per answer entity", cfg.questions.max_per_answer, None),
