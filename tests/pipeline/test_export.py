@@ -18,7 +18,8 @@ def _samples() -> list[Sample]:
                messages=[{"role": "user", "content": f"Answer only using the provided documents.\n\nDocuments:\n"
                                                      f"<section title=\"A\">\nAlpha {i}\n</section>\n\nQuestion: q{i}?\n"}],
                label=f"Paris{i}", rubrics=["France", "Alpha"], question=f"q{i}?",
-               docs=[ContextDoc(doc_id="a", tier="gold", n_tokens=5)], n_tokens=30, tokenizer="t")
+               docs=[ContextDoc(doc_id="a", tier="gold", n_tokens=5)], n_tokens=30, tokenizer="t",
+               prompt_tokens=None if i == 2 else 40 + i)
         for i in range(3)
     ]
 
@@ -56,6 +57,7 @@ def test_slime_verl_hf(tmp_path: Path) -> None:
     ds = load_from_disk(paths["hf"])
     assert len(ds) == 3 and ds[0]["label"] == "Paris0" and ds[0]["messages"][0]["role"] == "user"
     assert [r["messages"] for r in ds] == [s.messages for s in samples] and ds["label"] == [s.label for s in samples]
+    assert ds["prompt_tokens"] == [40, 41, None]  # L with the chat template; None for a sample built before it
 
 
 def test_slime_export_is_scored_by_the_reward_and_read_by_trl(tmp_path: Path) -> None:

@@ -145,7 +145,8 @@ def _hf_features() -> Any:
     return Features({"sample_id": Value("string"), "question_id": Value("string"),
                      "messages": List({"role": Value("string"), "content": Value("string")}),
                      "label": Value("string"), "rubrics": List(Value("string")), "question": Value("string"),
-                     "n_tokens": Value("int64"), "rubric_aliases": Value("string")})
+                     "n_tokens": Value("int64"), "prompt_tokens": Value("int64"),
+                     "rubric_aliases": Value("string")})
 
 
 def _hf_row(s: Sample) -> dict[str, Any]:
@@ -153,7 +154,7 @@ def _hf_row(s: Sample) -> dict[str, Any]:
     return {"sample_id": s.sample_id, "question_id": s.question_id,
             "messages": [{"role": m["role"], "content": m["content"]} for m in s.messages], "label": s.label,
             "rubrics": list(s.rubrics), "question": s.question, "n_tokens": s.n_tokens,
-            "rubric_aliases": _aliases_json(s)}
+            "prompt_tokens": s.prompt_tokens, "rubric_aliases": _aliases_json(s)}
 
 
 class _HfWriter:
@@ -233,7 +234,8 @@ def write_verl(samples: Iterable[Sample], path: Path | str, split: str = "train"
     return _write_all(_VerlWriter(Path(path), split), samples)
 
 
-HF_COLUMNS = ("sample_id", "question_id", "messages", "label", "rubrics", "question", "n_tokens")  # Sample fields
+HF_COLUMNS = ("sample_id", "question_id", "messages", "label", "rubrics", "question", "n_tokens",
+              "prompt_tokens")  # Sample fields (prompt_tokens: L as the trainer counts it, chat template included)
 
 
 def write_hf(samples: Iterable[Sample], path: Path | str) -> int:
