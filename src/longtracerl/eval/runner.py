@@ -34,7 +34,7 @@ from longtracerl.eval.prompts import FIELDS, JUDGE_PROMPTS, PROMPTS, check_templ
 from longtracerl.eval.truncate import middle_truncate
 from longtracerl.io.jsonl import JsonlAppender, iter_jsonl, repair_tail, rewrite_in_order, write_records
 from longtracerl.llm.base import ChatLLM, LLMError
-from longtracerl.llm.tokenizers import count_tokens
+from longtracerl.llm.tokenizers import chat_prompt_tokens, count_tokens, template_overhead
 from longtracerl.reward.verdicts import aa_lcr_verdict
 from longtracerl.rng import derived_seed
 
@@ -44,7 +44,6 @@ JUDGED = {"aa-lcr", "frames"}
 # The others keep their published rule, which reads whatever was written.
 TRUNCATED_SCORES_ZERO = JUDGED | {"indist"}
 PROMPT_HEAD_CHARS = 2000
-TEMPLATE_MARGIN = 64  # tokens left for the chat template around the messages
 # Settings that change the answers or their scores: a rerun into the same directory must keep them.
 _RESUME_KEYS = ("bench", "data", "llm", "base_url", "model", "judge_base_url", "judge_model", "temperature", "top_p",
                 "top_k", "max_tokens", "max_context", "tokenizer", "seed", "prompt_template", "judge_template", "splits",
@@ -164,20 +163,25 @@ class Runner:
         if cfg.bench in JUDGED and judge is None:
             raise ValueError(f"{cfg.bench} is scored by an LLM judge: pass --judge-base-url and --judge-model")
         self.budget = None
+        # what the chat template adds around one user message, measured once on this tokenizer: a prompt's
+        # length is its text's count plus this, as the served model counts it
+        self.overhead = template_overhead(tokenizer, "Read the documents.\n\nQuestion: which one?")
         if cfg.max_context is not None:
-            self.budget = cfg.max_context - cfg.max_tokens - TEMPLATE_MARGIN
+            self.budget = cfg.max_context - cfg.max_tokens - self.overhead
             if self.budget < 128:
                 raise ValueError(f"--max-context {cfg.max_context} leaves no room for the prompt after "
                                  f"--max-tokens {cfg.max_tokens}; raise the first or lower the second")
 
     # ------------------------------------------------------------------ prompt
     def messages(self, item: EvalItem) -> tuple[list[dict[str, Any]], int, str | None]:
-        """``(messages, prompt_tokens, error)``; error when a published message list exceeds the window."""
+        """``(messages, prompt_tokens, error)``; ``prompt_tokens`` counts the chat template too (what the window
+        holds); error when a published message list exceeds the window."""
         if item.messages is not None:
             msgs = item.messages
-            n = sum(count_tokens(self.tok, str(m.get("content", ""))) for m in msgs)
-            if self.budget is not None and n > self.budget:
-                return msgs, n, f"prompt_too_long: {n} tokens > {self.budget} available under --max-context"
+            n = chat_prompt_tokens(self.tok, msgs)  # a published conversation: counted with the chat template
+            room = None if self.cfg.max_context is None else self.cfg.max_context - self.cfg.max_tokens
+            if room is not None and n > room:
+                return msgs, n, f"prompt_too_long: {n} tokens > {room} available under --max-context"
             return msgs, n, None
         assert self.template is not None
         text = render(self.template, item.fields)
@@ -185,7 +189,7 @@ class Runner:
             text, _, n = middle_truncate(self.tok, text, self.budget)
         else:
             n = count_tokens(self.tok, text)
-        return [{"role": "user", "content": text}], n, None
+        return [{"role": "user", "content": text}], n + self.overhead, None
 
     # ------------------------------------------------------------------ one row
     def blank_row(self, item: EvalItem, k: int) -> dict[str, Any]:
