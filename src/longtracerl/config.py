@@ -41,6 +41,8 @@ class WalkSettings(_Strict):
     max_candidates: int = 5
     jump_prob: float = 0.1
     chooser: Literal["uniform", "degree", "llm"] = "uniform"  # llm: the configured LLM picks each hop
+    concurrency: int = Field(16, ge=1, description="walks in flight at once with the LLM chooser (each waits on the "
+                             "LLM; the chains do not depend on it)")
     rewalk_rounds: int = Field(3, ge=0, description="walks that repeat earlier ones (same path or last "
                                "questions.same_tail_hops entities, an answer or middle page past questions."
                                "max_per_answer / max_per_hub) are walked again off those pages, in up to N rounds "

@@ -348,7 +348,8 @@ def walk_batch(spec: dict[str, Any], start: int, stop: int, skip: list[str]) -> 
         from longtracerl.llm.walk_chooser import LLMWalkChooser
 
         items, res = asyncio.run(awalk_range(ctx.graph, wc, LLMWalkChooser(ctx.llm("walk")), ctx.docstore,
-                                             start=start, stop=stop, skip_ids=skip))
+                                             start=start, stop=stop, skip_ids=skip,
+                                             concurrency=ctx.cfg.walk.concurrency))
     else:
         items, res = walk_range(ctx.graph, wc, CHOOSERS[ctx.cfg.walk.chooser](), ctx.docstore, start=start,
                                 stop=stop, skip_ids=skip)

@@ -81,8 +81,8 @@ class WalkStage(Stage):
         wc = self.walk_config(ctx)
         chooser = self.chooser(ctx)
         if ctx.cfg.walk.chooser == "llm":
-            info = asyncio.run(arun_walks(ctx.graph, wc, chooser, ctx.chains,
-                                          rejected_path=ctx.rejected, docstore=ctx.docstore))
+            info = asyncio.run(arun_walks(ctx.graph, wc, chooser, ctx.chains, rejected_path=ctx.rejected,
+                                          docstore=ctx.docstore, concurrency=ctx.cfg.walk.concurrency))
             info = {**info, "chooser": chooser.name}
         else:
             info = run_walks(ctx.graph, wc, chooser, ctx.chains, rejected_path=ctx.rejected, docstore=ctx.docstore)
