@@ -132,6 +132,7 @@ def glued_mask(clue: str) -> str | None:
                 or (i == 1 and toks[0][:1].isupper() and prev not in _FUNCTION and prev not in _ADVERBS
                     and not prev.endswith("ly") and prev not in _OPENING_ADVERBS)  # "New it", "Modern it"
                 or (low[j:j + 1] == [","] and after in _AUX)  # "it, was sovereign"
+                or low[j:j + 1] in (["-"], ["–"], ["—"], ["--"])  # "It -- which has long been", "the landlocked it --"
                 or (prev is not None and toks[i - 1].islower() and prev.isalpha() and not _verbish(prev)
                     and prev not in _FUNCTION and prev2 not in _SUBJECTS)  # "was sovereign it", "daughter it"
                 or (nxt is not None and toks[j].islower() and nxt.isalpha() and not _verbish(nxt)

@@ -114,6 +114,7 @@ def blur_dates(text: str) -> str:
     text = _YEAR_ADJ.sub(lambda m: f"{m.group(1)}{int(m.group(2)) // 10 * 10}s", text)  # "a 1933 film" -> "a 1930s film"
     text = _YEAR_RE.sub(lambda m: (m.group(1) or m.group(2)) + (decade(int(m.group(3))) if not m.group(4)
                                                                   else m.group(3) + m.group(4)), text)
+    text = re.sub(r"\bin\s+(from the \d{3,4}s to)\b", r"\1", text)  # "held in 1972-1994": no "in from the 1970s"
     return re.sub(r"\b(?:on|of)\s+(the \d{3,4}s)\b", r"in \1", text)
 
 
