@@ -107,6 +107,28 @@ def _verbish(word: str) -> bool:
             or (len(w) > 3 and w.endswith("ed")) or (len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us"))))
 
 
+def _no_pronoun_here(prev: str | None, prev2: str | None, nxt: str | None, after: str | None,
+                     prev_lower: bool, nxt_lower: bool, opens: bool) -> bool:
+    """Is a pronoun no English between these words? ``prev``/``prev2`` are the two words before (None at a
+    clause start), ``nxt``/``after`` the two tokens after; ``opens``: ``prev`` is the clue's capitalised first
+    word."""
+    decade = prev is not None and re.fullmatch(r"\d+(?:s|st|nd|rd|th)", prev) is not None  # "the 1810s it had"
+    subject_verb = nxt is not None and _verbish(nxt)
+    if prev is not None:
+        if prev in _DETERMINERS or prev in _ADJ_BEFORE or prev.isdigit() or ("-" in prev and not decade):
+            return True  # "their it", "present-day it", "2001 it"
+        if prev2 in _DETERMINERS and prev not in _PREPOSITIONS and not decade and not subject_verb:
+            return True  # "his daughter it,", "the nickname it by"
+        if opens and prev not in _FUNCTION | _ADVERBS | _OPENING_ADVERBS and not prev.endswith("ly"):
+            return True  # "New it", "Modern it" (a name or a proper adjective)
+        if prev_lower and prev.isalpha() and not _verbish(prev) and prev not in _FUNCTION and prev2 not in _SUBJECTS:
+            return True  # "was sovereign it", "daughter it" (an object needs a verb or a preposition before it)
+    if nxt == "of" or nxt in ("-", "–", "—") or (nxt == "," and after in _AUX):
+        return True  # "it of Eu", "It -- which", "it, was sovereign"
+    return (nxt is not None and nxt_lower and nxt.isalpha() and not _verbish(nxt)
+            and nxt not in _PREPOSITIONS | _CONJUNCTIONS | _DETERMINERS)  # "another entity actor"
+
+
 def glued_mask(clue: str) -> str | None:
     """The words around a mask (or "it") where a pronoun is no English, or None. A mask reads as a subject
     ("It is ...", "by the 1810s it had become") or as an object after a verb or a preposition ("invaded it",
@@ -120,23 +142,14 @@ def glued_mask(clue: str) -> str | None:
         if j == i or (j < len(toks) and low[j] in ("'s", "’s")):
             i += 1
             continue
-        prev = low[i - 1] if i >= 1 and toks[i - 1][0].isalnum() else None
-        prev2 = low[i - 2] if i >= 2 and prev is not None and toks[i - 2][0].isalnum() else None
-        nxt = low[j] if j < len(toks) and toks[j][0].isalnum() else None
-        number = prev is not None and bool(re.fullmatch(r"\d+(?:s|st|nd|rd|th)", prev))  # "the 1810s it had"
+        word = [k >= 0 and toks[k][0].isalnum() for k in (i - 1, i - 2)]
+        prev = low[i - 1] if word[0] else None
+        prev2 = low[i - 2] if word[0] and word[1] else None
+        nxt = low[j] if j < len(toks) else None
         after = low[j + 1] if j + 1 < len(toks) else None
-        if (prev in _DETERMINERS or prev in _ADJ_BEFORE or (prev is not None and "-" in prev and not number)
-                or (prev2 in _DETERMINERS and prev not in _PREPOSITIONS and not number
-                    and not (nxt is not None and _verbish(nxt)))
-                or nxt == "of" or (prev is not None and prev.isdigit())  # "it of Eu", "2001 it"
-                or (i == 1 and toks[0][:1].isupper() and prev not in _FUNCTION and prev not in _ADVERBS
-                    and not prev.endswith("ly") and prev not in _OPENING_ADVERBS)  # "New it", "Modern it"
-                or (low[j:j + 1] == [","] and after in _AUX)  # "it, was sovereign"
-                or low[j:j + 1] in (["-"], ["–"], ["—"], ["--"])  # "It -- which has long been", "the landlocked it --"
-                or (prev is not None and toks[i - 1].islower() and prev.isalpha() and not _verbish(prev)
-                    and prev not in _FUNCTION and prev2 not in _SUBJECTS)  # "was sovereign it", "daughter it"
-                or (nxt is not None and toks[j].islower() and nxt.isalpha() and not _verbish(nxt)
-                    and nxt not in _PREPOSITIONS and nxt not in _CONJUNCTIONS and nxt not in _DETERMINERS)):
+        if _no_pronoun_here(prev, prev2, nxt, after, prev_lower=word[0] and toks[i - 1].islower(),
+                            nxt_lower=nxt is not None and toks[j].islower(),
+                            opens=i == 1 and toks[0][:1].isupper()):
             return " ".join(toks[max(0, i - 2):j + 1])
         i = j
     return None
