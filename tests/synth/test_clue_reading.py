@@ -35,6 +35,7 @@ from longtracerl.synth.questions.template import _DictStore
     ("the Tokugawa shogunate, a military-led", "cut_phrase"),
     ("It is a 1930s American pre-Code musical film directed", "cut_phrase"),
     ("the dancers of political turmoil interspersed with", "cut_phrase"),
+    ("to in the wake of violence has not materialized", "cut_phrase"),
     ("the 1960s was an American journalist and writer", "blur_artefact"),  # a lifespan's decade before its verb
     ("the 1900s – the 1970s, known professionally as it and nicknamed Duke", "blur_artefact"),
 ])

@@ -164,6 +164,8 @@ def cut_phrase(clue: str) -> str | None:
     first, last = words[0].lower(), words[-1].lower()
     if first in _AUX or first in ("of", "'s", "’s", "than"):
         return f"begins mid-phrase: {words[0]!r}"
+    if len(words) > 1 and first in _PREPOSITIONS and words[1].lower() in ("in", "on", "at", "of", "by", "for", "with"):
+        return f"begins mid-phrase: {' '.join(words[:2])!r}"  # "to in the wake of violence"
     if last in ("it", "them", "him", "her", "us", "me", "entity", "one"):  # "... with another one"
         return None
     if (last in _FUNCTION or last in _ADVERBS
