@@ -117,20 +117,39 @@ def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w)(?:{alts})(['’]s)?(?!\w)", re.I)
 
 
+def _common_use(found: str, names: Iterable[str]) -> bool:
+    """A one-word capitalised name found in lower case is a common word, not the name: "their blood" is no
+    "Color Me Blood Red", "would never" no "Never Fear"."""
+    return found[:1].islower() and " " not in found and any(n.lower() == found.lower() and n[:1].isupper()
+                                                            and " " not in n for n in names)
+
+
 def mask(text: str, names: Iterable[str], replacement: str = MASK) -> str:
-    """Every name replaced by ``replacement``; a possessive stays one ("Iraq's" -> "this entity's")."""
+    """Every name replaced by ``replacement``; a possessive stays one ("Iraq's" -> "this entity's"); a
+    one-word capitalised name is masked only where it is capitalised (``_common_use``)."""
     key = tuple(n for n in names if n)
     if not key:
         return text
-    return _names_pattern(key).sub(lambda m: replacement + ("'s" if m.group(1) else ""), text)
+
+    def repl(m: re.Match[str]) -> str:
+        found = m.group(0)[: len(m.group(0)) - len(m.group(1) or "")]
+        return m.group(0) if _common_use(found, key) else replacement + ("'s" if m.group(1) else "")
+
+    return _names_pattern(key).sub(repl, text)
 
 
 def contains_any(text: str, names: Iterable[str]) -> str | None:
+    """The first of ``names`` that ``text`` contains (as whole words, in any case, except a one-word
+    capitalised name met only in lower case: ``_common_use``), or None."""
     low = f" {' '.join(_WORD.findall(text.lower()))} "
+    words = _WORD.findall(text)
     for n in names:
         nn = " ".join(_WORD.findall(n.lower()))
-        if nn and f" {nn} " in low:
-            return n
+        if not nn or f" {nn} " not in low:
+            continue
+        if " " not in nn and n[:1].isupper() and all(_common_use(w, [n]) for w in words if w.lower() == nn):
+            continue
+        return n
     return None
 
 

@@ -23,6 +23,9 @@ _OPENERS = frozenset("""in on at to for from by with into after before since unt
     its their this these those that which who whom whose where when while whereas although though because if
     once he she it they we there then later however also both either each many most some all one such and but
     or so nor yet""".split())
+_CLAUSE_WORDS = frozenset("and but or so yet which who whom whose where when while whereas although though because "
+                          "if once".split())
+_FINITE = frozenset("is was are were has have had will would can could shall should may might must".split())
 _PARTICLES = r"(?:of|de|del|della|di|da|du|des|von|van|der|den|la|le|the|d['’])"
 
 
@@ -97,6 +100,10 @@ def pieces(sentence: str, max_words: int, *, clauses: bool = False, short: bool 
         for a, b in spans:
             words = text[a:b].split()
             for k in range(1, len(words) - 2):
-                if words[k].lower() in _OPENERS or words[k].lower().endswith("ing"):
-                    add(" ".join(words[k:]))
+                if words[k].lower() in _CLAUSE_WORDS:
+                    add(" ".join(words[k:]))  # "which was ...", "and it became ...": a clause of its own
+                elif ((words[k].lower() in _OPENERS or words[k].lower().endswith("ing"))
+                      and not _FINITE & {w.lower() for w in words[k + 1:]}):
+                    add(" ".join(words[k:]))  # a phrase to the clause end, not the rest of its clause's
+                    # predicate ("in the wake of violence has not materialized" lost its subject)
     return out
