@@ -451,7 +451,7 @@ class ClueContext:
                          stand_ins: Mapping[str, str] | None = None) -> list[ClueChoice] | ClueFailure:
         """Every usable clue of a hop (margin >= ``hop_margin``), best first: with ``prefer_weak``, the clues
         whose own search does not rank the target 1st come first (largest margin first), then the others.
-        A piece that names another chain entity (by a stand-in) is used only when no other piece pins the hop.
+        Within each group a piece that names another chain entity (by a stand-in) comes after the others.
 
         For the ``last`` hop (whose page holds the answer) a strong clue is a shortcut to the answer: three
         times as many clues are searched and shorter windows are tried, so that a weak one is found. (Sorting
@@ -477,7 +477,7 @@ class ClueContext:
             return ClueFailure("reader_not_first", f"hop {target.title!r}: the engine's scorer ranks the target "
                                f"{r_rank} among {len(cands)} neighbours (margin {rm:.2f}; {who!r} scores as high) "
                                f"for every clue that passes the IDF margin")
-        ok = [x for x in read if x[2] not in self.with_stand_in] or read
+        ok = read
         ok.sort(key=lambda x: -x[0])
         weak: list[ClueChoice] = []
         strong: list[ClueChoice] = []
@@ -485,7 +485,8 @@ class ClueContext:
             rank = self.global_rank(s, target.doc_id)[0] if self.cfg.prefer_weak else None
             c = ClueChoice(text=s, margin=round(m, 3), runner_up=who, n_candidates=len(cands), global_rank=rank)
             (strong if self.cfg.prefer_weak and rank == 1 else weak).append(c)
-        return weak + strong
+        by_name = lambda c: c.text in self.with_stand_in  # noqa: E731  (a stand-in only when nothing else will do)
+        return sorted(weak, key=by_name) + sorted(strong, key=by_name)
 
     def pick_hop_clue(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
                       masked_other: Sequence[str] = (), stand_ins: Mapping[str, str] | None = None
