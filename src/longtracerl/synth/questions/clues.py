@@ -389,7 +389,7 @@ class ClueContext:
         markers = {f"{_M2[:-1]}{k}{_M2[-1]}": phrase for k, phrase in enumerate(groups)}
         out: list[str] = []
         for n_sent, sent in enumerate(sentences(d.text)):
-            if n_sent >= self.cfg.max_sentences * (3 if short else 1):  # the last hop reads further
+            if n_sent >= self.cfg.max_sentences * (4 if short else 1):  # the last hop reads further
                 break
             # masks are one word while cutting, so a piece never ends in half of one ("... and this")
             masked = pieces.collapse_self(mask(drop_date_parens(sent), masked_self, _M1))
@@ -453,10 +453,11 @@ class ClueContext:
         whose own search does not rank the target 1st come first (largest margin first), then the others.
         Within each group a piece that names another chain entity (by a stand-in) comes after the others.
 
-        For the ``last`` hop (whose page holds the answer) a strong clue is a shortcut to the answer: three
-        times as many clues are searched and shorter windows are tried, so that a weak one is found. (Sorting
-        the weakest first was tried: it picks cryptic scraps that pin the hop on paper but that neither the
-        solver nor a person reads as a description, and the solve rate fell.)"""
+        For the ``last`` hop (whose page holds the answer) a strong clue is a shortcut to the answer: six
+        times as many clues are searched, four times as many sentences read and clause tails tried, so that a
+        weak one is found among whole clauses. (Sorting the weakest first was tried: it picks cryptic scraps
+        that pin the hop on paper but that neither the solver nor a person reads as a description, and the
+        solve rate fell.)"""
         sents = self.clue_sentences(target, masked_self, forbidden, windows=self.cfg.prefer_weak,
                                     masked_other=masked_other, short=last, stand_ins=stand_ins)
         if not sents:
@@ -481,7 +482,7 @@ class ClueContext:
         ok.sort(key=lambda x: -x[0])
         weak: list[ClueChoice] = []
         strong: list[ClueChoice] = []
-        for m, who, s in ok[: self.cfg.max_searches * (3 if last else 1)]:
+        for m, who, s in ok[: self.cfg.max_searches * (6 if last else 1)]:
             rank = self.global_rank(s, target.doc_id)[0] if self.cfg.prefer_weak else None
             c = ClueChoice(text=s, margin=round(m, 3), runner_up=who, n_candidates=len(cands), global_rank=rank)
             (strong if self.cfg.prefer_weak and rank == 1 else weak).append(c)
