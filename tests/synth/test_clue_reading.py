@@ -121,3 +121,14 @@ def test_type_words_keep_a_proper_name_whole() -> None:
         "1990s Hong Kong triad film"  # was "1990s Kong triad film"
     assert t("Ann Bell is an American film director.") == "American film director"
     assert t("Dune Sea is a 1968 epic science fiction film directed by Ann Bell.") == "1960s science fiction film"
+
+
+def test_a_one_word_name_is_masked_only_where_capitalised() -> None:
+    from longtracerl.synth.questions.names import contains_any, mask
+
+    names = ["Color Me Blood Red", "Blood", "Never Fear", "Never"]
+    text = "he uses their blood as red paint and would never stop; Blood Feast; Never Fear is a film"
+    assert mask(text, names) == ("he uses their blood as red paint and would never stop; this entity Feast; "
+                                 "this entity is a film")  # was "their this entity", "would this entity stop"
+    assert contains_any("their blood as red paint", names) is None and contains_any("Blood Feast", names) == "Blood"
+    assert contains_any("the black lion", ["lion"]) == "lion"  # a lower-case answer is found in any case

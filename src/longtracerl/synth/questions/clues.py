@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -31,10 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from longtracerl.corpus.stats import NoTermStats, TermStats, stats_for
 from longtracerl.records import Document, Hop
 from longtracerl.synth.questions import hygiene, pieces
+from longtracerl.synth.questions.names import MASK, contains_any, mask
 from longtracerl.synth.questions.obfuscate import blur, drop_date_parens
 from longtracerl.synth.questions.text import _WORD, STOPWORDS, terms
 
-MASK = "this entity"
 OTHER_MASK = "another entity"
 _M1, _M2 = pieces.SELF, pieces.OTHER  # one-word markers while cutting
 _SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -81,76 +80,6 @@ class ClueChoice:
 class ClueFailure:
     reason: str  # no_clue_sentence | hop_ambiguous | seed_not_unique
     detail: str
-
-
-GENERIC_NAME_WORDS = frozenset(
-    """republic kingdom island islands united states state north south east west northern southern eastern
-    western saint democratic people federal federation union commonwealth territory city county river lake
-    mount film album song novel band company university school church district province region central
-    new great little upper lower""".split()
-)
-
-
-def name_variants(title: str, aliases: Iterable[str] = ()) -> list[str]:
-    """Surface forms to mask for an entity: title and aliases (with and without parentheses, "/"-separated
-    forms), and the distinctive single words of the title ("Guinea" of "Equatorial Guinea")."""
-    out: dict[str, None] = {}
-    forms = [title.strip()] + [p.strip() for a in aliases for p in a.split("/")]
-    for n in forms:
-        if not n:
-            continue
-        out.setdefault(n, None)
-        base = re.sub(r"\s*\([^)]*\)", "", n).strip(" ,")
-        if base and len(base) >= 3:
-            out.setdefault(base, None)
-    base_title = re.sub(r"\s*\([^)]*\)", "", title).strip()
-    for w in re.findall(r"[^\W\d_][\w'-]*", base_title):
-        if len(w) >= 4 and w[0].isupper() and w.lower() not in STOPWORDS and w.lower() not in GENERIC_NAME_WORDS:
-            out.setdefault(w, None)
-    return sorted(out, key=len, reverse=True)
-
-
-@lru_cache(maxsize=4096)
-def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
-    # longest name wins; a straight and a curly apostrophe are one ("d'Alvernha" is "d’Alvernha")
-    alts = "|".join(re.sub(r"['’]", "['’]", re.escape(n)) for n in sorted(names, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alts})(['’]s)?(?!\w)", re.I)
-
-
-def _common_use(found: str, names: Iterable[str]) -> bool:
-    """A one-word capitalised name found in lower case is a common word, not the name: "their blood" is no
-    "Color Me Blood Red", "would never" no "Never Fear"."""
-    return found[:1].islower() and " " not in found and any(n.lower() == found.lower() and n[:1].isupper()
-                                                            and " " not in n for n in names)
-
-
-def mask(text: str, names: Iterable[str], replacement: str = MASK) -> str:
-    """Every name replaced by ``replacement``; a possessive stays one ("Iraq's" -> "this entity's"); a
-    one-word capitalised name is masked only where it is capitalised (``_common_use``)."""
-    key = tuple(n for n in names if n)
-    if not key:
-        return text
-
-    def repl(m: re.Match[str]) -> str:
-        found = m.group(0)[: len(m.group(0)) - len(m.group(1) or "")]
-        return m.group(0) if _common_use(found, key) else replacement + ("'s" if m.group(1) else "")
-
-    return _names_pattern(key).sub(repl, text)
-
-
-def contains_any(text: str, names: Iterable[str]) -> str | None:
-    """The first of ``names`` that ``text`` contains (as whole words, in any case, except a one-word
-    capitalised name met only in lower case: ``_common_use``), or None."""
-    low = f" {' '.join(_WORD.findall(text.lower()))} "
-    words = _WORD.findall(text)
-    for n in names:
-        nn = " ".join(_WORD.findall(n.lower()))
-        if not nn or f" {nn} " not in low:
-            continue
-        if " " not in nn and n[:1].isupper() and all(_common_use(w, [n]) for w in words if w.lower() == nn):
-            continue
-        return n
-    return None
 
 
 def _describes(piece: str) -> bool:
@@ -369,7 +298,7 @@ class ClueContext:
     # ------------------------------------------------------------ clue sentences
     def clue_sentences(self, target: Hop, masked_self: list[str], forbidden: list[str],
                        windows: bool = False, masked_other: Sequence[str] = (), short: bool = False,
-                       stand_ins: Mapping[str, str] | None = None) -> list[str]:
+                       stand_ins: Mapping[str, str] | None = None, depth: int = 1) -> list[str]:
         """Blurred, masked pieces of the target's page usable as clues, each a whole sentence or a run of whole
         clauses (``pieces``): the target's names read "this entity"; lifespan and date parentheses are dropped
         and other dates and numbers blurred (``obfuscate``); no piece with a ``forbidden`` string (the answer).
@@ -389,7 +318,7 @@ class ClueContext:
         markers = {f"{_M2[:-1]}{k}{_M2[-1]}": phrase for k, phrase in enumerate(groups)}
         out: list[str] = []
         for n_sent, sent in enumerate(sentences(d.text)):
-            if n_sent >= self.cfg.max_sentences * (4 if short else 1):  # the last hop reads further
+            if n_sent >= self.cfg.max_sentences * depth:
                 break
             # masks are one word while cutting, so a piece never ends in half of one ("... and this")
             masked = pieces.collapse_self(mask(drop_date_parens(sent), masked_self, _M1))
@@ -453,13 +382,27 @@ class ClueContext:
         whose own search does not rank the target 1st come first (largest margin first), then the others.
         Within each group a piece that names another chain entity (by a stand-in) comes after the others.
 
-        For the ``last`` hop (whose page holds the answer) a strong clue is a shortcut to the answer: six
-        times as many clues are searched, four times as many sentences read and clause tails tried, so that a
-        weak one is found among whole clauses. (Sorting the weakest first was tried: it picks cryptic scraps
-        that pin the hop on paper but that neither the solver nor a person reads as a description, and the
-        solve rate fell.)"""
+        For the ``last`` hop (whose page holds the answer) a strong clue is a shortcut to the answer: clause
+        tails are tried and three times as many sentences read and clues searched; when none of those is weak,
+        the page is read to four times the sentences and six times the clues are searched (deeper lines of a
+        long page are often data fields: used only when the prose has no weak clause). (Sorting the weakest
+        first was tried: it picks cryptic scraps that pin the hop on paper but that neither the solver nor a
+        person reads as a description, and the solve rate fell.)"""
+        if not last:
+            return self._hop_options(prev, target, masked_self, forbidden, masked_other, stand_ins, 1, 1, False)
+        first = self._hop_options(prev, target, masked_self, forbidden, masked_other, stand_ins, 3, 3, True)
+        if isinstance(first, list) and (not self.cfg.prefer_weak or first[0].global_rank != 1):
+            return first
+        deeper = self._hop_options(prev, target, masked_self, forbidden, masked_other, stand_ins, 4, 6, True)
+        if isinstance(deeper, list) and deeper[0].global_rank != 1:
+            return deeper
+        return first if isinstance(first, list) else deeper
+
+    def _hop_options(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
+                     masked_other: Sequence[str], stand_ins: Mapping[str, str] | None, depth: int, searches: int,
+                     last: bool) -> list[ClueChoice] | ClueFailure:
         sents = self.clue_sentences(target, masked_self, forbidden, windows=self.cfg.prefer_weak,
-                                    masked_other=masked_other, short=last, stand_ins=stand_ins)
+                                    masked_other=masked_other, short=last, stand_ins=stand_ins, depth=depth)
         if not sents:
             return ClueFailure("no_clue_sentence", f"no usable sentence on the page of hop {target.title!r}")
         cands = self.candidates(prev, target)
@@ -482,7 +425,7 @@ class ClueContext:
         ok.sort(key=lambda x: -x[0])
         weak: list[ClueChoice] = []
         strong: list[ClueChoice] = []
-        for m, who, s in ok[: self.cfg.max_searches * (6 if last else 1)]:
+        for m, who, s in ok[: self.cfg.max_searches * searches]:
             rank = self.global_rank(s, target.doc_id)[0] if self.cfg.prefer_weak else None
             c = ClueChoice(text=s, margin=round(m, 3), runner_up=who, n_candidates=len(cands), global_rank=rank)
             (strong if self.cfg.prefer_weak and rank == 1 else weak).append(c)

@@ -22,14 +22,8 @@ from typing import Any, Literal
 
 from longtracerl.corpus.stats import MemoryTermStats
 from longtracerl.records import Chain, Document, Hop, Usage
-from longtracerl.synth.questions.clues import (
-    ClueChoice,
-    ClueConfig,
-    ClueContext,
-    ClueFailure,
-    contains_any,
-    name_variants,
-)
+from longtracerl.synth.questions.clues import ClueChoice, ClueConfig, ClueContext, ClueFailure
+from longtracerl.synth.questions.names import contains_any, name_variants
 from longtracerl.synth.questions.phrasing import (
     Phrasing,
     article,
