@@ -132,3 +132,12 @@ def test_a_one_word_name_is_masked_only_where_capitalised() -> None:
                                  "this entity is a film")  # was "their this entity", "would this entity stop"
     assert contains_any("their blood as red paint", names) is None and contains_any("Blood Feast", names) == "Blood"
     assert contains_any("the black lion", ["lion"]) == "lion"  # a lower-case answer is found in any case
+
+
+def test_a_piece_never_ends_before_an_aside_nor_cuts_through_one() -> None:
+    s = ("In the 1600s, after decades of civil warfare, the Tokugawa shogunate (a military-led, dynastic government) "
+         "ushered in a long period of stability, including the EC (now the EU) and NATO")
+    got = pieces(s, 40, clauses=True, short=True)
+    assert "In the 1600s, after decades of civil warfare, the Tokugawa shogunate" not in got  # its verb follows
+    assert not any(p.count("(") != p.count(")") for p in got), got
+    assert "after decades of civil warfare" in got

@@ -82,6 +82,11 @@ def pieces(sentence: str, max_words: int, *, clauses: bool = False, short: bool 
     def add(piece: str, opening: bool = False) -> None:
         if not opening and not opens_clause(piece.strip(" ,;:")):
             return
+        if piece.count("(") != piece.count(")"):
+            return  # cut through a parenthesis: "including the EC (now the EU"
+        end = text.find(piece) + len(piece)
+        if text[end:].lstrip().startswith("("):
+            return  # an aside follows, then the verb: "the Tokugawa shogunate (a ... government) ushered in"
         p = _lead_trim(piece.strip(" ,;:"))
         if p and len(p.split()) <= max_words and p not in out:
             out.append(p)
