@@ -141,3 +141,6 @@ def test_a_piece_never_ends_before_an_aside_nor_cuts_through_one() -> None:
     assert "In the 1600s, after decades of civil warfare, the Tokugawa shogunate" not in got  # its verb follows
     assert not any(p.count("(") != p.count(")") for p in got), got
     assert "after decades of civil warfare" in got
+    acronym = "It was a founding member of the Academy of Motion Picture Arts and Sciences (AMPAS) and a painter"
+    assert "It was a founding member of the Academy of Motion Picture Arts and Sciences (AMPAS)" in \
+        pieces(acronym, 40, clauses=True)  # a bracket closing the run is kept; no verb follows it

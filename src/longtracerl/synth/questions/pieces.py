@@ -82,11 +82,13 @@ def pieces(sentence: str, max_words: int, *, clauses: bool = False, short: bool 
     def add(piece: str, opening: bool = False) -> None:
         if not opening and not opens_clause(piece.strip(" ,;:")):
             return
+        if piece.count("(") > piece.count(")") and re.match(r"\s*\)", text[text.find(piece) + len(piece):]):
+            piece += ")"  # a run ending on a bracketed word keeps its bracket: "Arts and Sciences (AMPAS)"
         if piece.count("(") != piece.count(")"):
             return  # cut through a parenthesis: "including the EC (now the EU"
-        end = text.find(piece) + len(piece)
-        if text[end:].lstrip().startswith("("):
-            return  # an aside follows, then the verb: "the Tokugawa shogunate (a ... government) ushered in"
+        after = re.match(r"\s*\([^()]*\)\s*([\w'-]+)", text[text.find(piece) + len(piece):])
+        if after and (after.group(1) in _FINITE or (after.group(1).islower() and after.group(1).endswith("ed"))):
+            return  # its verb follows the aside: "the Tokugawa shogunate (a ... government) ushered in"
         p = _lead_trim(piece.strip(" ,;:"))
         if p and len(p.split()) <= max_words and p not in out:
             out.append(p)
