@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -30,19 +29,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from longtracerl.corpus.stats import NoTermStats, TermStats, stats_for
 from longtracerl.records import Document, Hop
-from longtracerl.synth.questions import hygiene
-from longtracerl.synth.questions.obfuscate import blur
+from longtracerl.synth.questions import hygiene, pieces
+from longtracerl.synth.questions.names import MASK, contains_any, mask
+from longtracerl.synth.questions.obfuscate import blur, drop_date_parens
 from longtracerl.synth.questions.text import _WORD, STOPWORDS, terms
 
-MASK = "this entity"
 OTHER_MASK = "another entity"
 MAX_TYPE_PIN_NEIGHBOURS = 200  # a hub's neighbours are not all read to pin a hop by its type words
-_M1, _M2 = "\u2063THISENTITY\u2063", "\u2063OTHERENTITY\u2063"  # one-word stand-ins while cutting windows
+_M1, _M2 = pieces.SELF, pieces.OTHER  # one-word markers while cutting
 _SENT = re.compile(r"(?<=[.!?;])\s+|\n+")
 _HEADER = re.compile(r"^(?:[A-Z][\w ()'/-]{0,40}|note|notes?\s?\d*):\s*")
-_CLAUSE = re.compile(r"\s*(?:[,;:()\[\]]|\s--\s|\s[–—]\s)\s*")
-_LEAD_DROP = frozenset("and but or which who whom whose while whereas that as so nor yet".split())
-_KEEP_END = frozenset({"it", "them", "him"})
+_STAND_INS = re.compile(r"\b(?:this entity|another entity|someone|another one)\b")  # no content words
+# "X (Chinese: ...; Literal Title: ...) is a ...", "X 1949 is a ...": aliases and a title's year
+_OPENING_ASIDE = re.compile(rf"^{_M1}\s*(?:\([^()]*\)|\d{{4}}\b)")
 _K1, _B = 1.2, 0.75  # BM25 as tantivy scores it
 
 
@@ -55,7 +54,8 @@ class ClueConfig(BaseModel):
     min_clue_words: int = Field(3, ge=1, description="content words a clue sentence must have")
     max_clue_words: int = Field(28, ge=5, description="clue sentences are cut to this many words")
     max_sentences: int = Field(12, ge=1, description="sentences of the target page considered")
-    window_words: int = Field(10, ge=4, description="words of the shorter (weaker) parts of long sentences tried")
+    window_words: int = Field(10, ge=4, description="unused: clue pieces are whole clauses now (kept so that "
+                              "older configs still load)")
     max_searches: int = Field(12, ge=1, description="clues searched per hop when looking for a weak one")
     max_candidates: int = Field(400, ge=2, description="neighbours scored per hop (hubs are sampled)")
     prefer_weak: bool = Field(True, description="prefer clues whose own search does not rank the target 1st")
@@ -82,56 +82,6 @@ class ClueChoice:
 class ClueFailure:
     reason: str  # no_clue_sentence | hop_ambiguous | seed_not_unique
     detail: str
-
-
-GENERIC_NAME_WORDS = frozenset(
-    """republic kingdom island islands united states state north south east west northern southern eastern
-    western saint democratic people federal federation union commonwealth territory city county river lake
-    mount film album song novel band company university school church district province region central
-    new great little upper lower""".split()
-)
-
-
-def name_variants(title: str, aliases: Iterable[str] = ()) -> list[str]:
-    """Surface forms to mask for an entity: title and aliases (with and without parentheses, "/"-separated
-    forms), and the distinctive single words of the title ("Guinea" of "Equatorial Guinea")."""
-    out: dict[str, None] = {}
-    forms = [title.strip()] + [p.strip() for a in aliases for p in a.split("/")]
-    for n in forms:
-        if not n:
-            continue
-        out.setdefault(n, None)
-        base = re.sub(r"\s*\([^)]*\)", "", n).strip(" ,")
-        if base and len(base) >= 3:
-            out.setdefault(base, None)
-    base_title = re.sub(r"\s*\([^)]*\)", "", title).strip()
-    for w in re.findall(r"[^\W\d_][\w'-]*", base_title):
-        if len(w) >= 4 and w[0].isupper() and w.lower() not in STOPWORDS and w.lower() not in GENERIC_NAME_WORDS:
-            out.setdefault(w, None)
-    return sorted(out, key=len, reverse=True)
-
-
-@lru_cache(maxsize=4096)
-def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
-    alts = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))  # longest name wins
-    return re.compile(rf"(?<!\w)(?:{alts})(['’]s)?(?!\w)", re.I)
-
-
-def mask(text: str, names: Iterable[str], replacement: str = MASK) -> str:
-    """Every name replaced by ``replacement``; a possessive stays one ("Iraq's" -> "this entity's")."""
-    key = tuple(n for n in names if n)
-    if not key:
-        return text
-    return _names_pattern(key).sub(lambda m: replacement + ("'s" if m.group(1) else ""), text)
-
-
-def contains_any(text: str, names: Iterable[str]) -> str | None:
-    low = f" {' '.join(_WORD.findall(text.lower()))} "
-    for n in names:
-        nn = " ".join(_WORD.findall(n.lower()))
-        if nn and f" {nn} " in low:
-            return n
-    return None
 
 
 def _describes(piece: str) -> bool:
@@ -161,16 +111,6 @@ def _balance(piece: str) -> str:
         text = text[:i] + text[i + 1:]
         depth -= 1
     return re.sub(r"\s+", " ", text).strip()
-
-
-def _trim(piece: str) -> str:
-    """A piece without the joining words at its ends ("and ... of the" -> "..."), masks kept."""
-    words = piece.split()
-    while words and words[0].lower().strip(",;:") in _LEAD_DROP:
-        words.pop(0)
-    while words and words[-1].lower().strip(",;:'") in STOPWORDS and words[-1].lower() not in _KEEP_END:
-        words.pop()
-    return " ".join(words)
 
 
 def sentences(text: str) -> list[str]:
@@ -203,6 +143,7 @@ class ClueContext:
             stats = stats_for(search, docstore)
         self.stats: TermStats = stats
         self.hygiene_rejects: Counter[str] = Counter()  # candidate pieces dropped, by hygiene kind
+        self.with_stand_in: set[str] = set()  # pieces that name another chain entity by a stand-in
 
     # ------------------------------------------------------------ pages and statistics
     def doc(self, doc_id: str | None) -> Document | None:
@@ -228,7 +169,7 @@ class ClueContext:
         """The clue's content words as index terms (the index's analyzer: stemmed), masks left out."""
         ct = self._clue_terms.get(clue)
         if ct is None:
-            words = " ".join(t for t in terms(clue) if t != "entity")
+            words = " ".join(t for t in terms(_STAND_INS.sub(" ", clue)) if t != "entity")
             ct = self._clue_terms[clue] = list(dict.fromkeys(self.stats.analyze(words)))
         return ct
 
@@ -273,7 +214,7 @@ class ClueContext:
         """A second reader: the engine's scorer ranks the candidates against the clue as a reader would type
         it (masks left out). Returns the target's rank, its relative margin over the best other candidate
         ``(s_target - s_other) / s_target`` (negative when another ranks first) and that candidate's title."""
-        q = list(dict.fromkeys(self.stats.analyze(re.sub(r"\b(?:this|another) entity\b", " ", clue))))
+        q = list(dict.fromkeys(self.stats.analyze(_STAND_INS.sub(" ", clue))))
         st = self.bm25(q, target_doc)
         best, who, above = 0.0, None, 0
         for did, title in cands:
@@ -396,42 +337,54 @@ class ClueContext:
 
     # ------------------------------------------------------------ clue sentences
     def clue_sentences(self, target: Hop, masked_self: list[str], forbidden: list[str],
-                       windows: bool = False, masked_other: Sequence[str] = (), short: bool = False) -> list[str]:
-        """Blurred, masked pieces of the target's page usable as clues: the target's names read "this entity",
-        other chain entities' names "another entity", dates and numbers blurred (``obfuscate``); no piece with
-        a ``forbidden`` string (the answer). With ``windows`` the clauses of long sentences (weaker clues)
-        are offered too, then fixed-size word windows trimmed to content words (with ``short``, half-size ones
-        as well: the weakest and least readable, kept for the last hop, where a strong clue is a shortcut)."""
+                       windows: bool = False, masked_other: Sequence[str] = (), short: bool = False,
+                       stand_ins: Mapping[str, str] | None = None, depth: int = 1) -> list[str]:
+        """Blurred, masked pieces of the target's page usable as clues, each a whole sentence or a run of whole
+        clauses (``pieces``): the target's names read "this entity"; lifespan and date parentheses are dropped
+        and other dates and numbers blurred (``obfuscate``); no piece with a ``forbidden`` string (the answer).
+        Another chain entity's name is checked as "another entity" and then written as its stand-in
+        (``stand_ins``: name -> "someone", "another film", ...; default "another one"); such pieces are
+        recorded in ``with_stand_in``, and the writer takes one only when no other piece pins the hop. With
+        ``windows`` the clause runs of every sentence (weaker clues) are offered too, with ``short`` also the
+        parts of a clause split before a conjunction (the weakest, for the last hop, where a strong clue is a
+        shortcut). Every piece passes ``hygiene``; what is dropped is counted by kind."""
         d = self.doc(target.doc_id)
         if d is None:
             return []
+        ins = stand_ins or {}
+        groups: dict[str, list[str]] = {}
+        for n in masked_other:
+            groups.setdefault(ins.get(n, "another one"), []).append(n)
+        markers = {f"{_M2[:-1]}{k}{_M2[-1]}": phrase for k, phrase in enumerate(groups)}
         out: list[str] = []
         for n_sent, sent in enumerate(sentences(d.text)):
-            if n_sent >= self.cfg.max_sentences:
+            if n_sent >= self.cfg.max_sentences * depth:
                 break
             # masks are one word while cutting, so a piece never ends in half of one ("... and this")
-            masked = mask(mask(sent, masked_self, _M1), masked_other, _M2).rstrip(".")
-            words = masked.split()
-            pieces = [" ".join(words[: self.cfg.max_clue_words])]
-            if windows and len(words) > self.cfg.window_words + 2:  # weaker parts of a long sentence
-                clauses = [c.split() for c in _CLAUSE.split(masked) if c and c.strip()]
-                pieces += [" ".join(c) for c in clauses]
-                pieces += [", ".join((" ".join(a), " ".join(b))) for a, b in zip(clauses, clauses[1:], strict=False)]
-                sizes = (self.cfg.window_words, max(4, self.cfg.window_words // 2)) if short else (self.cfg.window_words,)
-                for w in sizes:
-                    pieces += [" ".join(words[i:i + w]) for i in range(0, len(words) - w + 1, max(2, w // 2))]
-            for raw in pieces:
-                s = _trim(raw).replace(_M1, MASK).replace(_M2, OTHER_MASK)
-                s = _balance(blur(re.sub(r"\s+", " ", s.replace('"', "'")).strip(" ,;:'").strip()))
+            masked = pieces.collapse_self(mask(drop_date_parens(sent), masked_self, _M1))
+            for marker, phrase in markers.items():
+                masked = mask(masked, groups[phrase], marker)
+            masked = _OPENING_ASIDE.sub(_M1, masked.replace('"', "'")).rstrip(".")
+            for raw in pieces.pieces(masked, self.cfg.max_clue_words, clauses=windows, short=short):
+                checked, shown = raw.replace(_M1, MASK), raw.replace(_M1, MASK)
+                for marker, phrase in markers.items():
+                    checked, shown = checked.replace(marker, OTHER_MASK), shown.replace(marker, phrase)
+                s, shown = (_balance(blur(x.strip(" ,;:'"))) for x in (checked, shown))
+                shown = re.sub(r"\b(?:the|an?) (someone|another)\b", r"\1", shown)  # "the [Raoul Walsh]"
                 if len([t for t in terms(s) if t != "entity"]) < self.cfg.min_clue_words or not _describes(s):
                     continue
-                if contains_any(s, forbidden) or contains_any(s, masked_self) or contains_any(s, masked_other):
+                if any(contains_any(x, names) for x in (s, shown) for names in (forbidden, masked_self, masked_other)):
                     continue
-                if (bad := hygiene.problem(s, self.stats, self.clue_terms(s))) is not None:
+                bad = hygiene.problem(s, self.stats, self.clue_terms(s))
+                if bad is None and shown != s:
+                    bad = hygiene.problem(shown, self.stats, self.clue_terms(shown))
+                if bad is not None:
                     self.hygiene_rejects[bad[0]] += 1
                     continue
-                if s not in out:
-                    out.append(s)
+                if shown != s:
+                    self.with_stand_in.add(shown)
+                if shown not in out:
+                    out.append(shown)
         return out
 
     def finds_first(self, query: str, doc_id: str | None) -> bool:
@@ -463,16 +416,33 @@ class ClueContext:
         return ft - best, who
 
     def hop_clue_options(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
-                         masked_other: Sequence[str] = (), *, last: bool = False) -> list[ClueChoice] | ClueFailure:
+                         masked_other: Sequence[str] = (), *, last: bool = False,
+                         stand_ins: Mapping[str, str] | None = None) -> list[ClueChoice] | ClueFailure:
         """Every usable clue of a hop (margin >= ``hop_margin``), best first: with ``prefer_weak``, the clues
         whose own search does not rank the target 1st come first (largest margin first), then the others.
+        Within each group a piece that names another chain entity (by a stand-in) comes after the others.
 
-        For the ``last`` hop (whose page holds the answer) a strong clue is a shortcut to the answer: three
-        times as many clues are searched and shorter windows are tried, so that a weak one is found. (Sorting
-        the weakest first was tried: it picks cryptic scraps that pin the hop on paper but that neither the
-        solver nor a person reads as a description, and the solve rate fell.)"""
+        For the ``last`` hop (whose page holds the answer) a strong clue is a shortcut to the answer: clause
+        tails are tried and three times as many sentences read and clues searched; when none of those is weak,
+        the page is read to four times the sentences and six times the clues are searched (deeper lines of a
+        long page are often data fields: used only when the prose has no weak clause). (Sorting the weakest
+        first was tried: it picks cryptic scraps that pin the hop on paper but that neither the solver nor a
+        person reads as a description, and the solve rate fell.)"""
+        if not last:
+            return self._hop_options(prev, target, masked_self, forbidden, masked_other, stand_ins, 1, 1, False)
+        first = self._hop_options(prev, target, masked_self, forbidden, masked_other, stand_ins, 3, 3, True)
+        if isinstance(first, list) and (not self.cfg.prefer_weak or first[0].global_rank != 1):
+            return first
+        deeper = self._hop_options(prev, target, masked_self, forbidden, masked_other, stand_ins, 4, 6, True)
+        if isinstance(deeper, list) and deeper[0].global_rank != 1:
+            return deeper
+        return first if isinstance(first, list) else deeper
+
+    def _hop_options(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
+                     masked_other: Sequence[str], stand_ins: Mapping[str, str] | None, depth: int, searches: int,
+                     last: bool) -> list[ClueChoice] | ClueFailure:
         sents = self.clue_sentences(target, masked_self, forbidden, windows=self.cfg.prefer_weak,
-                                    masked_other=masked_other, short=last)
+                                    masked_other=masked_other, short=last, stand_ins=stand_ins, depth=depth)
         if not sents:
             return ClueFailure("no_clue_sentence", f"no usable sentence on the page of hop {target.title!r}")
         cands = self.candidates(prev, target)
@@ -495,21 +465,28 @@ class ClueContext:
         ok.sort(key=lambda x: -x[0])
         weak: list[ClueChoice] = []
         strong: list[ClueChoice] = []
-        for m, who, s in ok[: self.cfg.max_searches * (3 if last else 1)]:
+        for m, who, s in ok[: self.cfg.max_searches * searches]:
             rank = self.global_rank(s, target.doc_id)[0] if self.cfg.prefer_weak else None
             c = ClueChoice(text=s, margin=round(m, 3), runner_up=who, n_candidates=len(cands), global_rank=rank)
             (strong if self.cfg.prefer_weak and rank == 1 else weak).append(c)
-        return weak + strong
+        by_name = lambda c: c.text in self.with_stand_in  # noqa: E731  (a stand-in only when nothing else will do)
+        return sorted(weak, key=by_name) + sorted(strong, key=by_name)
 
     def pick_hop_clue(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
-                      masked_other: Sequence[str] = ()) -> ClueChoice | ClueFailure:
-        opts = self.hop_clue_options(prev, target, masked_self, forbidden, masked_other)
+                      masked_other: Sequence[str] = (), stand_ins: Mapping[str, str] | None = None
+                      ) -> ClueChoice | ClueFailure:
+        opts = self.hop_clue_options(prev, target, masked_self, forbidden, masked_other, stand_ins=stand_ins)
         return opts if isinstance(opts, ClueFailure) else opts[0]
 
     def pick_unique_clue(self, target: Hop, masked_self: list[str], forbidden: list[str],
-                         masked_other: Sequence[str] = ()) -> ClueChoice | ClueFailure:
-        """A clue that finds ``target`` in the whole corpus: top hit of its own search, with a fit margin."""
-        sents = self.clue_sentences(target, masked_self, forbidden, masked_other=masked_other)
+                         masked_other: Sequence[str] = (), stand_ins: Mapping[str, str] | None = None
+                         ) -> ClueChoice | ClueFailure:
+        """A clue that finds ``target`` in the whole corpus: top hit of its own search, with a fit margin
+        (pieces naming another chain entity by a stand-in are tried last)."""
+        whole = self.clue_sentences(target, masked_self, forbidden, masked_other=masked_other, stand_ins=stand_ins)
+        runs = self.clue_sentences(target, masked_self, forbidden, windows=True, masked_other=masked_other,
+                                   stand_ins=stand_ins)  # clause runs, when no whole sentence is unique
+        sents = sorted(dict.fromkeys(whole + runs), key=lambda x: x in self.with_stand_in)
         if not sents:
             return ClueFailure("no_clue_sentence", f"no usable sentence on the page of {target.title!r}")
         best_m, best_who = -1.0, None

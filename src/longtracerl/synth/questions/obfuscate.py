@@ -10,6 +10,10 @@ plain string search in the context while keeping what a reader who understands t
   million", "35.4%" -> "about 35%");
 - all-caps surnames (World Factbook style "COLUMBUS") read in title case, masks read as English.
 
+``drop_date_parens`` (called on a clue's sentence before it is blurred) removes lifespan and date-range
+parentheses outright: blurred, "Walsh (1887–1980) was" reads "It (the 1880s – the 1980s) was", and a cut
+after it "the 1960s was an American journalist"; without them the sentence reads "It was an American ...".
+
 ``page_terms`` gives a page's content terms *plus* the terms of its blurred form, so the clue-to-page fit used
 to pin hops (and by the solver to check a page) still sees that "1800s" fits a page that says "1806".
 """
@@ -40,6 +44,24 @@ _NUMBER = re.compile(r"(?<![\w.,/-])((?:about|around|some|nearly|almost|approxim
 _CAPS = re.compile(r"\b([A-Z])([A-Z]{2,})\b")
 _DETERMINER = re.compile(r"\b(?:the|a|an|its|their|his|her|these|those|this|our|whose)\s+$", re.I)
 _SMALL = 20  # counts below this stay exact (rounding "3 children" would read oddly and blurs nothing)
+
+
+_DATE_WORDS = re.compile(rf"(?:{_MONTHS})\.?|\b\d{{1,4}}(?:s|st|nd|rd|th)?\b|\b(?:born|died|b|d|c|ca|circa|fl|floruit|"
+                         r"A\.?D|B\.?C|BCE|CE|or|and|to|until|till|present|in|on|around|about|after|before|since|"
+                         r"early|late|mid)\b\.?|[–—\-,;?./\s]", re.I)
+_LIFE = re.compile(r"\s*(?:born|died|b\.|d\.|c\.|ca\.|circa|fl\.)", re.I)
+
+
+def drop_date_parens(text: str) -> str:
+    """``text`` without its lifespan and date-range parentheses ("(1889–1965)", "(born 12 March 1937 in
+    Yerevan)", "(c. 1150 – 1210)"); a parenthesis with other words ("(now the EU)", "(in the 1860s war)") stays."""
+    def repl(m: re.Match[str]) -> str:
+        inner = m.group(1)
+        if re.search(r"\d{3,4}", inner) and (_LIFE.match(inner) or not _DATE_WORDS.sub("", inner).strip()):
+            return ""
+        return m.group(0)
+
+    return re.sub(r"\s*\(([^()]*)\)", repl, text)
 
 
 def decade(year: int) -> str:
@@ -92,6 +114,7 @@ def blur_dates(text: str) -> str:
     text = _YEAR_ADJ.sub(lambda m: f"{m.group(1)}{int(m.group(2)) // 10 * 10}s", text)  # "a 1933 film" -> "a 1930s film"
     text = _YEAR_RE.sub(lambda m: (m.group(1) or m.group(2)) + (decade(int(m.group(3))) if not m.group(4)
                                                                   else m.group(3) + m.group(4)), text)
+    text = re.sub(r"\bin\s+(from the \d{3,4}s to)\b", r"\1", text)  # "held in 1972-1994": no "in from the 1970s"
     return re.sub(r"\b(?:on|of)\s+(the \d{3,4}s)\b", r"in \1", text)
 
 
@@ -110,7 +133,7 @@ def blur_numbers(text: str) -> str:
 def blur(text: str) -> str:
     """Dates to decades, numbers rounded, all-caps names in title case, mask and quote artefacts repaired."""
     text = blur_numbers(blur_dates(text))
-    text = re.sub(r"(?<![A-Za-z])'|'(?![A-Za-z])", "", text)  # stray quote marks of a cut quotation
+    text = re.sub(r"(?<![A-Za-z\d])'|'(?![A-Za-z])", "", text)  # stray quote marks of a cut quotation ("1963's" stays)
     text = _CAPS.sub(lambda m: m.group(1) + m.group(2).lower() if len(m.group(0)) >= 5 else m.group(0), text)
     text = re.sub(r"\b(?:the|a|an)\s+(this|another) entity\b", r"\1 entity", text, flags=re.I)
     text = re.sub(r"(\w)\(\s*", r"\1 (", text)  # "Walsh( March 11, 1887" (2Wiki's own spacing) reads "Walsh ("

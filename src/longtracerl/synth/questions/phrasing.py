@@ -61,10 +61,36 @@ def text_type(text: str) -> str | None:
         words.pop()
     if not words or not words[-1].isalpha() or not words[-1].islower() or words[-1].endswith("ed"):
         return None  # the head must be a common noun ("film", "manufacturer"), not a name, figure or participle
-    words = words[-MAX_TYPE_WORDS:]
+    keep = MAX_TYPE_WORDS - (1 if years else 0)
+    start = max(0, len(words) - keep)
+    while 0 < start < len(words) and words[start][:1].isupper() and words[start - 1][:1].isupper():
+        start -= 1  # never cut a proper name in two: "a 1995 Hong Kong triad film" is no "Kong triad film"
+    words = words[start:]
     if years:
-        words = [blur(f"a {years[0]} x").split()[1], *words[-(MAX_TYPE_WORDS - 1):]]
+        words = [blur(f"a {years[0]} x").split()[1], *words]
     return " ".join(words)
+
+
+_PERSON = frozenset("""actor actress director producer writer singer songwriter composer poet novelist painter
+    troubadour king queen prince princess duke duchess count countess earl baron lord lady emperor empress
+    pope bishop saint daughter son wife husband father mother brother sister politician filmmaker musician
+    screenwriter cinematographer editor author journalist player footballer cricketer athlete officer general
+    admiral soldier scientist engineer architect businessman businesswoman entrepreneur investor dancer
+    comedian rapper guitarist drummer model presenter host chef monk nun priest philosopher historian""".split())
+
+
+def stand_in(type_words: str | None) -> str:
+    """What another chain entity reads in a clue, instead of "another entity" (no name, nothing to search):
+    "someone" for a person ("directed by someone and starring ..."), "another <type noun>" where the page
+    gives one ("a union with another country"), else "another one". The type noun is already in the question
+    (each entity is named by its type words), so it tells the reader nothing new and leaks no name."""
+    words = (type_words or "").split()
+    head = words[-1].lower() if words else ""
+    if not head or head == "entity":
+        return "another one"
+    if head in _PERSON or head.endswith(("ist", "ess", "ian")):
+        return "someone"
+    return f"another {head}"
 
 
 def article(noun: str) -> str:
@@ -92,9 +118,11 @@ _RESTART = "then set that one aside and start again from"
 
 
 def render_clue(clue: str) -> str:
-    """A clue as the question shows it: the masked entity is "it" ("its"), as a person would write."""
+    """A clue as the question shows it: the masked entity is "it" ("its"), as a person would write; a chain
+    entity left as "another entity" (a writer that did not give stand-ins) reads "another one"."""
     out = re.sub(r"\bthis entity's\b", "its", clue)
     out = re.sub(r"\bthis entity\b", "it", out)
+    out = re.sub(r"\banother entity\b", "another one", out)  # never shown as such (``stand_in``)
     return out[:1].upper() + out[1:] if out.startswith(("it ", "its ")) else out
 
 

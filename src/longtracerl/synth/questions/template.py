@@ -22,14 +22,8 @@ from typing import Any, Literal
 
 from longtracerl.corpus.stats import MemoryTermStats
 from longtracerl.records import Chain, Document, Hop, Usage
-from longtracerl.synth.questions.clues import (
-    ClueChoice,
-    ClueConfig,
-    ClueContext,
-    ClueFailure,
-    contains_any,
-    name_variants,
-)
+from longtracerl.synth.questions.clues import ClueChoice, ClueConfig, ClueContext, ClueFailure
+from longtracerl.synth.questions.names import contains_any, name_variants
 from longtracerl.synth.questions.phrasing import (
     Phrasing,
     article,
@@ -38,6 +32,7 @@ from longtracerl.synth.questions.phrasing import (
     page_type,
     question,
     render_clue,
+    stand_in,
 )
 from longtracerl.synth.questions.validate import Draft
 
@@ -167,6 +162,8 @@ class TemplateQuestionWriter:
         forbidden_all = [answer] if answer != hops[-1].title else []
         types = [self.type_words(docs.get(h.doc_id or "") or ctx.doc(h.doc_id), all_names + forbidden_all)
                  for h in hops]
+        # another chain entity reads "someone", "another film", ... in a clue, never "another entity"
+        stand_ins = {n: stand_in(t) for h, t in zip(hops, types, strict=True) for n in names[h.entity_id]}
         ph = Phrasing.pick(chain.chain_id)
         attr = found[0] if found is not None else None
         clues: list[ClueChoice] = []
@@ -179,9 +176,10 @@ class TemplateQuestionWriter:
             jumped = not first and hop.jumped
             res: ClueChoice | ClueFailure
             if first or jumped:
-                res = ctx.pick_unique_clue(hop, own, forbidden, others)
+                res = ctx.pick_unique_clue(hop, own, forbidden, others, stand_ins)
             else:
-                opts = ctx.hop_clue_options(hops[k - 1], hop, own, forbidden, others, last=k == len(hops) - 1)
+                opts = ctx.hop_clue_options(hops[k - 1], hop, own, forbidden, others, last=k == len(hops) - 1,
+                                            stand_ins=stand_ins)
                 res = opts if isinstance(opts, ClueFailure) else opts[0]
                 if k == len(hops) - 1 and not isinstance(opts, ClueFailure):
                     last_options = opts
