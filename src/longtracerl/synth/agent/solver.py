@@ -277,6 +277,9 @@ class ClueSolver:
             near = [d for d in near_hits if mentions(text, titles[d]) and d not in clue_hits]
             if not step.clue:  # no clue: any entity the page mentions is as good as another
                 rng.shuffle(near)
+                # then the top hits the page does not name: under an inverse relation ("the film whose director
+                # it is") it is the target's page that names the current entity
+                near += [d for d in near_hits if d not in near and d not in clue_hits]
             # the clue's best linked hits, its best hit even if the page does not name it, then the rest
             ranked = list(dict.fromkeys([*linked[:2], *unlinked[:1], *linked[2:], *near, *unlinked[1:]]))
             others: list[str] = []
@@ -293,13 +296,13 @@ class ClueSolver:
                 scored.append((sc + (0.25 if link else 0.0), did))
             if scored and max(x for x, _ in scored) >= self.confident:
                 break
-        if ((step.clue or _DEFINITE.match(step.relation)) and (not scored or max(x for x, _ in scored) < self.confident)):
+        if not scored or max(x for x, _ in scored) < self.confident:
             scored += self._scan(env, step, title, text, pages, path, tried)
         return self._choose(scored, rng, greedy)
 
     def _scan(self, env: ToolEnv, step: Step, title: str, text: str, pages: dict[str, tuple[str, str]],
               path: list[str], tried: set[str]) -> list[tuple[float, str]]:
-        """Read what the current page names, as a person would when searching the clue did not find it: each
+        """Read what the current page names, as a person would when searching did not find the step's page: each
         capitalised name on the page is searched, a hit titled by that name is a page it links to, and those
         pages are opened (up to ``scan_opens``) and scored against the clue."""
         own = _title_base(title).lower()
@@ -320,9 +323,9 @@ class ClueSolver:
                 opened += 1
                 if page is not None:
                     rel_ok = relation_evidence(step.relation, text, h.title, page[1], title)
-                    fit = (length_fit(step.clue, page[0] + "\n" + page[1]) if step.clue
-                           else type_evidence(step.relation, page[1]))
-                    scored.append((fit + 0.25 + 0.2 * min(1.0, rel_ok), h.doc_id))
+                    sc = (length_fit(step.clue, page[0] + "\n" + page[1]) + 0.2 * min(1.0, rel_ok) if step.clue
+                          else rel_ok + type_evidence(step.relation, page[1]))  # as in _move
+                    scored.append((sc + 0.25, h.doc_id))
                 break
             if scored and max(x for x, _ in scored) >= self.confident:
                 break
