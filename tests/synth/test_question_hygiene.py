@@ -267,12 +267,17 @@ def test_cap_repeats_bounds_answers_and_hubs_in_chain_order(tmp_path: Path) -> N
             {"chain_id": "c3", "gold_doc_ids": ["s3", "h", "a3"]},  # third through h
             {"chain_id": "c4", "gold_doc_ids": ["s4", "m", "z"]},
             {"chain_id": "c5", "gold_doc_ids": ["s5", "n", "z"]},  # second ending at z
-            {"chain_id": "c6", "gold_doc_ids": ["s6", "n", "a6"]}]  # n's quota was not used by c5
+            {"chain_id": "c6", "gold_doc_ids": ["s6", "n", "a6"]},  # n's quota was not used by c5
+            # two countries with one government type: the answer as written repeats, though the entity does not
+            {"chain_id": "c7", "gold_doc_ids": ["s7", "p", "a7"], "answer": "Presidential republic"},
+            {"chain_id": "c8", "gold_doc_ids": ["s8", "q", "a8"], "answer": "presidential  republic"}]
     out, rej = tmp_path / "q.jsonl", tmp_path / "r.jsonl"
     write_records(out, rows)
-    assert cap_repeats(out, rej, max_per_answer=1, max_per_hub=2) == 2
-    assert [json.loads(x)["chain_id"] for x in out.read_text().splitlines()] == ["c1", "c2", "c4", "c6"]
-    assert {r.item_id: r.reason for r in read_records(rej, Rejection)} == {"c3": "hub_repeated",
-                                                                           "c5": "answer_repeated"}
+    assert cap_repeats(out, rej, max_per_answer=1, max_per_hub=2) == 3
+    assert [json.loads(x)["chain_id"] for x in out.read_text().splitlines()] == ["c1", "c2", "c4", "c6", "c7"]
+    got = {r.item_id: (r.reason, r.detail) for r in read_records(rej, Rejection)}
+    assert {k: v[0] for k, v in got.items()} == {"c3": "hub_repeated", "c5": "answer_repeated",
+                                                 "c8": "answer_repeated"}
+    assert "'presidential republic'" in got["c8"][1] and "'z'" in got["c5"][1]
     assert cap_repeats(out, rej, max_per_answer=1, max_per_hub=2) == 0
     assert cap_repeats(out, rej, max_per_answer=0, max_per_hub=0) == 0

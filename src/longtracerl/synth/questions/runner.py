@@ -126,14 +126,16 @@ async def write_one(chain: Chain, docstore: Any, writer: QuestionWriter, cfg: Va
 
 
 def cap_repeats(out_path: Path | str, rejects_path: Path | str, *, max_per_answer: int, max_per_hub: int) -> int:
-    """Walk the questions in chain order and keep one only while its answer entity (the last gold page) has
-    fewer than ``max_per_answer`` kept questions and each of its middle pages (the gold pages between the seed
+    """Walk the questions in chain order and keep one only while its answer entity (the last gold page) and its
+    answer text (an attribute such as a government type is shared by many entities) have fewer than
+    ``max_per_answer`` kept questions each, and each of its middle pages (the gold pages between the seed
     and the answer) fewer than ``max_per_hub``; the rest become ``answer_repeated`` / ``hub_repeated``
     rejections (0: no limit). Walks converge on hubs (a much-linked country, a prolific director), and a hub met
     again and again is pinned by the same clue again and again, which a model learns as a shortcut.
     Deterministic (it reads the ordered file), idempotent on rerun, and run once over the whole stage file (not
     per shard), so every executor keeps the same questions. Returns how many were dropped."""
     answers: Counter[str] = Counter()
+    texts: Counter[str] = Counter()  # the answer as written: many countries' government type is one string
     hubs: Counter[str] = Counter()
     keep: list[dict[str, Any]] = []
     dropped: list[Rejection] = []
@@ -142,9 +144,11 @@ def cap_repeats(out_path: Path | str, rejects_path: Path | str, *, max_per_answe
         gold = list(row.get("gold_doc_ids") or [])
         answer = (gold or [row.get("answer", "")])[-1]
         middle = [d for d in dict.fromkeys(gold[1:-1]) if d != answer]
-        if max_per_answer and answers[answer] >= max_per_answer:
+        text = " ".join(str(row.get("answer", "")).casefold().split())
+        if max_per_answer and (answers[answer] >= max_per_answer or (text and texts[text] >= max_per_answer)):
+            what = f"end at {answer!r}" if answers[answer] >= max_per_answer else f"have the answer {text!r}"
             dropped.append(Rejection(item_id=row["chain_id"], stage="questions", reason="answer_repeated",
-                                     detail=f"{max_per_answer} questions already end at {answer!r}", attempts=0))
+                                     detail=f"{max_per_answer} questions already {what}", attempts=0))
             continue
         busy = [d for d in middle if max_per_hub and hubs[d] >= max_per_hub]
         if busy:
@@ -152,6 +156,7 @@ def cap_repeats(out_path: Path | str, rejects_path: Path | str, *, max_per_answe
                                      detail=f"{max_per_hub} questions already pass through {busy[0]!r}", attempts=0))
             continue
         answers[answer] += 1
+        texts[text] += 1
         hubs.update(middle)
         keep.append(row)
     if dropped:
