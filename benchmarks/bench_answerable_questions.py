@@ -126,7 +126,7 @@ def measure(name: str, cfg: BuildConfig) -> None:
     dirty: Counter[str] = Counter()
     for q in qs:
         d = Draft(question=q.question, answer=q.answer, gold_entities=q.gold_entities, hop_clues=q.hop_clues,
-                  info={"hops_used": q.validation["hops_used"]} if q.validation.get("hops_used") else {})
+                  info={k: q.validation[k] for k in ("hops_used", "type_words") if q.validation.get(k)})
         rep = check_hops(d, chains[q.chain_id], clues, vcfg)
         ambiguous += any(r == "hop_ambiguous" for r, _ in rep.fails)
         for rank, m in zip(rep.details["reader_ranks"], rep.details["reader_margins"], strict=True):

@@ -130,8 +130,11 @@ def test_jump_restarts_with_a_unique_entity_or_cuts(tmp_path: Path) -> None:
                  "lighthouse. Its flag shows a blue heron over three waves.")
     E = Document(doc_id="e", title="Marrow Bay", text="Marrow Bay is a fishing port on Quillon with oyster beds. "
                  "Marrow Bay exports smoked eel to distant markets.")
-    w = make_world(tmp_path, [A, B, C, D, E], [("a", "b", "mentions"), ("a", "c", "mentions"),
-                                              ("d", "e", "mentions")])
+    # another fishing port, linked to nothing: the type words "fishing port" do not find Marrow Bay by themselves
+    F = Document(doc_id="f", title="Lindholm", text="Lindholm is a fishing port on a northern fjord with herring "
+                 "smokehouses.")
+    w = make_world(tmp_path, [A, B, C, D, E, F], [("a", "b", "mentions"), ("a", "c", "mentions"),
+                                                 ("d", "e", "mentions")])
     chain = Chain(chain_id="c9", seed=0, hops=[hop(A), hop(B, "mentions"), hop(D, None, jumped=True),
                                                hop(E, "mentions")])
     q = run(chain, w)
@@ -158,7 +161,11 @@ def test_entities_sharing_a_name_never_leak(tmp_path: Path) -> None:
                   "capital Tbilisi lies on the Kura river. Georgia has an ancient alphabet of its own.")
     G2 = Document(doc_id="g2", title="Georgia (U.S. state)", text="Georgia is a state in the American South whose "
                   "capital Atlanta hosted the 1996 Olympic Games. Georgia grows many peaches and pecans.")
-    w = make_world(tmp_path, [G1, G2], [("g1", "g2", "shares a name with")])
+    # two more states, linked to nothing: "state" alone does not find Georgia (U.S. state) (type words that do
+    # would let a reader skip the hops before; they fall back to "entity", see the type-words test)
+    more = [Document(doc_id=f"st{i}", title=f"{t} (U.S. state)", text=f"{t} is a state in the American {r}.")
+            for i, (t, r) in enumerate([("Vermont", "Northeast"), ("Ohio", "Midwest")])]
+    w = make_world(tmp_path, [G1, G2, *more], [("g1", "g2", "shares a name with")])
     chain = Chain(chain_id="cg", seed=0, hops=[hop(G1), hop(G2, "shares a name with")])
     q = run(chain, w)
     assert isinstance(q, Question), q
@@ -366,3 +373,48 @@ def test_type_words_pin_a_hop_no_other_neighbour_shares(tmp_path: Path) -> None:
         "the film director its page mentions", ROSS.text)
     t = asyncio.run(score_trajectory(asyncio.run(ClueSolver(w.search).solve(q, 1)), q, get_outcome_scorer("contains")))
     assert t.correct and t.cited_doc_ids[-1] == "mv"
+
+
+def test_type_words_that_find_their_page_alone_fall_back(tmp_path: Path) -> None:
+    """In a world with one state, "which state do you reach" would give the answer away without the hops: the
+    type words fall back to their head noun, then to "entity"; with other states around they stay."""
+    from longtracerl.synth.questions.template import distinctive_type
+
+    g1 = Document(doc_id="g1", title="Georgia (country)", text="Georgia is a country in the Caucasus whose "
+                  "capital Tbilisi lies on the Kura river. Georgia has an ancient alphabet of its own.")
+    g2 = Document(doc_id="g2", title="Georgia (U.S. state)", text="Georgia is a southern state whose capital "
+                  "Atlanta hosted the 1996 Olympic Games. Georgia grows many peaches and pecans.")
+    w = make_world(tmp_path / "one", [g1, g2], [("g1", "g2", "shares a name with")])
+    assert w.ctx.type_of("g2") == "southern state"
+    assert distinctive_type(w.ctx, "southern state", "g2") == "entity"  # "southern state" and "state" find it
+    q = run(Chain(chain_id="cg", seed=0, hops=[hop(g1), hop(g2, "shares a name with")]), w)
+    assert isinstance(q, Question) and q.validation["type_words"] == ["country", "entity"]
+    assert "which entity do you reach" in q.question
+    others = [Document(doc_id=f"st{i}", title=f"{t} (U.S. state)", text=f"{t} is a state in the American {r}.")
+              for i, (t, r) in enumerate([("Vermont", "Northeast"), ("Ohio", "Midwest")])]
+    w2 = make_world(tmp_path / "many", [g1, g2, *others], [("g1", "g2", "shares a name with")])
+    assert distinctive_type(w2.ctx, "southern state", "g2") == "state"  # the head noun no longer finds it first
+
+
+def test_type_words_shown_rule_out_neighbours_of_another_kind(tmp_path: Path) -> None:
+    """"an American film director its page mentions": a reader compares the clue only with the neighbours that
+    may be one (same head noun, or a page that does not say what it is); the checker does the same, and only
+    for type words the question shows."""
+    from longtracerl.synth.questions.checks import shown_kind
+
+    w = make_world(tmp_path, [TIDE, VELL, ROSS, KAI, NOTE],
+                   [("tl", "mv", "mentions"), ("tl", "ir", "mentions"), ("ir", "mv", "mentions"),
+                    ("ir", "kl", "mentions"), ("kl", "mv", "mentions"), ("kl", "nt", "mentions")])
+    ids = lambda c: [d for d, _ in c]  # noqa: E731
+    assert ids(w.ctx.candidates(hop(TIDE), hop(VELL))) == ["ir", "mv"]
+    assert ids(w.ctx.candidates(hop(TIDE), hop(VELL), "film director")) == ["mv"]  # the screenwriter is out
+    assert ids(w.ctx.candidates(hop(ROSS), hop(VELL), "film director")) == ["kl", "mv"]  # both directors stay
+    assert ids(w.ctx.candidates(hop(KAI), hop(VELL), "film director")) == ["mv", "nt"]  # an untyped page stays
+    d = Draft(question='If you start from the screenwriter described as "x", and then go on to a film director its '
+              'page mentions, the one described as "y", which film director do you reach? Give its name.',
+              answer="Mara Vell", gold_entities=["Ilan Ross", "Mara Vell"], hop_clues=["x", "y"],
+              info={"type_words": ["screenwriter", "film director"]})
+    assert shown_kind(d, 1) == "film director" and shown_kind(d, 0) == "screenwriter"
+    d2 = Draft(question=d.question.replace("a film director its page mentions", "its director"), answer=d.answer,
+               gold_entities=d.gold_entities, hop_clues=d.hop_clues, info=d.info)
+    assert shown_kind(d2, 1) is None  # "which film director do you reach" is the ask, not the step

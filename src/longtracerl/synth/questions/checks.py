@@ -44,6 +44,17 @@ def _indices(draft: Draft, chain: Chain) -> list[int]:
     return list(range(len(chain.hops)))
 
 
+def shown_kind(draft: Draft, k: int) -> str | None:
+    """The type words the question shows for its ``k``-th hop ("an American film director its page mentions"),
+    as the writer recorded them (``validation.type_words``) and only if the question does show them: a reader
+    rules out the neighbours whose page says they are something else."""
+    kinds = draft.info.get("type_words")
+    if not isinstance(kinds, list) or k >= len(kinds) or not isinstance(kinds[k], str):
+        return None
+    t = kinds[k]
+    return t if t != "entity" and re.search(rf"\b(?:an?|the) {re.escape(t)} ", draft.question) else None
+
+
 def check_hops(draft: Draft, chain: Chain, ctx: ClueContext, cfg: ValidationConfig) -> CheckReport:
     """Recompute every hop's margin from the clue text alone (whoever wrote it), and let the second reader
     (the engine's scorer) rank each moved-to hop's candidates."""
@@ -82,7 +93,7 @@ def check_hops(draft: Draft, chain: Chain, ctx: ClueContext, cfg: ValidationConf
                                   f"(also fits {who!r})"))
             continue
         prev = chain.hops[idx[k - 1]]
-        cands = ctx.candidates(prev, hop)
+        cands = ctx.candidates(prev, hop, shown_kind(draft, k))
         m, who = ctx.margin(clue, hop.doc_id or "", cands)
         margins.append(round(m, 3))
         if m < cfg.hop_margin:

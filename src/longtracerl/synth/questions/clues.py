@@ -248,11 +248,14 @@ class ClueContext:
             return []
         return list(self.graph.aliases[n] or [])
 
-    def candidates(self, prev: Hop, target: Hop) -> list[tuple[str, str]]:
+    def candidates(self, prev: Hop, target: Hop, kind: str | None = None) -> list[tuple[str, str]]:
         """``(doc_id, title)`` of what a reader of ``prev`` can move to: its graph neighbours with a page.
 
         Without a graph the neighbours are approximated by the pages whose title ``prev``'s page names
-        among the top search hits for it. Hubs are sampled (seeded), the target always kept.
+        among the top search hits for it. Hubs are sampled (seeded), the target always kept. ``kind``: the type
+        words the question shows for the target ("an American film director its page mentions"); a reader rules
+        out the neighbours whose page says they are something else (another head noun), never one whose page
+        does not say what it is.
         """
         out: dict[str, str] = {}
         g = self.graph
@@ -271,6 +274,8 @@ class ClueContext:
                     out.setdefault(h.doc_id, h.title)
         if target.doc_id:
             out.setdefault(target.doc_id, target.title)
+        if kind and kind != "entity":
+            out = {d: t for d, t in out.items() if d == target.doc_id or not self._other_kind(d, kind)}
         items = sorted(out.items())
         cap = self.cfg.max_candidates
         if len(items) > cap:
@@ -297,6 +302,10 @@ class ClueContext:
         names = [g.relation_name(int(r)) for r in np.asarray(g.neighbor_relations(pn))]
         via = {int(v) for v, name in zip(nb.tolist(), names, strict=True) if name == rel}
         return via == {tn}
+
+    def _other_kind(self, doc_id: str, kind: str) -> bool:
+        t = self.type_of(doc_id)
+        return t is not None and t.split()[-1].casefold() != kind.split()[-1].casefold()
 
     def type_of(self, doc_id: str | None) -> str | None:
         """The type words of a page (``phrasing.page_type``), cached."""
@@ -417,7 +426,8 @@ class ClueContext:
 
     def hop_clue_options(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
                          masked_other: Sequence[str] = (), *, last: bool = False,
-                         stand_ins: Mapping[str, str] | None = None) -> list[ClueChoice] | ClueFailure:
+                         stand_ins: Mapping[str, str] | None = None, kind: str | None = None,
+                         ) -> list[ClueChoice] | ClueFailure:
         """Every usable clue of a hop (margin >= ``hop_margin``), best first: with ``prefer_weak``, the clues
         whose own search does not rank the target 1st come first (largest margin first), then the others.
         Within each group a piece that names another chain entity (by a stand-in) comes after the others.
@@ -429,23 +439,23 @@ class ClueContext:
         first was tried: it picks cryptic scraps that pin the hop on paper but that neither the solver nor a
         person reads as a description, and the solve rate fell.)"""
         if not last:
-            return self._hop_options(prev, target, masked_self, forbidden, masked_other, stand_ins, 1, 1, False)
-        first = self._hop_options(prev, target, masked_self, forbidden, masked_other, stand_ins, 3, 3, True)
+            return self._hop_options(prev, target, masked_self, forbidden, masked_other, stand_ins, 1, 1, False, kind)
+        first = self._hop_options(prev, target, masked_self, forbidden, masked_other, stand_ins, 3, 3, True, kind)
         if isinstance(first, list) and (not self.cfg.prefer_weak or first[0].global_rank != 1):
             return first
-        deeper = self._hop_options(prev, target, masked_self, forbidden, masked_other, stand_ins, 4, 6, True)
+        deeper = self._hop_options(prev, target, masked_self, forbidden, masked_other, stand_ins, 4, 6, True, kind)
         if isinstance(deeper, list) and deeper[0].global_rank != 1:
             return deeper
         return first if isinstance(first, list) else deeper
 
     def _hop_options(self, prev: Hop, target: Hop, masked_self: list[str], forbidden: list[str],
                      masked_other: Sequence[str], stand_ins: Mapping[str, str] | None, depth: int, searches: int,
-                     last: bool) -> list[ClueChoice] | ClueFailure:
+                     last: bool, kind: str | None = None) -> list[ClueChoice] | ClueFailure:
         sents = self.clue_sentences(target, masked_self, forbidden, windows=self.cfg.prefer_weak,
                                     masked_other=masked_other, short=last, stand_ins=stand_ins, depth=depth)
         if not sents:
             return ClueFailure("no_clue_sentence", f"no usable sentence on the page of hop {target.title!r}")
-        cands = self.candidates(prev, target)
+        cands = self.candidates(prev, target, kind)
         scored = []
         for s in sents:
             m, who = self.margin(s, target.doc_id or "", cands)

@@ -73,6 +73,24 @@ def relation_phrase(hop: Hop, noun: str = "entity", *, definite: bool = False) -
     return f"go to its {rel}"  # a noun phrase: "largest export partner", "director"
 
 
+def shown_kind(hop: Hop, kind: str) -> str | None:
+    """``kind`` if the step into ``hop`` shows it ("an American film director its page mentions"; "its
+    director" does not): the candidates a reader rules out by it (``ClueContext.candidates``), as
+    ``checks.shown_kind`` finds them in the question."""
+    if kind == "entity":
+        return None
+    return kind if re.search(rf"\b(?:an?|the) {re.escape(kind)} ", relation_phrase(hop, kind) + " ") else None
+
+
+def distinctive_type(ctx: ClueContext, words: str, doc_id: str | None) -> str:
+    """``words`` when one search for them does not rank ``doc_id`` first; else the head noun when that does
+    not; else "entity"."""
+    if words == "entity" or not ctx.finds_first(words, doc_id):
+        return words
+    head = words.split()[-1]
+    return head if head != words and not ctx.finds_first(head, doc_id) else "entity"
+
+
 def suggest_answer(doc: Document | None, start: int = 0) -> tuple[str, str] | None:
     """A short attribute of an entity read from its page: ``(attribute, value)``, or None."""
     if doc is None:
@@ -162,6 +180,9 @@ class TemplateQuestionWriter:
         forbidden_all = [answer] if answer != hops[-1].title else []
         types = [self.type_words(docs.get(h.doc_id or "") or ctx.doc(h.doc_id), all_names + forbidden_all)
                  for h in hops]
+        # type words that alone find their page ("1960s Norwegian crime film" in a small world) would let a
+        # reader skip the hops before: the head noun instead ("film"), or "entity"
+        types = [types[0]] + [distinctive_type(ctx, t, h.doc_id) for t, h in zip(types[1:], hops[1:], strict=True)]
         # another chain entity reads "someone", "another film", ... in a clue, never "another entity"
         stand_ins = {n: stand_in(t) for h, t in zip(hops, types, strict=True) for n in names[h.entity_id]}
         ph = Phrasing.pick(chain.chain_id)
@@ -179,7 +200,7 @@ class TemplateQuestionWriter:
                 res = ctx.pick_unique_clue(hop, own, forbidden, others, stand_ins)
             else:
                 opts = ctx.hop_clue_options(hops[k - 1], hop, own, forbidden, others, last=k == len(hops) - 1,
-                                            stand_ins=stand_ins)
+                                            stand_ins=stand_ins, kind=shown_kind(hop, types[k]))
                 res = opts if isinstance(opts, ClueFailure) else opts[0]
                 if k == len(hops) - 1 and not isinstance(opts, ClueFailure):
                     last_options = opts
@@ -191,7 +212,7 @@ class TemplateQuestionWriter:
                            "type" if types[k] != "entity" and ctx.type_pins(hops[k - 1], hop) == types[k] else None)
                     if pin is not None:
                         res = ClueChoice(text="", margin=1.0, n_candidates=len(ctx.candidates(hops[k - 1], hop)),
-                                         kind=pin)
+                                         kind=pin)  # all the neighbours: the pin is checked against them all
                         last_options = []
             if isinstance(res, ClueFailure):
                 res.detail = f"hop {idx[k]}: {res.detail}"
