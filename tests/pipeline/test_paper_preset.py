@@ -82,7 +82,7 @@ class Script:
 
 def _draft_from_prompt(text: str, answer: str) -> tuple[str, list[str]]:
     """What a strong writer does, mechanically: follow the path step by step (its relations) and pin each
-    entity by its page's two longest opening sentences, every path name and the answer masked."""
+    entity by two long whole sentences of its page that name no path entity (else any, masked)."""
     path = re.findall(r"^\d+\. (.+?)(?: \(via: (.+)\)| \(JUMP: .*\))?$", text.split("The pages", 1)[0], re.M)
     titles = [t for t, _ in path]
     pages = dict(re.findall(r"^## ([^\n]+)\n(.*?)(?=\n\n## |\n\nWrite a question)", text, re.M | re.S))
@@ -94,9 +94,14 @@ def _draft_from_prompt(text: str, answer: str) -> tuple[str, list[str]]:
 
     clues = []
     for title in titles:
-        sentences = [x.strip() for x in re.split(r"(?<=[.!?])\s+", pages.get(title, "")) if len(x.split()) >= 6]
-        best = " ".join(sorted(sentences, key=len, reverse=True)[:2])  # the two longest: specific enough to pin
-        clues.append(mask(" ".join(best.split()[:48])).strip(' ".'))
+        sentences = [mask(x.strip()) for x in re.split(r"(?<=[.!?])\s+", pages.get(title, ""))
+                     if len(x.split()) >= 6]
+        # whole sentences or clauses that name no path entity, as a careful writer would pick (a mask inside a
+        # sentence, "discovered the this entity in", and a sentence cut mid-phrase fail the clue hygiene)
+        clauses = [c.strip() for x in sentences for c in re.split(r"[;,]\s+", x)]
+        clean = [x for x in [*sentences, *clauses] if "this entity" not in x.lower() and 6 <= len(x.split()) <= 40]
+        best = sorted(clean or sentences, key=len, reverse=True)[:2]  # the two longest: specific enough to pin
+        clues.append(" ".join(best if sum(len(x.split()) for x in best) <= 60 else best[:1]).strip(' ".'))
     parts = [f'Start with the entity whose page says: "{clues[0]}".']
     for (_, rel), clue in zip(path[1:], clues[1:], strict=True):
         step = f"go to the entity reached via {rel}" if rel else "start again from another entity"
@@ -148,7 +153,7 @@ def test_paper_preset_build_end_to_end(stub: Any, tmp_path: Path) -> None:
     env = {**os.environ, "LONGTRACERL_HOME": str(tmp_path / "home")}
     cmd = [sys.executable, "-m", "longtracerl.cli", "build", "--preset", "paper", "--llm", "openai",
            "--base-url", url, "--model", "stub-model", "--tokenizer", str(tok_dir), "--out", str(tmp_path),
-           "--name", "paper", "--n-chains", "4",
+           "--name", "paper", "--n-chains", "8",
            # the stub's mechanical clues are long verbatim sentences, so the last one alone often finds the
            # answer's page; keep-and-count such shortcuts (a documented option): this test is about the preset
            "--set", "questions.shortcut=keep"]

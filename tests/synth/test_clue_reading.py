@@ -54,6 +54,9 @@ def test_each_new_reading_rejection_is_named(clue: str, kind: str) -> None:
     "It is a 1960s splatter film directed by someone and starring a Playboy model",
     "In the 1390s, it was absorbed into a union with another country",
     "It, a sparsely populated country known for its rainforests, is one of the most stable",
+    "the British began to permanently settle this entity in the 1780s",  # a bare verb after an adverb or "to"
+    "Settlers arrived in the 1830s and wanted to farm it along the river",
+    "it was occupied by the Central Powers during World War I",  # a numeral, not the pronoun
 ])
 def test_english_masks_and_whole_clauses_pass(clue: str) -> None:
     assert problem(clue) is None

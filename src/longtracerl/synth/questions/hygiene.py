@@ -100,6 +100,9 @@ _DANGLING = frozenset("""central economic political military national internatio
 _DANGLING_SUFFIX = ("-led", "-based", "-owned", "-run", "-speaking", "-born", "ous", "ful", "less")
 
 
+_BEFORE_BARE_VERB = frozenset("to would could will can may might must should shall did does do not never".split())
+
+
 def _verbish(word: str) -> bool:
     """Could ``word`` be a verb after a subject ("it was", "it joined", "it borders", "it also")?"""
     w = word.lower()
@@ -121,7 +124,10 @@ def _no_pronoun_here(prev: str | None, prev2: str | None, nxt: str | None, after
             return True  # "his daughter it,", "the nickname it by"
         if opens and prev not in _FUNCTION | _ADVERBS | _OPENING_ADVERBS and not prev.endswith("ly"):
             return True  # "New it", "Modern it" (a name or a proper adjective)
-        if prev_lower and prev.isalpha() and not _verbish(prev) and prev not in _FUNCTION and prev2 not in _SUBJECTS:
+        verb_before = prev2 is not None and (prev2 in _BEFORE_BARE_VERB or (prev2.endswith("ly")
+                                                                            and prev2 not in _NOT_ADVERB_LY))
+        if (prev_lower and prev.isalpha() and not _verbish(prev) and prev not in _FUNCTION and prev2 not in _SUBJECTS
+                and not verb_before):  # "to settle it", "permanently settle it": a bare verb
             return True  # "was sovereign it", "daughter it" (an object needs a verb or a preposition before it)
     if nxt == "of" or nxt in ("-", "–", "—") or (nxt == "," and after in _AUX):
         return True  # "it of Eu", "It -- which", "it, was sovereign"
@@ -167,6 +173,8 @@ def cut_phrase(clue: str) -> str | None:
     if len(words) > 1 and first in _PREPOSITIONS and words[1].lower() in ("in", "on", "at", "of", "by", "for", "with"):
         return f"begins mid-phrase: {' '.join(words[:2])!r}"  # "to in the wake of violence"
     if last in ("it", "them", "him", "her", "us", "me", "entity", "one"):  # "... with another one"
+        return None
+    if words[-1] == "I" and len(words) > 1 and words[-2][:1].isupper():  # "World War I", "Charles I": a numeral
         return None
     if (last in _FUNCTION or last in _ADVERBS
             or (last.endswith("ly") and last not in _NOT_ADVERB_LY)):
