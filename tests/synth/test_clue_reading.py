@@ -57,6 +57,7 @@ def test_each_new_reading_rejection_is_named(clue: str, kind: str) -> None:
     "the British began to permanently settle this entity in the 1780s",  # a bare verb after an adverb or "to"
     "Settlers arrived in the 1830s and wanted to farm it along the river",
     "it was occupied by the Central Powers during World War I",  # a numeral, not the pronoun
+    "a 1940s drama film directed by another entity starring Marlene Dietrich",  # a participle after the mask
 ])
 def test_english_masks_and_whole_clauses_pass(clue: str) -> None:
     assert problem(clue) is None

@@ -107,7 +107,8 @@ def _verbish(word: str) -> bool:
     """Could ``word`` be a verb after a subject ("it was", "it joined", "it borders", "it also")?"""
     w = word.lower()
     return (w in _AUX or w in _IRREGULAR or w in _ADVERBS or (w.endswith("ly") and w not in _NOT_ADVERB_LY)
-            or (len(w) > 3 and w.endswith("ed")) or (len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us"))))
+            or (len(w) > 3 and w.endswith("ed")) or (len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us")))
+            or (len(w) > 5 and w.endswith("ing")))  # "directed by it starring ...": a participle
 
 
 def _no_pronoun_here(prev: str | None, prev2: str | None, nxt: str | None, after: str | None,
