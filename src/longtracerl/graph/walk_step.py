@@ -131,6 +131,20 @@ def _walk_gen(
     return hops, None
 
 
+async def adrive(gen: Generator[_Request, int, tuple[list[Hop], str | None]],
+                 chooser: Any) -> tuple[list[Hop], str | None]:
+    """Run one walk generator to its end, asking ``chooser`` (``achoose`` if it has one, else ``choose``) for
+    each pick; returns the walk's hops and why it stopped (None: it made all its moves)."""
+    try:
+        path, cands, rng = next(gen)
+        while True:
+            pick = (await chooser.achoose(path, cands, rng) if hasattr(chooser, "achoose")
+                    else chooser.choose(path, cands, rng))
+            path, cands, rng = gen.send(pick)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
 def _finish(res: WalkResult, sp: _Space, i: int, name: str, hops: list[Hop], reason: str | None) -> Chain | Rejection:
     cfg = sp.cfg
     cid = chain_id(cfg.seed, i)
@@ -187,14 +201,7 @@ async def awalk(
         queue.put_nowait(i)
 
     async def one(i: int) -> None:
-        gen = _walk_gen(sp, i, sentences)
-        try:
-            path, cands, rng = next(gen)
-            while True:
-                pick = await chooser.achoose(path, cands, rng)
-                path, cands, rng = gen.send(pick)
-        except StopIteration as stop:
-            hops, reason = stop.value
+        hops, reason = await adrive(_walk_gen(sp, i, sentences), chooser)
         item = _finish(res, sp, i, chooser.name, hops, reason)
         if on_item is not None:
             on_item(item)

@@ -31,7 +31,7 @@ from typing import Any
 
 from longtracerl.graph.walk_repair import backtrack_walk
 from longtracerl.graph.walk_space import Avoid, WalkConfig, _hop, _Space, _walk_settings
-from longtracerl.graph.walk_step import _FirstSentences, _walk_gen
+from longtracerl.graph.walk_step import _FirstSentences, _walk_gen, adrive
 from longtracerl.records import Chain, Hop, Rejection
 
 REJECTED_REASONS = ("duplicate_chain", "repeated_tail")
@@ -124,17 +124,7 @@ async def _rewalk(sp: _Space, chooser: Any, sentences: _FirstSentences, c: Chain
     start = sp.g.node_of(c.hops[0].entity_id)
     for a in range(attempts):
         rng = random.Random(rewalk_seed(sp.cfg.seed, i, round_, a))
-        gen = _walk_gen(sp, i, sentences, avoid=avoid, rng=rng, start=start)
-        try:
-            path, cands, r = next(gen)
-            while True:
-                if hasattr(chooser, "achoose"):
-                    pick = await chooser.achoose(path, cands, r)
-                else:
-                    pick = chooser.choose(path, cands, r)
-                path, cands, r = gen.send(pick)
-        except StopIteration as stop:
-            hops, _reason = stop.value
+        hops, _reason = await adrive(_walk_gen(sp, i, sentences, avoid=avoid, rng=rng, start=start), chooser)
         if len(hops) - 1 >= sp.cfg.min_hops:
             return hops, False
         if sp.cfg.backtrack and (found := backtrack_walk(sp, rng, start, avoid=avoid)) is not None:

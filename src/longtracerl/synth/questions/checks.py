@@ -27,6 +27,7 @@ from longtracerl.graph.mentions import is_concept_page
 from longtracerl.records import Chain, Document
 from longtracerl.synth.questions import hygiene
 from longtracerl.synth.questions.clues import ClueContext, terms
+from longtracerl.synth.questions.phrasing import shows_type
 from longtracerl.synth.questions.validate import Draft, ValidationConfig, used_hops
 
 
@@ -51,8 +52,7 @@ def shown_kind(draft: Draft, k: int) -> str | None:
     kinds = draft.info.get("type_words")
     if not isinstance(kinds, list) or k >= len(kinds) or not isinstance(kinds[k], str):
         return None
-    t = kinds[k]
-    return t if t != "entity" and re.search(rf"\b(?:an?|the) {re.escape(t)} ", draft.question) else None
+    return kinds[k] if shows_type(draft.question, kinds[k]) else None
 
 
 def check_hops(draft: Draft, chain: Chain, ctx: ClueContext, cfg: ValidationConfig) -> CheckReport:

@@ -32,6 +32,7 @@ from longtracerl.records import Document, Hop
 from longtracerl.synth.questions import hygiene, pieces
 from longtracerl.synth.questions.names import MASK, contains_any, mask
 from longtracerl.synth.questions.obfuscate import blur, drop_date_parens
+from longtracerl.synth.questions.phrasing import page_type
 from longtracerl.synth.questions.text import _WORD, STOPWORDS, terms
 
 OTHER_MASK = "another entity"
@@ -120,6 +121,13 @@ def sentences(text: str) -> list[str]:
         if s:
             out.append(s)
     return out
+
+
+def same_kind(a: str, b: str) -> bool:
+    """Could pages typed ``a`` and ``b`` be of one kind? One's head noun is among the other's words ("film
+    director" and "American film director"; "mountain town" and "lowland town famous", a type cut one word late)."""
+    wa, wb = a.casefold().split(), b.casefold().split()
+    return bool(wa and wb) and (wa[-1] in wb or wb[-1] in wa)
 
 
 class ClueContext:
@@ -304,16 +312,15 @@ class ClueContext:
         return via == {tn}
 
     def _other_kind(self, doc_id: str, kind: str) -> bool:
+        """The page says it is something else than ``kind`` (a page that says nothing may be one)."""
         t = self.type_of(doc_id)
-        return t is not None and t.split()[-1].casefold() != kind.split()[-1].casefold()
+        return t is not None and not same_kind(t, kind)
 
     def type_of(self, doc_id: str | None) -> str | None:
         """The type words of a page (``phrasing.page_type``), cached."""
         if doc_id is None:
             return None
         if doc_id not in self._types:
-            from longtracerl.synth.questions.phrasing import page_type
-
             self._types[doc_id] = page_type(self.doc(doc_id))
         return self._types[doc_id]
 
@@ -332,15 +339,11 @@ class ClueContext:
         nb = {int(v) for v in np.asarray(g.neighbors(pn)).tolist()} - {pn, tn}
         if len(nb) > MAX_TYPE_PIN_NEIGHBOURS:
             return None
-        words = t.casefold().split()
         for v in nb:
             if not g.doc_ids[v]:
                 continue
             other = self.type_of(g.doc_ids[v])
-            if other is None:
-                return None
-            theirs = other.casefold().split()
-            if words[-1] in theirs or theirs[-1] in words:  # one's head noun is in the other's words
+            if other is None or same_kind(t, other):
                 return None
         return t
 

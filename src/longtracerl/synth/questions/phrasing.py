@@ -93,6 +93,11 @@ def stand_in(type_words: str | None) -> str:
     return f"another {head}"
 
 
+def shows_type(text: str, kind: str) -> bool:
+    """Does ``text`` name an entity by these type words ("a film director ...", "the film director ...")?"""
+    return kind != "entity" and re.search(rf"\b(?:an?|the) {re.escape(kind)} ", text + " ") is not None
+
+
 def article(noun: str) -> str:
     return "an" if noun[:1].lower() in "aeiou" and not noun.lower().startswith(("uni", "eu", "one")) else "a"
 

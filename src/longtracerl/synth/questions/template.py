@@ -32,6 +32,7 @@ from longtracerl.synth.questions.phrasing import (
     page_type,
     question,
     render_clue,
+    shows_type,
     stand_in,
 )
 from longtracerl.synth.questions.validate import Draft
@@ -77,9 +78,7 @@ def shown_kind(hop: Hop, kind: str) -> str | None:
     """``kind`` if the step into ``hop`` shows it ("an American film director its page mentions"; "its
     director" does not): the candidates a reader rules out by it (``ClueContext.candidates``), as
     ``checks.shown_kind`` finds them in the question."""
-    if kind == "entity":
-        return None
-    return kind if re.search(rf"\b(?:an?|the) {re.escape(kind)} ", relation_phrase(hop, kind) + " ") else None
+    return kind if shows_type(relation_phrase(hop, kind), kind) else None
 
 
 def distinctive_type(ctx: ClueContext, words: str, doc_id: str | None) -> str:
